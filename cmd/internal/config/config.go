@@ -1,0 +1,267 @@
+// Package config reads mcupdate.ini, the admin's configuration.
+//
+// A missing file means the defaults. Unknown sections and keys are reported
+// as warnings (a typo must not stop an update), wrong types are errors that
+// name the file, section and key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// DefaultPath is where install.sh puts the configuration.
+const DefaultPath = "/etc/mcupdate/mcupdate.ini"
+
+// Config is the parsed mcupdate.ini.
+type Config struct {
+	// Path is the file the configuration was read from.
+	Path string
+	// Exists is false when Path did not exist and defaults are in use.
+	Exists bool
+
+	// StopOnDanger makes the pre hook stop update.sh before it changes
+	// anything when going on would leave mailcow down half-way.
+	StopOnDanger bool
+	// Branch is the branch the install follows; empty means detect it.
+	Branch string
+
+	// IPv6 enables the daemon.json step of the pre hook.
+	IPv6 bool
+	// FixedCIDRv6 is the "fixed-cidr-v6" value written when Docker needs one.
+	FixedCIDRv6 string
+	// DockerTimeout bounds `docker version`.
+	DockerTimeout time.Duration
+
+	// SnapshotPaths are files (relative to the mailcow dir) always snapshotted.
+	SnapshotPaths []string
+	// SnapshotDirs are directories whose gitignored files are snapshotted.
+	SnapshotDirs []string
+	// SnapshotKeep is how many snapshots are kept.
+	SnapshotKeep int
+
+	// Restart enables restarting services after patches changed files.
+	Restart bool
+	// Compose is the compose command, split into words.
+	Compose []string
+
+	// Enabled lists the enabled patches, in order.
+	Enabled []string
+	// PatchDir holds the admin's own patches; empty for none.
+	PatchDir string
+	// Params holds each patch's parameters, by patch name.
+	Params map[string]map[string]string
+
+	// Warnings are non-fatal problems found while reading, such as unknown keys.
+	Warnings []string
+}
+
+// Default returns the configuration used when no file exists.
+func Default() *Config {
+	return &Config{
+		StopOnDanger:  true,
+		IPv6:          true,
+		FixedCIDRv6:   "fd00:dead:beef:c0::/80",
+		DockerTimeout: 5 * time.Second,
+		SnapshotPaths: []string{"mailcow.conf", "docker-compose.override.yml"},
+		SnapshotDirs:  []string{"data/conf"},
+		SnapshotKeep:  10,
+		Restart:       true,
+		Compose:       []string{"docker", "compose"},
+		Params:        map[string]map[string]string{},
+	}
+}
+
+// Error is a problem with one key of the configuration.
+type Error struct {
+	File, Section, Key string
+	Err                error
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if e.Section != "" {
+		where += ": [" + e.Section + "]"
+	}
+	if e.Key != "" {
+		where += " " + e.Key
+	}
+	return where + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// known lists the keys each fixed section accepts.
+var known = map[string][]string{
+	ini.DefaultSection: {},
+	"general":          {"stop_on_danger", "branch"},
+	"docker":           {"ipv6", "fixed_cidr_v6", "version_timeout"},
+	"snapshot":         {"paths", "dirs", "keep"},
+	"restart":          {"enabled", "compose"},
+	"patches":          {"enable", "dir"},
+}
+
+// Load reads the configuration at path. A missing file yields the defaults.
+func Load(path string) (*Config, error) {
+	c := Default()
+	c.Path = path
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c.Exists = true
+	return c, c.parse(data)
+}
+
+// Parse reads a configuration from data; path names it in messages.
+func Parse(path string, data []byte) (*Config, error) {
+	c := Default()
+	c.Path, c.Exists = path, true
+	return c, c.parse(data)
+}
+
+func (c *Config) parse(data []byte) error {
+	f, err := ini.LoadSources(ini.LoadOptions{
+		AllowNonUniqueSections:   false,
+		SpaceBeforeInlineComment: true,
+	}, data)
+	if err != nil {
+		return &Error{File: c.Path, Err: err}
+	}
+	var errs []error
+	keyErr := func(sec, key string, err error) {
+		errs = append(errs, &Error{File: c.Path, Section: sec, Key: key, Err: err})
+	}
+
+	for _, s := range f.Sections() {
+		name := s.Name()
+		if strings.HasPrefix(name, "patch ") {
+			p := strings.TrimSpace(strings.TrimPrefix(name, "patch "))
+			if p == "" {
+				keyErr(name, "", errors.New("section needs a patch name: [patch NAME]"))
+				continue
+			}
+			m := map[string]string{}
+			for _, k := range s.Keys() {
+				m[k.Name()] = k.Value()
+			}
+			c.Params[p] = m
+			continue
+		}
+		keys, ok := known[name]
+		if !ok {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: unknown section [%s] ignored", c.Path, name))
+			continue
+		}
+		for _, k := range s.Keys() {
+			if !contains(keys, k.Name()) {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: [%s] unknown key %q ignored (known: %s)", c.Path, name, k.Name(), strings.Join(keys, ", ")))
+			}
+		}
+	}
+
+	boolKey := func(sec, key string, dst *bool) {
+		if k := f.Section(sec).Key(key); k.String() != "" {
+			v, err := parseBool(k.String())
+			if err != nil {
+				keyErr(sec, key, err)
+				return
+			}
+			*dst = v
+		}
+	}
+	listKey := func(sec, key string, dst *[]string) {
+		if f.Section(sec).HasKey(key) {
+			*dst = strings.Fields(strings.ReplaceAll(f.Section(sec).Key(key).String(), ",", " "))
+		}
+	}
+	boolKey("general", "stop_on_danger", &c.StopOnDanger)
+	c.Branch = f.Section("general").Key("branch").String()
+	boolKey("docker", "ipv6", &c.IPv6)
+	if v := f.Section("docker").Key("fixed_cidr_v6").String(); v != "" {
+		if !strings.Contains(v, ":") || !strings.Contains(v, "/") {
+			keyErr("docker", "fixed_cidr_v6", fmt.Errorf("%q is not an IPv6 CIDR such as fd00:dead:beef:c0::/80", v))
+		}
+		c.FixedCIDRv6 = v
+	}
+	if v := f.Section("docker").Key("version_timeout").String(); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			keyErr("docker", "version_timeout", fmt.Errorf("%q is not a duration such as 5s", v))
+		} else {
+			c.DockerTimeout = d
+		}
+	}
+	listKey("snapshot", "paths", &c.SnapshotPaths)
+	listKey("snapshot", "dirs", &c.SnapshotDirs)
+	for _, p := range append(append([]string(nil), c.SnapshotPaths...), c.SnapshotDirs...) {
+		if strings.HasPrefix(p, "/") || containsDotDot(p) {
+			keyErr("snapshot", "paths", fmt.Errorf("%q must be relative to the mailcow dir, without ..", p))
+		}
+	}
+	if v := f.Section("snapshot").Key("keep").String(); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			keyErr("snapshot", "keep", fmt.Errorf("%q is not a whole number of at least 1", v))
+		} else {
+			c.SnapshotKeep = n
+		}
+	}
+	boolKey("restart", "enabled", &c.Restart)
+	if v := f.Section("restart").Key("compose").String(); v != "" {
+		c.Compose = strings.Fields(v)
+	}
+	listKey("patches", "enable", &c.Enabled)
+	c.PatchDir = f.Section("patches").Key("dir").String()
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsDotDot(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (on/off, true/false, yes/no)", s)
+}
+
+// PatchParams returns the parameters set for patch name, sorted by key, for
+// reports.
+func (c *Config) PatchParams(name string) []string {
+	var out []string
+	for k := range c.Params[name] {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,168 @@
+// Package state manages mcupdate's state directory: the lock that keeps
+// one run at a time, the JSON reports the hooks write, and the record the
+// pre hook leaves for the post hook.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+)
+
+// DefaultDir is where install.sh puts the state directory.
+const DefaultDir = "/var/lib/mcupdate"
+
+// Dir is the state directory.
+type Dir struct{ Path string }
+
+// Ensure creates the directory 0700 (mailcow.conf copies live below it)
+// and tightens it if it is looser, whatever the umask.
+func (d Dir) Ensure() error {
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	fi, err := os.Stat(d.Path)
+	if err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state dir %s: not a directory", d.Path)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(d.Path, 0o700); err != nil {
+			return fmt.Errorf("state dir: %w", err)
+		}
+	}
+	return fsx.CleanTemps(d.Path)
+}
+
+// ErrLocked means another mcupdate run holds the lock.
+var ErrLocked = errors.New("another mcupdate run holds the lock")
+
+// LockedError says who holds the lock.
+type LockedError struct {
+	Path   string
+	Holder string // "pid 123 (mcupdate hook pre) since 2026-…", or "" if unknown
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == "" {
+		return fmt.Sprintf("%s: %v", e.Path, ErrLocked)
+	}
+	return fmt.Sprintf("%s: %v: %s", e.Path, ErrLocked, e.Holder)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// Lock is a held lock; Release it when done. The kernel releases a flock
+// when its holder dies, so a killed run never leaves a stale lock.
+type Lock struct{ f *os.File }
+
+// Lock takes the state directory's lock without waiting. what describes
+// the run for the message another run shows.
+func (d Dir) Lock(what string) (*Lock, error) {
+	if err := d.Ensure(); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(d.Path, "lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(p)
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &LockedError{Path: p, Holder: strings.TrimSpace(string(holder))}
+		}
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	// The holder line is informational; the flock is what excludes.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d (%s) since %s\n", os.Getpid(), what, time.Now().UTC().Format(time.RFC3339))), 0)
+	return &Lock{f: f}, nil
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// WriteJSON writes v as indented JSON to name below the directory,
+// atomically and 0600.
+func (d Dir) WriteJSON(sys fsx.System, name string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(d.Path, name)
+	if err := sys.WriteFile(p, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReadJSON reads name below the directory into v. A missing file returns
+// an error matching fs.ErrNotExist.
+func (d Dir) ReadJSON(name string, v any) error {
+	p := filepath.Join(d.Path, name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
+// Record is what the pre hook leaves for the post hook and for diff.
+type Record struct {
+	Time       time.Time `json:"time"`
+	MailcowDir string    `json:"mailcow_dir"`
+	Commit     string    `json:"commit"`
+	Branch     string    `json:"branch"`
+	SnapshotID string    `json:"snapshot_id,omitempty"`
+}
+
+// RecordFile is the name of the pre hook's record in the state directory.
+const RecordFile = "pre-update.json"
+
+// SaveRecord writes the pre-update record.
+func (d Dir) SaveRecord(sys fsx.System, r Record) error { return d.WriteJSON(sys, RecordFile, r) }
+
+// LoadRecord reads the pre-update record; ok is false when there is none.
+func (d Dir) LoadRecord() (r Record, ok bool, err error) {
+	err = d.ReadJSON(RecordFile, &r)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// ReportName returns the file name of a report of kind ("pre", "post",
+// "apply") written at t; reports sort by time.
+func ReportName(kind string, t time.Time) string {
+	return "report-" + t.UTC().Format("20060102T150405Z") + "-" + kind + ".json"
+}
+
+// LastReportName is the stable name of the newest report of a kind.
+func LastReportName(kind string) string { return "last-" + kind + ".json" }
+
+// PID is the current process id as a string, for messages.
+func PID() string { return strconv.Itoa(os.Getpid()) }

@@ -1,0 +1,105 @@
+// Package ui prints mcupdate's messages: progress lines on stdout,
+// warnings, errors and hints on stderr as "mcupdate: error: …", colour only
+// on a terminal and never with NO_COLOR.
+package ui
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+)
+
+// UI writes messages for one run.
+type UI struct {
+	Out, Err io.Writer
+	Quiet    bool // only warnings and errors
+	Verbose  bool // also Debugf lines
+	Color    bool
+
+	mu sync.Mutex
+}
+
+// New returns a UI on the given writers; colour is on when out is a
+// terminal and NO_COLOR is unset.
+func New(out, errw io.Writer) *UI {
+	return &UI{Out: out, Err: errw, Color: IsTerminal(out) && os.Getenv("NO_COLOR") == ""}
+}
+
+// IsTerminal reports whether w is a character device such as a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const (
+	red    = "\x1b[31m"
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	cyan   = "\x1b[36m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+func (u *UI) paint(color, s string) string {
+	if !u.Color {
+		return s
+	}
+	return color + s + reset
+}
+
+// Red, Green, Yellow, Bold colour s when colour is on.
+func (u *UI) Red(s string) string    { return u.paint(red, s) }
+func (u *UI) Green(s string) string  { return u.paint(green, s) }
+func (u *UI) Yellow(s string) string { return u.paint(yellow, s) }
+func (u *UI) Cyan(s string) string   { return u.paint(cyan, s) }
+func (u *UI) Bold(s string) string   { return u.paint(bold, s) }
+
+func (u *UI) line(w io.Writer, s string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	_, _ = io.WriteString(w, s)
+}
+
+// Printf prints a result line on stdout, also when quiet.
+func (u *UI) Printf(format string, a ...any) { u.line(u.Out, fmt.Sprintf(format, a...)) }
+
+// Infof prints a progress line on stdout unless quiet.
+func (u *UI) Infof(format string, a ...any) {
+	if !u.Quiet {
+		u.line(u.Out, fmt.Sprintf(format, a...))
+	}
+}
+
+// Debugf prints a line on stdout only with -v.
+func (u *UI) Debugf(format string, a ...any) {
+	if u.Verbose {
+		u.line(u.Out, fmt.Sprintf(format, a...))
+	}
+}
+
+// Warnf prints "mcupdate: warning: …" on stderr.
+func (u *UI) Warnf(format string, a ...any) {
+	u.line(u.Err, u.Yellow("mcupdate: warning: ")+fmt.Sprintf(format, a...))
+}
+
+// Errorf prints "mcupdate: error: …" on stderr.
+func (u *UI) Errorf(format string, a ...any) {
+	u.line(u.Err, u.Red("mcupdate: error: ")+fmt.Sprintf(format, a...))
+}
+
+// Hintf prints "mcupdate: hint: …" on stderr.
+func (u *UI) Hintf(format string, a ...any) {
+	u.line(u.Err, u.Cyan("mcupdate: hint: ")+fmt.Sprintf(format, a...))
+}
+
+// Discard is a UI that prints nothing, for library callers and tests.
+func Discard() *UI { return &UI{Out: io.Discard, Err: io.Discard, Quiet: true} }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -166,3 +167,20 @@ func LastReportName(kind string) string { return "last-" + kind + ".json" }
 
 // PID is the current process id as a string, for messages.
 func PID() string { return strconv.Itoa(os.Getpid()) }
+
+// PruneReports removes the oldest timestamped reports beyond keep.
+func (d Dir) PruneReports(keep int) error {
+	matches, err := filepath.Glob(filepath.Join(d.Path, "report-*.json"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(matches) // the names sort by time
+	var errs []error
+	for len(matches) > keep {
+		if err := os.Remove(matches[0]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		matches = matches[1:]
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,196 @@
+// Package hook runs mcupdate's pre and post update hooks: independent
+// steps, every failure reported, a one-line summary and a JSON report in
+// the state directory.
+package hook
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/config"
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+)
+
+// Env is what a hook run works with.
+type Env struct {
+	MailcowDir string
+	Config     *config.Config
+	State      state.Dir
+	DaemonJSON string
+	Sys        fsx.System // fsx.Real, or a Recorder for --dry-run
+	DryRun     bool
+	UI         *ui.UI
+	Now        func() time.Time
+	Parent     Parent
+	// Chained is the hand-written hook the shim ran before mcupdate, and
+	// its exit status (from MCUPDATE_CHAINED_HOOK/_STATUS).
+	ChainedHook   string
+	ChainedStatus string
+}
+
+// Status is the outcome of one step.
+type Status string
+
+// Step outcomes, from best to worst.
+const (
+	StatusOK      Status = "ok"      // nothing to do
+	StatusChanged Status = "changed" // the step changed something
+	StatusSkipped Status = "skipped" // not run (disabled, read-only mode, …)
+	StatusWarning Status = "warning" // a problem that does not stop the update
+	StatusError   Status = "error"   // the step failed
+)
+
+// Step is one step's result in a report.
+type Step struct {
+	Name    string   `json:"name"`
+	Status  Status   `json:"status"`
+	Message string   `json:"message"`
+	Details []string `json:"details,omitempty"`
+	// Danger is set when going on with update.sh would leave mailcow down
+	// half-way.
+	Danger bool `json:"danger,omitempty"`
+}
+
+// Report is what a hook writes to the state directory.
+type Report struct {
+	Schema        int       `json:"schema"`
+	Kind          string    `json:"kind"` // "pre", "post", "apply"
+	Time          time.Time `json:"time"`
+	Version       string    `json:"version,omitempty"`
+	MailcowDir    string    `json:"mailcow_dir"`
+	DryRun        bool      `json:"dry_run,omitempty"`
+	Parent        Parent    `json:"parent"`
+	ChainedHook   string    `json:"chained_hook,omitempty"`
+	ChainedStatus string    `json:"chained_status,omitempty"`
+	Steps         []Step    `json:"steps"`
+	StoppedUpdate bool      `json:"stopped_update,omitempty"`
+	Summary       string    `json:"summary"`
+	Duration      string    `json:"duration"`
+
+	err *multierror.Error
+}
+
+// ReportSchema is the version of the report's JSON layout.
+const ReportSchema = 1
+
+func newReport(kind string, env *Env) *Report {
+	return &Report{
+		Schema: ReportSchema, Kind: kind, Time: env.Now().UTC(), MailcowDir: env.MailcowDir,
+		DryRun: env.DryRun, Parent: env.Parent, ChainedHook: env.ChainedHook, ChainedStatus: env.ChainedStatus,
+	}
+}
+
+// add records a step; an error step's err joins the report's error.
+func (r *Report) add(s Step, err error) {
+	r.Steps = append(r.Steps, s)
+	if err != nil {
+		r.err = multierror.Append(r.err, fmt.Errorf("%s: %w", s.Name, err))
+	}
+}
+
+// Err returns every step failure, or nil.
+func (r *Report) Err() error { return r.err.ErrorOrNil() }
+
+// Danger reports whether a step found that going on would leave mailcow
+// down half-way.
+func (r *Report) Danger() []Step {
+	var out []Step
+	for _, s := range r.Steps {
+		if s.Danger {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// summarize builds the one-line summary.
+func (r *Report) summarize() string {
+	counts := map[Status]int{}
+	var changed []string
+	for _, s := range r.Steps {
+		counts[s.Status]++
+		if s.Status == StatusChanged {
+			changed = append(changed, s.Name)
+		}
+	}
+	parts := []string{}
+	if len(changed) > 0 {
+		parts = append(parts, "changed "+strings.Join(changed, ", "))
+	}
+	if n := counts[StatusError]; n > 0 {
+		parts = append(parts, plural(n, "error"))
+	}
+	if n := counts[StatusWarning]; n > 0 {
+		parts = append(parts, plural(n, "warning"))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to do")
+	}
+	s := fmt.Sprintf("mcupdate %s hook: %s", r.Kind, strings.Join(parts, "; "))
+	if r.DryRun {
+		s += " (dry run: nothing written)"
+	}
+	if r.StoppedUpdate {
+		s += "; update.sh stopped"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// print shows a step as it finishes.
+func (env *Env) print(s Step) {
+	u := env.UI
+	mark := map[Status]string{
+		StatusOK: u.Green("ok"), StatusChanged: u.Cyan("changed"), StatusSkipped: "skipped",
+		StatusWarning: u.Yellow("warning"), StatusError: u.Red("error"),
+	}[s.Status]
+	line := fmt.Sprintf("  %-10s %-8s %s", s.Name, mark, s.Message)
+	if s.Status == StatusWarning || s.Status == StatusError {
+		u.Printf("%s", line)
+	} else {
+		u.Infof("%s", line)
+	}
+	for _, d := range s.Details {
+		if s.Status == StatusWarning || s.Status == StatusError {
+			u.Printf("             %s", d)
+		} else {
+			u.Infof("             %s", d)
+		}
+	}
+}
+
+// finish writes the report to the state directory (also in a dry run: it
+// is mcupdate's own state, not the server's) and prints the summary.
+func (env *Env) finish(r *Report, start time.Time) {
+	r.Summary = r.summarize()
+	r.Duration = env.Now().Sub(start).Round(time.Millisecond).String()
+	if err := env.writeReport(r); err != nil {
+		env.UI.Warnf("could not write the report: %v", err)
+	}
+	env.UI.Printf("%s", r.Summary)
+}
+
+// reportsKept is how many timestamped reports stay in the state dir.
+const reportsKept = 30
+
+func (env *Env) writeReport(r *Report) error {
+	sys := fsx.System(fsx.Real{})
+	if err := env.State.WriteJSON(sys, state.ReportName(r.Kind, r.Time), r); err != nil {
+		return err
+	}
+	if err := env.State.WriteJSON(sys, state.LastReportName(r.Kind), r); err != nil {
+		return err
+	}
+	return env.State.PruneReports(reportsKept)
+}

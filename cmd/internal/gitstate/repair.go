@@ -1,0 +1,394 @@
+package gitstate
+
+import (
+	"bytes"
+	"container/heap"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+)
+
+// RepairOptions configures [RepairDetached].
+type RepairOptions struct {
+	// Branch is the branch to restore, from mcupdate.ini; "" picks the
+	// branch HEAD last left according to the reflog, else master.
+	Branch string
+	// DryRun computes and reports everything and writes nothing.
+	DryRun bool
+	// Now stamps the backup ref and the reflog entries; zero means now.
+	Now time.Time
+	// System receives the writes; nil means [fsx.Real], or a fresh
+	// [fsx.Recorder] with DryRun.
+	System fsx.System
+}
+
+// Repair is what [RepairDetached] did, or with DryRun would do.
+type Repair struct {
+	// Changed is false when HEAD was not detached: nothing to do.
+	Changed bool `json:"changed"`
+	DryRun  bool `json:"dry_run,omitempty"`
+	// Branch is the branch HEAD now points at; Source says why this one
+	// ([SourceConfig], [SourceReflog] or [SourceMaster]).
+	Branch string `json:"branch,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Head is the commit the branch now points at.
+	Head string `json:"head,omitempty"`
+	// OldTip is where the branch pointed before, "" if it did not exist.
+	OldTip string `json:"old_tip,omitempty"`
+	// Backup is the ref keeping OldTip when it is not an ancestor of Head,
+	// "" when no commit would have been orphaned.
+	Backup string `json:"backup,omitempty"`
+	// UpstreamSet: branch.<Branch>.remote/merge were missing and set.
+	UpstreamSet bool      `json:"upstream_set,omitempty"`
+	Upstream    *Upstream `json:"upstream,omitempty"`
+	// Actions says in words what changed, one line each.
+	Actions []string `json:"actions,omitempty"`
+	// Writes lists the files written (with DryRun: that would be).
+	Writes []string `json:"writes,omitempty"`
+	// State is the state found before the repair.
+	State *State `json:"state"`
+}
+
+// RefusedError is returned when the repository is in a state where moving
+// refs would confuse the admin more than it helps.
+type RefusedError struct {
+	Dir      string
+	Problems []Problem
+}
+
+func (e *RefusedError) Error() string {
+	s := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		s[i] = p.String()
+	}
+	return fmt.Sprintf("%s: %s: %s", e.Dir, ErrRefused, strings.Join(s, "; "))
+}
+
+func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Reflog identity when the repository config names no user.
+const (
+	reflogName  = "mcupdate"
+	reflogEmail = "mcupdate@localhost"
+)
+
+// ancestorSlack is how far committer clocks may disagree before the
+// ancestry walk gives up early. Giving up means "not an ancestor", which
+// only costs a backup ref that was not needed.
+const ancestorSlack = 24 * time.Hour
+
+// RepairDetached points a detached HEAD at a branch again, as `git checkout
+// -B <branch>` at the current commit would, without touching the index or
+// the work tree, so update.sh's merge finds a current branch with an
+// upstream. A branch tip that is not an ancestor of HEAD is kept as
+// refs/mcupdate/backup/<branch>-<UTC time>. HEAD not detached is a no-op
+// (Changed false). A merge, rebase or other operation in progress, unmerged
+// paths or a running git make it refuse with a [*RefusedError].
+func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
+	o, err := open(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := o.inspect()
+	if err != nil {
+		return nil, err
+	}
+	res := &Repair{State: st, DryRun: opt.DryRun}
+	if !st.Detached {
+		return res, nil
+	}
+	if refused := blocking(st); len(refused) > 0 {
+		return nil, &RefusedError{Dir: dir, Problems: refused}
+	}
+	if st.Head == "" {
+		return nil, &RepoError{Path: filepath.Join(o.gitDir, "HEAD"), Err: ErrCorruptHead, Detail: "detached HEAD resolves to no commit"}
+	}
+	sys := opt.System
+	var rec *fsx.Recorder
+	switch {
+	case opt.DryRun:
+		rec = &fsx.Recorder{}
+		sys = rec
+	case sys == nil:
+		sys = fsx.Real{}
+	}
+	t := opt.Now
+	if t.IsZero() {
+		t = now()
+	}
+
+	branch, source := opt.Branch, SourceConfig
+	if branch != "" {
+		if err := validBranch(branch); err != nil {
+			return nil, fmt.Errorf("branch from [general] branch: %w", err)
+		}
+	} else if branch, source, err = o.guessBranch(); err != nil {
+		return nil, err
+	}
+	res.Changed, res.Branch, res.Source, res.Head = true, branch, source, st.Head
+	headHash := plumbing.NewHash(st.Head)
+	branchRef := plumbing.NewBranchReferenceName(branch)
+
+	oldTip, hadBranch, err := o.ref(branchRef)
+	if err != nil {
+		return nil, err
+	}
+	var backup plumbing.ReferenceName
+	if hadBranch {
+		res.OldTip = oldTip.String()
+		if oldTip != headHash && !o.isAncestor(oldTip, headHash) {
+			if backup, err = o.backupName(branch, oldTip, t); err != nil {
+				return nil, err
+			}
+			res.Backup = backup.String()
+		}
+	}
+
+	cfg, err := o.r.Config()
+	if err != nil {
+		return nil, &RepoError{Path: filepath.Join(o.gitDir, "config"), Err: ErrCorrupt, Detail: err.Error()}
+	}
+	var cfgAdd []string
+	up := &Upstream{}
+	if b := cfg.Branches[branch]; b != nil {
+		up.Remote, up.Merge = b.Remote, b.Merge.String()
+	}
+	if up.Remote == "" || up.Merge == "" {
+		_, originBranch, err := o.ref(plumbing.NewRemoteReferenceName("origin", branch))
+		if err != nil {
+			return nil, err
+		}
+		if originBranch || cfg.Remotes["origin"] != nil {
+			if up.Remote == "" {
+				up.Remote = "origin"
+				cfgAdd = append(cfgAdd, "remote = origin")
+			}
+			if up.Merge == "" {
+				up.Merge = branchRef.String()
+				cfgAdd = append(cfgAdd, "merge = "+branchRef.String())
+			}
+			res.UpstreamSet = true
+		}
+	}
+	if up.Remote != "" && up.Merge != "" {
+		res.Upstream = up
+	}
+
+	// Honour git's locks on what we are about to write: a git holding one
+	// would overwrite or be confused by our write.
+	locks := []string{filepath.Join(o.gitDir, "HEAD.lock"), o.refPath(branchRef) + ".lock"}
+	if len(cfgAdd) > 0 {
+		locks = append(locks, filepath.Join(o.gitDir, "config.lock"))
+	}
+	for _, l := range locks {
+		if exists(l) {
+			return nil, &RepoError{Path: l, Err: ErrLocked, Detail: "another git command may be running; if none is, remove it with `rm " + o.rel(l) + "`"}
+		}
+	}
+
+	name, email := reflogName, reflogEmail
+	if cfg.User.Name != "" && cfg.User.Email != "" {
+		name, email = cfg.User.Name, cfg.User.Email
+	}
+	logAll := !strings.EqualFold(cfg.Raw.Section("core").Option("logallrefupdates"), "false")
+	w := &writer{sys: sys, res: res}
+	short := st.Head[:12]
+
+	// Order matters for a crash half-way: the old tip is kept before the
+	// branch moves, and HEAD is written last, so a rerun starts from a
+	// state it understands and finishes the job.
+	if backup != "" {
+		w.write(o.refPath(backup), []byte(oldTip.String()+"\n"))
+		w.action("kept the old tip %s of %s as %s (it is not an ancestor of HEAD)", res.OldTip[:12], branch, backup)
+	}
+	if !hadBranch || oldTip != headHash {
+		w.write(o.refPath(branchRef), []byte(st.Head+"\n"))
+		msg := "mcupdate: repair detached HEAD: created " + branch + " at " + short
+		old := plumbing.ZeroHash
+		if hadBranch {
+			old = oldTip
+			msg = "mcupdate: repair detached HEAD: reset " + branch + " from " + res.OldTip[:12] + " to " + short
+			w.action("moved branch %s from %s to %s", branch, res.OldTip[:12], short)
+		} else {
+			w.action("created branch %s at %s", branch, short)
+		}
+		w.appendLog(o.logPath(branchRef.String()), logAll, reflogLine(old, headHash, name, email, t, msg))
+	}
+	if len(cfgAdd) > 0 {
+		p := filepath.Join(o.gitDir, "config")
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, &RepoError{Path: p, Err: err}
+		}
+		if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
+			data = append(data, '\n')
+		}
+		data = append(data, "[branch \""+branch+"\"]\n\t"+strings.Join(cfgAdd, "\n\t")+"\n"...)
+		w.write(p, data)
+		w.action("set the upstream of %s to %s %s", branch, up.Remote, up.Merge)
+	}
+	w.write(filepath.Join(o.gitDir, "HEAD"), []byte("ref: "+branchRef.String()+"\n"))
+	w.appendLog(o.logPath("HEAD"), true, reflogLine(headHash, headHash, name, email, t,
+		"mcupdate: repair detached HEAD: moving from "+st.Head+" to "+branch))
+	w.action("pointed HEAD at %s (index and work tree untouched)", branch)
+	if w.err != nil {
+		return res, w.err
+	}
+	return res, nil
+}
+
+// blocking returns the problems that make a repair refuse.
+func blocking(st *State) []Problem {
+	var out []Problem
+	for _, p := range st.Problems {
+		switch p.Kind {
+		case KindMergeInProgress, KindOperation, KindUnmerged:
+			out = append(out, p)
+		case KindIndexLock:
+			if st.IndexLock.GitRunning {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (o *repo) refPath(n plumbing.ReferenceName) string {
+	return filepath.Join(o.gitDir, filepath.FromSlash(n.String()))
+}
+
+func (o *repo) logPath(ref string) string {
+	return filepath.Join(o.gitDir, "logs", filepath.FromSlash(ref))
+}
+
+// backupName returns refs/mcupdate/backup/<branch>-<UTC time>, with a
+// counter when a backup of another tip was made in the same second.
+func (o *repo) backupName(branch string, tip plumbing.Hash, t time.Time) (plumbing.ReferenceName, error) {
+	base := "refs/mcupdate/backup/" + branch + "-" + t.UTC().Format("20060102T150405Z")
+	for i := 1; ; i++ {
+		n := plumbing.ReferenceName(base)
+		if i > 1 {
+			n = plumbing.ReferenceName(fmt.Sprintf("%s-%d", base, i))
+		}
+		h, ok, err := o.ref(n)
+		if err != nil {
+			return "", err
+		}
+		if !ok || h == tip {
+			return n, nil
+		}
+	}
+}
+
+// isAncestor reports whether a is an ancestor of (or equal to) b. It walks
+// back from b newest first and stops below a's commit time minus
+// [ancestorSlack], so it does not read the whole history. An unreadable
+// commit counts as "not an ancestor": the caller then keeps a backup.
+func (o *repo) isAncestor(a, b plumbing.Hash) bool {
+	ca, err := o.r.CommitObject(a)
+	if err != nil {
+		return false
+	}
+	cb, err := o.r.CommitObject(b)
+	if err != nil {
+		return false
+	}
+	cutoff := ca.Committer.When.Add(-ancestorSlack)
+	q := &commitQueue{cb}
+	seen := map[plumbing.Hash]bool{b: true}
+	for q.Len() > 0 {
+		c := heap.Pop(q).(*object.Commit)
+		if c.Hash == a {
+			return true
+		}
+		if c.Committer.When.Before(cutoff) {
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			pc, err := o.r.CommitObject(p)
+			if err != nil {
+				return false
+			}
+			heap.Push(q, pc)
+		}
+	}
+	return false
+}
+
+// commitQueue is a max-heap of commits by committer time.
+type commitQueue []*object.Commit
+
+func (q commitQueue) Len() int           { return len(q) }
+func (q commitQueue) Less(i, j int) bool { return q[i].Committer.When.After(q[j].Committer.When) }
+func (q commitQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)        { *q = append(*q, x.(*object.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// writer does a repair's writes through the System and stops at the first
+// error, so the steps read in order.
+type writer struct {
+	sys fsx.System
+	res *Repair
+	err error
+}
+
+func (w *writer) action(format string, a ...any) {
+	if w.err == nil {
+		w.res.Actions = append(w.res.Actions, fmt.Sprintf(format, a...))
+	}
+}
+
+func (w *writer) write(p string, data []byte) {
+	if w.err != nil {
+		return
+	}
+	if err := w.sys.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		w.err = fmt.Errorf("repair detached HEAD: %w", err)
+		return
+	}
+	if err := w.sys.WriteFile(p, data, 0o644); err != nil {
+		w.err = fmt.Errorf("repair detached HEAD: %w", err)
+		return
+	}
+	w.res.Writes = append(w.res.Writes, p)
+}
+
+// appendLog appends line to the reflog p; create says whether a missing
+// reflog is created (core.logAllRefUpdates), as git does.
+func (w *writer) appendLog(p string, create bool, line string) {
+	if w.err != nil {
+		return
+	}
+	data, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !create {
+			return
+		}
+	case err != nil:
+		w.err = fmt.Errorf("repair detached HEAD: reflog %s: %w", p, err)
+		return
+	}
+	if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
+		data = append(data, '\n')
+	}
+	w.write(p, append(data, line...))
+}

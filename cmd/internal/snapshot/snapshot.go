@@ -1,0 +1,389 @@
+// Package snapshot keeps copies of the files mailcow's update.sh may lose
+// or rewrite, and puts them back.
+//
+// # What a snapshot holds
+//
+// The configured paths (by default mailcow.conf and
+// docker-compose.override.yml, which update.sh rewrites or empties) and
+// every gitignored file under the configured directories (by default
+// data/conf): a file that git does not track and that the repository's
+// ignore rules (.gitignore at every level, .git/info/exclude) match. A
+// tracked file is never gitignored, even when a pattern matches it: git
+// itself merges those. Only the configured directories are walked, so
+// large ignored data directories elsewhere cost nothing.
+//
+// Symlinks are recorded as links, not followed. A configured path that
+// is a link (mailcow.conf may be one; .env links to it) also gets its
+// target recorded: as its own entry when the target is inside the
+// mailcow dir, or as the link entry's content (TargetOutside) when not.
+//
+// A file that cannot be read (permissions, a named pipe or socket, too
+// large) is listed in the manifest's Skipped and never aborts the
+// snapshot.
+//
+// # Store layout
+//
+//	<store>/objects/<sha256>          content, stored once across snapshots
+//	<store>/<ID>/manifest.json        written last: no manifest, no snapshot
+//
+// IDs are UTC times (20060102T150405Z, then -2, -3 within one second).
+// Every file is 0600 and every directory 0700 whatever the umask:
+// mailcow.conf holds the database passwords. All writes go through an
+// [fsx.System], so a dry run records them and a check refuses them.
+//
+// The caller holds the state dir's lock: two runs must not prune each
+// other's objects.
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+)
+
+// Defaults, the same as mcupdate.ini's.
+var (
+	DefaultPaths = []string{"mailcow.conf", "docker-compose.override.yml"}
+	DefaultDirs  = []string{"data/conf"}
+)
+
+// DefaultKeep is how many snapshots are kept when Options.Keep is 0.
+const DefaultKeep = 10
+
+// DefaultMaxSize is the largest file snapshotted when Options.MaxSize is
+// 0; configuration files are small, and a stray dump in data/conf must
+// not fill the state dir on every update.
+const DefaultMaxSize = 32 << 20
+
+// Options says what to snapshot and where to keep it.
+type Options struct {
+	MailcowDir string
+	Store      string   // the state dir's snapshots/
+	Paths      []string // relative to MailcowDir; nil means DefaultPaths
+	Dirs       []string // relative to MailcowDir; nil means DefaultDirs
+	Keep       int      // newest snapshots kept; 0 means DefaultKeep
+	Commit     string   // the mailcow commit the snapshot was taken at
+	Now        time.Time
+	MaxSize    int64 // largest file snapshotted; 0 means DefaultMaxSize
+}
+
+// Seams overridden by tests to inject read faults: the tests run as root,
+// who can read any file.
+var (
+	openFile = func(name string) (*os.File, error) {
+		// O_NOFOLLOW and O_NONBLOCK: a file swapped for a link or a FIFO
+		// between the walk and the read is neither followed nor waited on.
+		return os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	}
+	readAll = io.ReadAll
+)
+
+// errTooLarge marks a file over the size limit.
+var errTooLarge = errors.New("too large")
+
+// readRegular reads a regular file without following a link at name.
+func readRegular(name string, max int64) (data []byte, fi fs.FileInfo, err error) {
+	f, err := openFile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if fi, err = f.Stat(); err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("not a regular file (%s)", typeName(fi.Mode().Type()))
+	}
+	if fi.Size() > max {
+		return nil, nil, fmt.Errorf("%w: %d bytes, limit %d", errTooLarge, fi.Size(), max)
+	}
+	data, err = readAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, nil, fmt.Errorf("%w: grew past the limit of %d bytes while read", errTooLarge, max)
+	}
+	return data, fi, nil
+}
+
+func owner(fi fs.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+// inside returns abs relative to root, with slashes, if abs is below root.
+func inside(root, abs string) (string, bool) {
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+func checkOptions(opt *Options) error {
+	if opt.MailcowDir == "" || opt.Store == "" {
+		return errors.New("snapshot: mailcow dir and store must be set")
+	}
+	if opt.Paths == nil {
+		opt.Paths = DefaultPaths
+	}
+	if opt.Dirs == nil {
+		opt.Dirs = DefaultDirs
+	}
+	for _, p := range append(append([]string(nil), opt.Paths...), opt.Dirs...) {
+		if err := CheckRel(p); err != nil {
+			return fmt.Errorf("snapshot paths: %w", err)
+		}
+	}
+	if opt.Keep == 0 {
+		opt.Keep = DefaultKeep
+	}
+	if opt.Keep < 0 {
+		return fmt.Errorf("snapshot keep %d: want at least 1", opt.Keep)
+	}
+	if opt.MaxSize == 0 {
+		opt.MaxSize = DefaultMaxSize
+	}
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	return nil
+}
+
+// PruneError is returned by [Create] together with the new manifest when
+// the snapshot was taken but removing old ones failed.
+type PruneError struct{ Err error }
+
+func (e *PruneError) Error() string { return "snapshot taken, but pruning failed: " + e.Err.Error() }
+
+// Unwrap returns the pruning error.
+func (e *PruneError) Unwrap() error { return e.Err }
+
+// Create takes a snapshot of opt.MailcowDir into opt.Store and prunes the
+// store to the newest opt.Keep. On error no manifest is written and no
+// object this call wrote is left, so earlier snapshots are as they were;
+// the one exception is a [*PruneError], returned with the new manifest.
+func Create(sys fsx.System, opt Options) (*Manifest, error) {
+	if err := checkOptions(&opt); err != nil {
+		return nil, err
+	}
+	res, err := scan(opt.MailcowDir, opt.Paths, opt.Dirs)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{
+		Version:    Version,
+		Time:       opt.Now.UTC().Truncate(time.Second),
+		MailcowDir: opt.MailcowDir,
+		Commit:     opt.Commit,
+		Paths:      opt.Paths,
+		Dirs:       opt.Dirs,
+		Skipped:    res.skipped,
+		Entries:    []Entry{},
+	}
+	if err := ensureDir(sys, opt.Store); err != nil {
+		return nil, err
+	}
+	objDir := filepath.Join(opt.Store, ObjectsDir)
+	if err := ensureDir(sys, objDir); err != nil {
+		return nil, err
+	}
+	c := &creator{sys: sys, opt: opt, m: m, done: map[string]bool{}}
+	if c.root, err = filepath.EvalSymlinks(opt.MailcowDir); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	for _, f := range res.files {
+		if err = c.record(f); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = c.writeManifest()
+	}
+	if err != nil {
+		c.undo()
+		return nil, err
+	}
+	if perr := Prune(sys, opt.Store, opt.Keep); perr != nil {
+		return m, &PruneError{Err: perr}
+	}
+	return m, nil
+}
+
+// ensureDir creates dir 0700 or tightens it to 0700.
+func ensureDir(sys fsx.System, dir string) error {
+	if err := sys.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("snapshot store: %w", err)
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm() != 0o700 {
+		if err := sys.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("snapshot store: %w", err)
+		}
+	}
+	return nil
+}
+
+type creator struct {
+	sys     fsx.System
+	opt     Options
+	m       *Manifest
+	root    string          // the mailcow dir with its own links resolved
+	done    map[string]bool // paths recorded or skipped
+	written []string        // objects this run wrote
+	idDir   string
+}
+
+func (c *creator) skip(rel, reason string) {
+	c.done[rel] = true
+	c.m.Skipped = append(c.m.Skipped, Skip{Path: rel, Reason: reason})
+}
+
+// record adds one scanned path to the manifest, storing its content.
+func (c *creator) record(f candidate) error {
+	if c.done[f.rel] {
+		return nil
+	}
+	abs := filepath.Join(c.opt.MailcowDir, filepath.FromSlash(f.rel))
+	fi, err := os.Lstat(abs)
+	if err != nil {
+		c.skip(f.rel, "unreadable: "+errText(err))
+		return nil
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		data, fi, err := readRegular(abs, c.opt.MaxSize)
+		if err != nil {
+			c.skip(f.rel, "unreadable: "+errText(err))
+			return nil
+		}
+		e := fileEntry(f.rel, TypeFile, fi, data)
+		if err := c.store(f.rel, e.SHA256, data); err != nil {
+			return err
+		}
+		c.add(e)
+		return nil
+	}
+	target, err := os.Readlink(abs)
+	if err != nil {
+		c.skip(f.rel, "unreadable link: "+errText(err))
+		return nil
+	}
+	uid, gid := owner(fi)
+	e := Entry{Path: f.rel, Type: TypeSymlink, Mode: 0o777, UID: uid, GID: gid, Size: int64(len(target)), Target: target}
+	if !f.configured {
+		c.add(e)
+		return nil
+	}
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		// A dangling link is still worth restoring as the link it was.
+		c.add(e)
+		return nil
+	}
+	if rel, ok := inside(c.root, resolved); ok {
+		c.add(e)
+		return c.record(candidate{rel: rel})
+	}
+	data, tfi, err := readRegular(resolved, c.opt.MaxSize)
+	if err != nil {
+		c.add(e)
+		c.m.Skipped = append(c.m.Skipped, Skip{Path: f.rel, Reason: "link target " + resolved + " (outside the mailcow dir) unreadable: " + errText(err)})
+		return nil
+	}
+	t := fileEntry(f.rel, TypeSymlink, tfi, data)
+	t.Target, t.TargetOutside = target, true
+	if err := c.store(f.rel, t.SHA256, data); err != nil {
+		return err
+	}
+	c.add(t)
+	return nil
+}
+
+func fileEntry(rel string, typ EntryType, fi fs.FileInfo, data []byte) Entry {
+	uid, gid := owner(fi)
+	return Entry{Path: rel, Type: typ, Mode: ModeOf(fi.Mode()), UID: uid, GID: gid, Size: int64(len(data)), SHA256: hashOf(data)}
+}
+
+func (c *creator) add(e Entry) {
+	c.done[e.Path] = true
+	c.m.Entries = append(c.m.Entries, e)
+}
+
+// store writes an object unless the store already holds it intact.
+func (c *creator) store(rel, sha string, data []byte) error {
+	if objectOK(c.opt.Store, sha, len(data)) {
+		return nil
+	}
+	p := objectPath(c.opt.Store, sha)
+	_, statErr := os.Lstat(p)
+	if err := c.sys.WriteFile(p, data, 0o600); err != nil {
+		return fmt.Errorf("snapshot %s: store its content: %w", rel, err)
+	}
+	// A damaged object that was repaired stays: older snapshots use it.
+	if errors.Is(statErr, fs.ErrNotExist) {
+		c.written = append(c.written, p)
+	}
+	return nil
+}
+
+func (c *creator) writeManifest() error {
+	base := c.m.Time.Format(IDLayout)
+	for n := 1; ; n++ {
+		id := base
+		if n > 1 {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		dir := filepath.Join(c.opt.Store, id)
+		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+			c.m.ID, c.idDir = id, dir
+			break
+		}
+		if n > 1000 {
+			return fmt.Errorf("snapshot store %s: no free ID for %s", c.opt.Store, base)
+		}
+	}
+	// Entries are sorted so manifests diff well and Restore is ordered.
+	sortEntries(c.m.Entries)
+	data, err := marshalManifest(c.m)
+	if err != nil {
+		return err
+	}
+	if err := c.sys.MkdirAll(c.idDir, 0o700); err != nil {
+		return fmt.Errorf("snapshot %s: %w", c.m.ID, err)
+	}
+	if err := c.sys.WriteFile(filepath.Join(c.idDir, ManifestFile), data, 0o600); err != nil {
+		return fmt.Errorf("snapshot %s: write manifest: %w", c.m.ID, err)
+	}
+	return nil
+}
+
+// undo removes what a failed Create wrote, so the store is as before.
+func (c *creator) undo() {
+	for _, p := range c.written {
+		_ = c.sys.Remove(p)
+	}
+	// A System that failed mid-write may leave its temp file behind.
+	if tmps, err := filepath.Glob(filepath.Join(c.opt.Store, ObjectsDir, fsx.TempPrefix+"*")); err == nil {
+		for _, t := range tmps {
+			_ = c.sys.Remove(t)
+		}
+	}
+	if c.idDir != "" {
+		_ = c.sys.Remove(filepath.Join(c.idDir, ManifestFile))
+		_ = c.sys.Remove(c.idDir)
+	}
+}

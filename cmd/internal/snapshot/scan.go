@@ -17,6 +17,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
+// reasonNotPresent is the Skip reason for a configured path that is not
+// there; Diff reports such a path as added once it is.
+const reasonNotPresent = "not present"
+
 // candidate is a file the scan chose to snapshot, not yet read.
 type candidate struct {
 	rel string // slash path relative to the mailcow dir
@@ -102,7 +106,7 @@ func scan(mailcowDir string, paths, dirs []string) (*scanResult, error) {
 		fi, err := os.Lstat(s.abs(p))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			s.skip(p, "not present")
+			s.skip(p, reasonNotPresent)
 		case err != nil:
 			s.skip(p, "unreadable: "+errText(err))
 		case fi.IsDir():
@@ -162,7 +166,7 @@ func (s *scanner) walkConfigured(dir string, base []gitignore.Pattern) error {
 	fi, err := os.Lstat(s.abs(dir))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		s.skip(dir+"/", "not present")
+		s.skip(dir+"/", reasonNotPresent)
 		return nil
 	case err != nil:
 		return fmt.Errorf("snapshot dir %s: %w", s.abs(dir), err)

@@ -187,6 +187,11 @@ func open(dir string) (*repo, error) {
 	if _, err := os.Stat(filepath.Join(gitDir, "commondir")); err == nil {
 		return nil, &RepoError{Path: gitDir, Err: ErrUnsupported, Detail: "linked worktree (has a commondir file)"}
 	}
+	// Without HEAD, go-git (and git) say "not a repository"; the admin
+	// needs to hear that this .git lost its HEAD.
+	if p := filepath.Join(gitDir, "HEAD"); !exists(p) {
+		return nil, &RepoError{Path: p, Err: ErrCorruptHead, Detail: "file is missing"}
+	}
 	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{})
 	if err != nil {
 		if errors.Is(err, git.ErrRepositoryNotExists) {
@@ -304,12 +309,21 @@ func quote(s string) string {
 // ref resolves name (loose or packed, following symbolic refs); ok is
 // false when it does not exist.
 func (o *repo) ref(name plumbing.ReferenceName) (h plumbing.Hash, ok bool, err error) {
+	// go-git turns garbage in a loose ref into some hash without a word;
+	// check the file first so the admin learns which ref is broken.
+	p := filepath.Join(o.gitDir, filepath.FromSlash(name.String()))
+	if data, err := os.ReadFile(p); err == nil {
+		s := strings.TrimSpace(string(data))
+		if !isHexHash(s) && !strings.HasPrefix(s, "ref: refs/") {
+			return plumbing.ZeroHash, false, &RepoError{Path: p, Err: ErrCorrupt, Detail: fmt.Sprintf("content %s is neither a hash nor \"ref: refs/…\"", quote(s))}
+		}
+	}
 	r, err := o.r.Reference(name, true)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, false, nil
 	}
 	if err != nil {
-		return plumbing.ZeroHash, false, &RepoError{Path: filepath.Join(o.gitDir, filepath.FromSlash(name.String())), Err: ErrCorrupt, Detail: err.Error()}
+		return plumbing.ZeroHash, false, &RepoError{Path: p, Err: ErrCorrupt, Detail: err.Error()}
 	}
 	return r.Hash(), true, nil
 }

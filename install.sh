@@ -117,33 +117,22 @@ file_mode() { stat -c %a -- "$1"; }
 # coreutils' sync takes no arguments).
 sync_paths() { sync -- "$@" 2>/dev/null || true; }
 
-# put_file DEST MODE: atomically makes DEST hold stdin with MODE. Leaves DEST
-# alone if it already has that content and mode; returns 0 if it wrote, 1
-# if there was nothing to do.
-put_file() {
-	local dest=$1 mode=$2 dir tmp
-	dir=$(dirname -- "$dest")
-	tmp=$(mktemp -- "$dir/.${dest##*/}.XXXXXX") || die "cannot create a temp file in $dir"
-	if ! cat >"$tmp"; then
-		rm -f -- "$tmp"
-		die "cannot write $tmp"
-	fi
-	put_tmp "$tmp" "$dest" "$mode"
-}
-
-# put_tmp TMP DEST MODE: like put_file, with the content already in TMP (in
-# DEST's directory); TMP is consumed.
-put_tmp() {
-	local tmp=$1 dest=$2 mode=$3
-	if [[ -f $dest && ! -L $dest ]] && cmp -s -- "$tmp" "$dest" && [[ $(file_mode "$dest") == "$mode" ]]; then
-		rm -f -- "$tmp"
+# put_from SRC DEST MODE: makes DEST hold a copy of SRC with MODE, through
+# a temp file in DEST's directory and a rename, so DEST is never half
+# written. Returns 1 without touching anything (not even DEST's directory)
+# when DEST already has that content and mode; 0 when it wrote.
+put_from() {
+	local src=$1 dest=$2 mode=$3 dir tmp
+	if [[ -f $dest && ! -L $dest ]] && cmp -s -- "$src" "$dest" && [[ $(file_mode "$dest") == "$mode" ]]; then
 		return 1
 	fi
-	if ! chmod "$mode" -- "$tmp" || ! sync_paths "$tmp" || ! mv -f -- "$tmp" "$dest"; then
+	dir=$(dirname -- "$dest")
+	tmp=$(mktemp -- "$dir/.${dest##*/}.XXXXXX") || die "cannot create a temp file in $dir"
+	if ! cp -- "$src" "$tmp" || ! chmod "$mode" -- "$tmp" || ! sync_paths "$tmp" || ! mv -f -- "$tmp" "$dest"; then
 		rm -f -- "$tmp"
 		die "cannot write $dest"
 	fi
-	sync_paths "$(dirname -- "$dest")"
+	sync_paths "$dir"
 	return 0
 }
 
@@ -184,7 +173,8 @@ write_manifest() {
 			created_config_dir created_config created_state_dir created_exclude; do
 			say "$k=${m[$k]:-}"
 		done
-	} | put_file "$file" 600
+	} >"$work/manifest"
+	put_from "$work/manifest" "$file" 600
 }
 
 # --- shims -------------------------------------------------------------------
@@ -262,6 +252,11 @@ while (($#)); do
 done
 [[ -n $mailcow_dir ]] || usage_error "--mailcow-dir is required"
 ((purge == 0 || uninstall == 1)) || usage_error "--purge only goes with --uninstall"
+
+# Scratch space for content and builds, outside the target directories: a
+# run with nothing to do must not touch them, not even their mtimes.
+work=$(mktemp -d) || die "cannot create a temp dir"
+trap 'rm -rf -- "$work"' EXIT
 
 if ((EUID != 0)); then
 	warn "not running as root: update.sh runs the hooks as root, and the default paths need root"
@@ -341,7 +336,8 @@ do_uninstall() {
 		awk -v b="$exclude_begin" -v e="$exclude_end" '
 			$0 == b { skip = 1; next }
 			skip && $0 == e { skip = 0; next }
-			!skip { print }' "$ex" | put_file "$ex" "$(file_mode "$ex")" || true
+			!skip { print }' "$ex" >"$work/exclude" || die "cannot read $ex"
+		put_from "$work/exclude" "$ex" "$(file_mode "$ex")" || true
 		if [[ ${m[created_exclude]:-} == yes && ! -s $ex ]]; then
 			rm -f -- "$ex"
 		fi
@@ -453,30 +449,26 @@ done
 
 # The binary: prebuilt beside this script, else go build. Built into a temp
 # dir now, so a failing build writes nothing.
-build_dir=''
-cleanup() { [[ -z $build_dir ]] || rm -rf -- "$build_dir"; }
-trap cleanup EXIT
 if [[ -f $here/mcupdate && -x $here/mcupdate ]]; then
 	src_bin=$here/mcupdate
 elif [[ -f $here/cmd/mcupdate/main.go ]]; then
 	command -v go >/dev/null ||
 		die "no prebuilt mcupdate beside $0 and no go on PATH to build one" \
 			"(sudo resets PATH: build as yourself with \`go build -o mcupdate ./cmd/mcupdate\` in $here, then re-run)"
-	build_dir=$(mktemp -d)
 	say "building mcupdate with $(go version) ..."
-	if ! out=$(cd -- "$here" && go build -trimpath -o "$build_dir/mcupdate" ./cmd/mcupdate 2>&1); then
+	if ! out=$(cd -- "$here" && go build -trimpath -o "$work/mcupdate" ./cmd/mcupdate 2>&1); then
 		# Run as root in a user's checkout, git refuses to read the
 		# repository ("dubious ownership") and go build stops: build without
 		# the VCS stamp rather than fail.
 		if [[ $out == *-buildvcs=false* ]] &&
-			out=$(cd -- "$here" && go build -trimpath -buildvcs=false -o "$build_dir/mcupdate" ./cmd/mcupdate 2>&1); then
+			out=$(cd -- "$here" && go build -trimpath -buildvcs=false -o "$work/mcupdate" ./cmd/mcupdate 2>&1); then
 			warn "built without version control information (git could not read $here)"
 		else
 			printf '%s\n' "$out" >&2
 			die "go build ./cmd/mcupdate failed in $here"
 		fi
 	fi
-	src_bin=$build_dir/mcupdate
+	src_bin=$work/mcupdate
 else
 	die "no prebuilt mcupdate beside $0 and no source (cmd/mcupdate) to build it from in $here"
 fi
@@ -523,12 +515,7 @@ fi
 
 # The binary.
 mkdir -p -- "$prefix/bin" || die "cannot create $prefix/bin"
-tmp=$(mktemp -- "$prefix/bin/.mcupdate.XXXXXX") || die "cannot create a temp file in $prefix/bin"
-cp -- "$src_bin" "$tmp" || {
-	rm -f -- "$tmp"
-	die "cannot copy $src_bin to $tmp"
-}
-if put_tmp "$tmp" "$bin" 755; then
+if put_from "$src_bin" "$bin" 755; then
 	note "installed $bin (from $src_bin)"
 fi
 
@@ -540,7 +527,7 @@ fi
 if [[ -e $config || -L $config ]]; then
 	say "kept your $config"
 else
-	put_file "$config" 600 <"$default_config" || true
+	put_from "$default_config" "$config" 600 || true
 	note "wrote the default configuration to $config (mode 0600; edit it to enable patches)"
 fi
 
@@ -554,7 +541,8 @@ if [[ -n $exclude ]]; then
 			for kind in "${hooks[@]}"; do say "/${kind}_update_hook.sh"; done
 			say "/*.mcupdate-orig"
 			say "$exclude_end"
-		} | put_file "$exclude" "$(file_mode "$exclude" 2>/dev/null || echo 644)" || true
+		} >"$work/exclude"
+		put_from "$work/exclude" "$exclude" "$(file_mode "$exclude" 2>/dev/null || echo 644)" || true
 		note "added the shims to $exclude (so update.sh's git add -A leaves them out)"
 	fi
 else
@@ -567,22 +555,17 @@ fi
 for kind in "${hooks[@]}"; do
 	hook=$mailcow_dir/${kind}_update_hook.sh
 	orig=$hook.mcupdate-orig
-	tmp=$(mktemp -- "$mailcow_dir/.${kind}_update_hook.sh.XXXXXX") || die "cannot create a temp file in $mailcow_dir"
-	shim_text "$kind" >"$tmp" || {
-		rm -f -- "$tmp"
-		die "cannot write $tmp"
-	}
+	shim_text "$kind" >"$work/shim" || die "cannot write $work/shim"
 	if [[ -e $hook ]] && ! is_shim "$hook"; then
 		if ! ln -P -- "$hook" "$orig" 2>/dev/null && ! cp -a -- "$hook" "$orig"; then
-			rm -f -- "$tmp"
 			die "cannot keep your $hook as $orig"
 		fi
 		if git -C "$mailcow_dir" ls-files --error-unmatch -- "${hook##*/}" >/dev/null 2>&1; then
 			warn "${hook##*/} is tracked by git: update.sh's \`git commit -am\` will record it as changed"
 		fi
-		put_tmp "$tmp" "$hook" 755 || true
+		put_from "$work/shim" "$hook" 755 || true
 		note "kept your $hook as ${orig##*/}: the shim runs it first, then mcupdate"
-	elif put_tmp "$tmp" "$hook" 755; then
+	elif put_from "$work/shim" "$hook" 755; then
 		if [[ -e $orig ]]; then
 			note "wrote $hook (runs ${orig##*/} first, then mcupdate)"
 		else

@@ -1,0 +1,184 @@
+package patches
+
+import (
+	"regexp"
+	"strings"
+)
+
+// iniHeader is a section header line; php-fpm keys such as
+// php_admin_value[memory_limit] start with a letter, so they never match.
+var iniHeader = regexp.MustCompile(`^\s*\[([^\]]*)\]\s*(?:[;#].*)?$`)
+
+func isComment(b string) bool {
+	t := strings.TrimLeft(b, " \t")
+	return t == "" || t[0] == ';' || t[0] == '#'
+}
+
+// iniKeyAt returns the key of an ini line and where its value starts and
+// ends, or ok=false for a line that sets no key.
+func iniKeyAt(b string) (key string, vstart, vend int, ok bool) {
+	if isComment(b) || iniHeader.MatchString(b) {
+		return "", 0, 0, false
+	}
+	eq := strings.IndexByte(b, '=')
+	if eq < 0 {
+		return "", 0, 0, false
+	}
+	key = strings.TrimSpace(b[:eq])
+	vstart = eq + 1
+	for vstart < len(b) && (b[vstart] == ' ' || b[vstart] == '\t') {
+		vstart++
+	}
+	vend = len(strings.TrimRight(b, " \t"))
+	if vend < vstart {
+		vend = vstart
+	}
+	return key, vstart, vend, key != ""
+}
+
+// iniStyle is how the file writes "key = value": the first key line's
+// spacing around '=', or " = " for a file without one.
+func iniStyle(ls []string) string {
+	for _, l := range ls {
+		b := body(l)
+		if key, vstart, _, ok := iniKeyAt(b); ok {
+			i := strings.Index(b, key) + len(key)
+			return b[i:vstart]
+		}
+	}
+	return " = "
+}
+
+// editINI sets key in section (empty section: before the first header).
+// Every occurrence of the key in the section is set, so the value holds
+// whichever one the reader lets win.
+func editINI(s string, be *boundEdit) (string, error) {
+	ls := splitLines(s)
+	type span struct{ from, to int } // lines after the header, up to the next
+	var spans []span
+	cur := -1
+	open := be.Section == ""
+	if open {
+		cur = 0
+	}
+	for i, l := range ls {
+		m := iniHeader.FindStringSubmatch(body(l))
+		if m == nil {
+			continue
+		}
+		if cur >= 0 {
+			spans = append(spans, span{cur, i})
+			cur = -1
+		}
+		if !open && strings.TrimSpace(m[1]) == be.Section {
+			cur = i + 1
+		}
+		if open {
+			break
+		}
+	}
+	if cur >= 0 {
+		spans = append(spans, span{cur, len(ls)})
+	}
+	if len(spans) == 0 {
+		return "", missing("section [%s]", be.Section)
+	}
+	found := false
+	for _, sp := range spans {
+		for i := sp.from; i < sp.to; i++ {
+			b := body(ls[i])
+			key, vs, ve, ok := iniKeyAt(b)
+			if !ok || key != be.Key {
+				continue
+			}
+			found = true
+			if b[vs:ve] != be.value {
+				ls[i] = setBody(ls[i], b[:vs]+be.value+b[ve:])
+			}
+		}
+	}
+	if found {
+		return strings.Join(ls, ""), nil
+	}
+	where := "before the first section"
+	if be.Section != "" {
+		where = "in section [" + be.Section + "]"
+	}
+	if !be.Add {
+		return "", missing("key %s %s", be.Key, where)
+	}
+	last := spans[len(spans)-1]
+	at := last.from
+	for i := last.from; i < last.to; i++ {
+		if strings.TrimSpace(body(ls[i])) != "" {
+			at = i + 1
+		}
+	}
+	return strings.Join(insertLines(ls, at, []string{be.Key + iniStyle(ls) + be.value}, fileEOL(ls)), ""), nil
+}
+
+// envValue splits the text after "KEY=" into the value (quotes included)
+// and the rest of the line (a comment or trailing blanks).
+func envValue(v string) (val, rest string) {
+	if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+		if j := strings.IndexByte(v[1:], v[0]); j >= 0 {
+			return v[:j+2], v[j+2:]
+		}
+		return v, ""
+	}
+	end := len(v)
+	for i := 1; i < len(v); i++ {
+		if v[i] == '#' && (v[i-1] == ' ' || v[i-1] == '\t') {
+			end = i
+			break
+		}
+	}
+	val = strings.TrimRight(v[:end], " \t")
+	return val, v[len(val):]
+}
+
+// quoteLike writes v in the quotes old uses, so `KEY="x"` stays quoted.
+func quoteLike(old, v string) string {
+	if len(old) >= 2 && (old[0] == '"' || old[0] == '\'') && old[len(old)-1] == old[0] {
+		if len(v) >= 2 && v[0] == v[len(v)-1] && (v[0] == '"' || v[0] == '\'') {
+			return v
+		}
+		return string(old[0]) + v + string(old[0])
+	}
+	return v
+}
+
+// editEnv sets KEY=VALUE in a shell-style variables file. Every assignment
+// of the key is set, since the last one wins when the file is sourced.
+func editEnv(s string, be *boundEdit) (string, error) {
+	ls := splitLines(s)
+	found := false
+	for i, l := range ls {
+		b := body(l)
+		t := strings.TrimLeft(b, " \t")
+		if strings.HasPrefix(t, "export ") {
+			t = strings.TrimLeft(t[len("export "):], " \t")
+		}
+		if !strings.HasPrefix(t, be.Key) {
+			continue
+		}
+		after := t[len(be.Key):]
+		if !strings.HasPrefix(after, "=") {
+			continue
+		}
+		found = true
+		prefix := b[:len(b)-len(after)+1]
+		old, rest := envValue(after[1:])
+		nv := quoteLike(old, be.value)
+		if nv != old {
+			ls[i] = setBody(l, prefix+nv+rest)
+		}
+	}
+	if found {
+		return strings.Join(ls, ""), nil
+	}
+	if !be.Add {
+		return "", missing("variable %s", be.Key)
+	}
+	return strings.Join(insertLines(ls, len(ls), []string{be.Key + "=" + be.value}, fileEOL(ls)), ""), nil
+}

@@ -64,8 +64,8 @@ func newMailcow(t testing.TB) (dir, store string) {
 		t.Fatal(err)
 	}
 	gittest.WriteFiles(t, dir, map[string]string{
-		"mailcow.conf":                              "DBPASS=secret\nMAILCOW_HOSTNAME=mx.example.org\n",
-		"docker-compose.override.yml":               "services:\n  dovecot-mailcow:\n    environment: [X=1]\n",
+		"mailcow.conf":                               "DBPASS=secret\nMAILCOW_HOSTNAME=mx.example.org\n",
+		"docker-compose.override.yml":                "services:\n  dovecot-mailcow:\n    environment: [X=1]\n",
 		"data/conf/rspamd/override.d/ratelimit.conf": "rates {}\n",
 		"data/conf/rspamd/local.d/mine.conf":         "mine = 1;\n",
 		"data/conf/rspamd/custom/ip_wl.map":          "10.0.0.0/8\n",
@@ -138,9 +138,9 @@ func TestCreateSelectsGitignoredFiles(t *testing.T) {
 		{"data/conf/nginx/x.custom", true},
 		{"data/conf/nginx/extra.conf", true},
 		{"data/conf/postfix/extra.cf", true},
-		{"data/conf/borgmatic/etc/config.yaml", true}, // below an ignored dir
-		{"data/conf/sogo/theme.local", true},          // nested .gitignore
-		{"data/conf/dovecot/mine.conf", true},         // .git/info/exclude
+		{"data/conf/borgmatic/etc/config.yaml", true},     // below an ignored dir
+		{"data/conf/sogo/theme.local", true},              // nested .gitignore
+		{"data/conf/dovecot/mine.conf", true},             // .git/info/exclude
 		{"data/conf/rspamd/local.d/greylist.conf", false}, // tracked wins
 		{"data/conf/rspamd/custom/.gitkeep", false},
 		{"data/conf/nginx/site.conf", false}, // negated and tracked

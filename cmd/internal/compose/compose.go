@@ -83,6 +83,10 @@ type Service struct {
 	// and comments excluded: two services with the same fingerprint are
 	// defined the same.
 	Fingerprint string
+	// Keys maps each key the service sets (after merge keys) to the
+	// fingerprint of its value, to tell which keys two versions of a
+	// service differ in.
+	Keys map[string]string
 }
 
 // Names returns the service names, sorted.
@@ -272,7 +276,7 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 	if k.Kind != yaml.ScalarNode {
 		return nil, p.errorf(k, "service name is a %s, want a string", kindName(k))
 	}
-	s := &Service{Name: k.Value, Line: k.Line}
+	s := &Service{Name: k.Value, Line: k.Line, Keys: map[string]string{}}
 	body := p.resolve(v, 0)
 	if body == nil {
 		return nil, p.err
@@ -294,12 +298,12 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 			return nil, p.err
 		}
 		key := kv.key.Value
-		fp.WriteString(key)
-		fp.WriteByte(':')
-		if !p.fingerprint(&fp, val, 0) {
+		var kfp strings.Builder
+		if !p.fingerprint(&kfp, val, 0) {
 			return nil, p.err
 		}
-		fp.WriteByte('\n')
+		s.Keys[key] = kfp.String()
+		fmt.Fprintf(&fp, "%q:%s\n", key, s.Keys[key])
 		var err error
 		switch key {
 		case "image":

@@ -109,7 +109,7 @@ services:
 			got := map[string]Service{}
 			for n, s := range f.Services {
 				c := *s
-				c.Fingerprint, c.Line = "", 0
+				c.Fingerprint, c.Line, c.Keys = "", 0, nil
 				got[n] = c
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -177,6 +177,9 @@ func TestFingerprint(t *testing.T) {
 			}
 			if same := fa.Services["s"].Fingerprint == fb.Services["s"].Fingerprint; same != tt.same {
 				t.Errorf("same = %v, want %v", same, tt.same)
+			}
+			if same := fa.Services["s"].Keys["labels"] == fb.Services["s"].Keys["labels"]; same != (tt.name != "label changed") {
+				t.Errorf("labels same = %v", same)
 			}
 		})
 	}

@@ -108,8 +108,8 @@ func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
 	return out, nil
 }
 
-// nearest returns up to n entry paths closest to p: same file name
-// first, then by edit distance.
+// nearest returns up to n entry paths closest to p by edit distance to
+// the whole path or, for someone who typed only a file name, to its base.
 func nearest(p string, es []Entry, n int) []string {
 	type cand struct {
 		path string
@@ -117,10 +117,7 @@ func nearest(p string, es []Entry, n int) []string {
 	}
 	var cs []cand
 	for _, e := range es {
-		d := editDistance(p, e.Path)
-		if path.Base(e.Path) == path.Base(p) {
-			d = -1
-		}
+		d := min(editDistance(p, e.Path), editDistance(p, path.Base(e.Path)))
 		cs = append(cs, cand{e.Path, d})
 	}
 	sort.SliceStable(cs, func(i, j int) bool {

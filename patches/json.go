@@ -3,7 +3,10 @@ package patches
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches/jsonedit"
 )
 
 // parseJSONPath reads a json edit's path: keys separated by dots, or a
@@ -28,7 +31,31 @@ func parseJSONPath(p string) ([]string, error) {
 	return keys, nil
 }
 
-// editJSON is filled in once patches/jsonedit lands.
-func editJSON(string, *boundEdit) (string, error) {
-	return "", errors.New("json edits are not available yet")
+// jsonPathString shows a path as the patch wrote it.
+func jsonPathString(p []string) string {
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
+// editJSON sets the value at a key path, keeping the document's layout and
+// key order. The key must exist unless missing = add; the objects above it
+// must exist in any case.
+func editJSON(s string, be *boundEdit) (string, error) {
+	_, ok, err := jsonedit.Get([]byte(s), be.Path)
+	switch {
+	case errors.Is(err, jsonedit.ErrNoParent):
+		return "", &AnchorError{Anchor: "JSON key " + jsonPathString(be.Path) + ": " + err.Error(), Err: ErrAnchorMissing}
+	case err != nil:
+		return "", fmt.Errorf("JSON key %s: %w", jsonPathString(be.Path), err)
+	case !ok && !be.Add:
+		return "", missing("JSON key %s", jsonPathString(be.Path))
+	}
+	out, changed, err := jsonedit.Set([]byte(s), be.Path, be.json)
+	if err != nil {
+		return "", fmt.Errorf("JSON key %s: %w", jsonPathString(be.Path), err)
+	}
+	if !changed {
+		return s, nil
+	}
+	return string(out), nil
 }

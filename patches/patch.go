@@ -178,7 +178,7 @@ var keysByKind = map[Kind][]string{
 	KindEnv:   {"key", "value", "missing", "create"},
 	KindLine:  {"line", "match", "after", "position", "create"},
 	KindBlock: {"content", "after", "position", "comment", "create"},
-	KindJSON:  {"path", "value"},
+	KindJSON:  {"path", "value", "missing"},
 	KindFile:  {"content", "source", "mode"},
 	KindMode:  {"mode", "owner", "recursive"},
 }

@@ -121,7 +121,7 @@ var conformance = map[string]struct {
 	"php-memory-limit": {
 		params: map[string]string{"MEMORY_LIMIT": "2048M"},
 		want: map[string][]string{
-			"data/conf/phpfpm/php-fpm.d/pools.conf":  {"php_admin_value[memory_limit] = 2048M"},
+			"data/conf/phpfpm/php-fpm.d/pools.conf": {"php_admin_value[memory_limit] = 2048M"},
 			"data/conf/phpfpm/php-conf.d/other.ini": {"memory_limit = 2048M"},
 		},
 		touched: regexp.MustCompile(`^(php_admin_value\[memory_limit\]|memory_limit) = (512M|2048M)$`),
@@ -165,9 +165,9 @@ var conformance = map[string]struct {
 	"message-size-limit": {
 		params: map[string]string{"MESSAGE_SIZE": "50M"},
 		want: map[string][]string{
-			"data/conf/postfix/extra.cf":             {"message_size_limit = 52428800"},
+			"data/conf/postfix/extra.cf":              {"message_size_limit = 52428800"},
 			"data/conf/rspamd/local.d/antivirus.conf": {"  max_size = 52428800;"},
-			"data/conf/clamav/clamd.conf":            {"StreamMaxLength 52428800", "MaxFileSize 52428800", "MaxScanSize 52428800"},
+			"data/conf/clamav/clamd.conf":             {"StreamMaxLength 52428800", "MaxFileSize 52428800", "MaxScanSize 52428800"},
 		},
 		touched: regexp.MustCompile(`^(\s*max_size = \d+;|(StreamMaxLength|MaxFileSize|MaxScanSize) \w+)$`),
 	},

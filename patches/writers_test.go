@@ -85,8 +85,8 @@ func (w *recWriter) Remove(name string) error {
 type refuseWriter struct{ tried int }
 
 func (w *refuseWriter) WriteFile(string, []byte, fs.FileMode) error { w.tried++; return errInjected }
-func (w *refuseWriter) Chmod(string, fs.FileMode) error            { w.tried++; return errInjected }
-func (w *refuseWriter) Lchown(string, int, int) error              { w.tried++; return errInjected }
+func (w *refuseWriter) Chmod(string, fs.FileMode) error             { w.tried++; return errInjected }
+func (w *refuseWriter) Lchown(string, int, int) error               { w.tried++; return errInjected }
 
 // snapshot reads every regular file under dir, by slash path.
 func snapshot(t testing.TB, dir string) map[string]string {

@@ -80,10 +80,13 @@ func Bind(p *Patch, params map[string]string) (*Bound, error) {
 	}
 	for _, e := range p.Edits {
 		be := &boundEdit{Edit: e, patch: p.Name}
+		failed := false
 		x := func(key, v string) string {
 			out, err := expand(v, vals)
 			if err != nil {
-				perr(e.lines[key], "[edit %s] %s: %w", e.Name, key, fmt.Errorf("%s", b.mask.mask(err.Error())))
+				failed = true
+				msg := strings.TrimPrefix(err.Error(), ErrParam.Error()+": ")
+				perr(e.lines[key], "%w: [edit %s] %s: %s", ErrParam, e.Name, key, b.mask.mask(msg))
 			}
 			return out
 		}
@@ -110,7 +113,7 @@ func Bind(p *Patch, params map[string]string) (*Bound, error) {
 		case KindLine:
 			if e.Match == "" {
 				be.match = regexp.MustCompile("^" + regexp.QuoteMeta(be.line) + "$")
-			} else if be.match = re("match", e.Match); be.match != nil && !be.match.MatchString(be.line) {
+			} else if be.match = re("match", e.Match); be.match != nil && !failed && !be.match.MatchString(be.line) {
 				// Else a second run would not find the line the first
 				// one wrote, and insert it again.
 				perr(e.lines["match"], "%w: [edit %s] match /%s/ does not match line %q, so the edit would not be idempotent", ErrSyntax, e.Name, e.Match, b.mask.mask(be.line))

@@ -1,0 +1,3 @@
+module example.com/mcupdatefake
+
+go 1.21

@@ -1,0 +1,314 @@
+package risk
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// RenderOptions says how Render lays out a report.
+type RenderOptions struct {
+	// Width is the terminal width in columns; lines longer than it are
+	// cut with "…". 0 or less means no limit.
+	Width int
+	// Color marks HIGH red and MEDIUM yellow with ANSI escapes; the
+	// caller decides (terminal, NO_COLOR).
+	Color bool
+	// Full adds the diffs of every changed file, not only HIGH ones.
+	Full bool
+}
+
+const (
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiBold   = "\x1b[1m"
+	ansiReset  = "\x1b[0m"
+)
+
+// Render writes the report for a person: a summary table (risk, file,
+// reason), the lost lines and unified diffs of HIGH files, and with
+// opt.Full the diffs of all changed files.
+func (r *Report) Render(w io.Writer, opt RenderOptions) error {
+	bw := bufio.NewWriter(w)
+	p := printer{w: bw, opt: opt}
+	p.line(fmt.Sprintf("risk diff: base %s (%s), HEAD %s", abbrev(r.Base), r.BaseSource, abbrev(r.Head)))
+	if r.Before != "" {
+		p.line(fmt.Sprintf("local edits: Before update commit %s", abbrev(r.Before)))
+	}
+	p.line(fmt.Sprintf("%d high, %d medium, %d low", r.Count(High), r.Count(Medium), r.Count(Low)))
+	p.line("")
+	p.table(r)
+
+	shown := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Risk != High || (len(f.Lost) == 0 && f.Diff == "") {
+			continue
+		}
+		p.line("")
+		p.colored(High, "== HIGH "+f.File)
+		for _, l := range wrap(f.Reason, p.opt.Width) {
+			p.line(l)
+		}
+		if len(f.Lost) > 0 {
+			p.line("lost lines:")
+			for _, l := range f.Lost {
+				p.line("  " + l)
+			}
+		}
+		switch {
+		case f.Diff == "":
+		case shown[f.DiffFile]:
+			p.line("(diff of " + f.DiffFile + " above)")
+		default:
+			shown[f.DiffFile] = true
+			p.diff(f.Diff)
+		}
+	}
+	if opt.Full && r.src != nil {
+		for _, c := range r.src.changes {
+			if shown[c.path] {
+				continue
+			}
+			d, err := diffChange(r.src.repo, r.src.redactor, c)
+			if err != nil {
+				return err
+			}
+			p.line("")
+			p.diff(d)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write risk diff: %w", err)
+	}
+	return nil
+}
+
+type printer struct {
+	w   *bufio.Writer
+	opt RenderOptions
+}
+
+func (p *printer) line(s string) {
+	p.w.WriteString(cut(s, p.opt.Width))
+	p.w.WriteByte('\n')
+}
+
+func (p *printer) colored(risk Risk, s string) {
+	s = cut(s, p.opt.Width)
+	if p.opt.Color {
+		switch risk {
+		case High:
+			s = ansiBold + ansiRed + s + ansiReset
+		case Medium:
+			s = ansiYellow + s + ansiReset
+		}
+	}
+	p.w.WriteString(s)
+	p.w.WriteByte('\n')
+}
+
+func (p *printer) diff(d string) {
+	for _, l := range strings.Split(strings.TrimSuffix(d, "\n"), "\n") {
+		if p.opt.Color && len(l) > 0 && !strings.HasPrefix(l, "---") && !strings.HasPrefix(l, "+++") {
+			switch l[0] {
+			case '-':
+				p.w.WriteString(ansiRed + cut(l, p.opt.Width) + ansiReset + "\n")
+				continue
+			case '+':
+				p.w.WriteString("\x1b[32m" + cut(l, p.opt.Width) + ansiReset + "\n")
+				continue
+			}
+		}
+		p.line(l)
+	}
+}
+
+type row struct {
+	risk         Risk
+	file, reason string
+}
+
+func (p *printer) table(r *Report) {
+	var rows []row
+	for _, f := range r.Findings {
+		rows = append(rows, row{f.Risk, f.File, f.Reason})
+	}
+	dirs := make([]string, 0, len(r.Low))
+	for d := range r.Low {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		n := r.Low[d]
+		name := d + "/"
+		if d == "." {
+			name = "./"
+		}
+		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, plural(n, "file", "files"))})
+	}
+	if len(rows) == 0 {
+		p.line("nothing changed")
+		return
+	}
+	fileW := len("FILE")
+	for _, rw := range rows {
+		fileW = max(fileW, utf8.RuneCountInString(rw.file))
+	}
+	const riskW = 6
+	if p.opt.Width > 0 {
+		// The reason says why; keep at least half the line for it.
+		fileW = min(fileW, max(12, (p.opt.Width-riskW-4)/2))
+	}
+	p.line(fmt.Sprintf("%-*s  %-*s  %s", riskW, "RISK", fileW, "FILE", "REASON"))
+	for _, rw := range rows {
+		label := fmt.Sprintf("%-*s", riskW, rw.risk)
+		rest := "  " + pad(cut(rw.file, fileW), fileW) + "  " + rw.reason
+		rest = cut(rest, p.opt.Width-riskW)
+		if p.opt.Width > 0 && p.opt.Width <= riskW {
+			rest = ""
+		}
+		if p.opt.Color && rw.risk != Low {
+			c := ansiYellow
+			if rw.risk == High {
+				c = ansiBold + ansiRed
+			}
+			label = c + label + ansiReset
+		}
+		p.w.WriteString(label + strings.TrimRight(rest, " ") + "\n")
+	}
+}
+
+// wrap breaks s at spaces into lines of at most width runes (a word
+// longer than that is cut); width ≤ 0 means one line.
+func wrap(s string, width int) []string {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
+		return []string{s}
+	}
+	var out []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case cur == "":
+			cur = w
+		case utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(w) <= width:
+			cur += " " + w
+		default:
+			out = append(out, cut(cur, width))
+			cur = w
+		}
+	}
+	if cur != "" {
+		out = append(out, cut(cur, width))
+	}
+	return out
+}
+
+func pad(s string, w int) string {
+	if n := utf8.RuneCountInString(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// cut shortens s to width runes, ending it with "…"; width ≤ 0 means no
+// limit. Tabs count as one column, which is wrong for a terminal but
+// keeps the cut from ever making a line longer.
+func cut(s string, width int) string {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == width-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+func abbrev(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// SchemaVersion is the version of the JSON form; it changes only when a
+// field is removed or changes meaning.
+const SchemaVersion = 1
+
+// JSONReport is the JSON form of a Report. The field names are stable:
+//
+//	schema_version  int: SchemaVersion
+//	base, head      commit hashes; before: the "Before update" commit or ""
+//	base_source     how base was found: explicit, merge, before-update-commit,
+//	                recorded, ORIG_HEAD or HEAD~1
+//	findings        [{risk: HIGH|MEDIUM, file, reason, lost: [lines], diff_file, diff}]
+//	                ordered by risk then file; diff only on HIGH findings
+//	low             {directory: number of other changed files}
+//	counts          {high, medium, low}
+type JSONReport struct {
+	SchemaVersion int            `json:"schema_version"`
+	Base          string         `json:"base"`
+	BaseSource    BaseSource     `json:"base_source"`
+	Head          string         `json:"head"`
+	Before        string         `json:"before"`
+	Findings      []JSONFinding  `json:"findings"`
+	Low           map[string]int `json:"low"`
+	Counts        JSONCounts     `json:"counts"`
+}
+
+// JSONFinding is a Finding in JSONReport.
+type JSONFinding struct {
+	Risk     Risk     `json:"risk"`
+	File     string   `json:"file"`
+	Reason   string   `json:"reason"`
+	Lost     []string `json:"lost,omitempty"`
+	DiffFile string   `json:"diff_file,omitempty"`
+	Diff     string   `json:"diff,omitempty"`
+}
+
+// JSONCounts counts findings per risk.
+type JSONCounts struct {
+	High   int `json:"high"`
+	Medium int `json:"medium"`
+	Low    int `json:"low"`
+}
+
+// JSON returns the report's stable JSON form.
+func (r *Report) JSON() JSONReport {
+	j := JSONReport{
+		SchemaVersion: SchemaVersion, Base: r.Base, BaseSource: r.BaseSource, Head: r.Head, Before: r.Before,
+		Findings: make([]JSONFinding, 0, len(r.Findings)), Low: r.Low,
+		Counts: JSONCounts{High: r.Count(High), Medium: r.Count(Medium), Low: r.Count(Low)},
+	}
+	if j.Low == nil {
+		j.Low = map[string]int{}
+	}
+	for _, f := range r.Findings {
+		j.Findings = append(j.Findings, JSONFinding{Risk: f.Risk, File: f.File, Reason: f.Reason, Lost: f.Lost, DiffFile: f.DiffFile, Diff: f.Diff})
+	}
+	return j
+}
+
+// MarshalJSON encodes the report as JSONReport.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(r.JSON())
+}
+
+// WriteJSON writes the report's JSON form, indented, with < and > kept
+// as they are (json.Marshal would write "\u003credacted\u003e").
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r.JSON()); err != nil {
+		return fmt.Errorf("write risk diff JSON: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,861 @@
+// Package risk turns what mailcow's update.sh merged into a short, ranked
+// list of what the admin must look at, instead of `git diff HEAD~1`.
+//
+// # Why
+//
+// update.sh commits the admin's edits to tracked files ("Before update on
+// DATE") and merges upstream with -Xtheirs, which resolves every
+// conflicting hunk in favour of upstream without a word. The admin's
+// mem_limit below dovecot-mailcow's image: line, or an rspamd local_addrs
+// edit, is then simply gone. Analyze finds such losses, and the other
+// places where an update and a customization meet, and ranks them:
+//
+//   - HIGH: a local hunk the merge dropped (and no patch put back), a file
+//     an enabled patch edits changed upstream, an override shadowing
+//     what upstream just changed, an override naming a service that no
+//     longer exists, a customized file deleted upstream.
+//   - MEDIUM: compose services added or removed, image, port and volume
+//     changes, mailcow.conf keys added, removed or changed by update.sh,
+//     a dns list set in both compose files.
+//   - LOW: everything else, counted per directory.
+//
+// # Secrets
+//
+// Every string in a Report has passed through a Redactor built from
+// mailcow.conf, so no output form shows a password.
+package risk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/compose"
+	"github.com/mcupdate/mcupdate/patches/udiff"
+)
+
+// Risk ranks a finding.
+type Risk int
+
+// The risks, lowest first.
+const (
+	Low Risk = iota
+	Medium
+	High
+)
+
+func (r Risk) String() string {
+	switch r {
+	case High:
+		return "HIGH"
+	case Medium:
+		return "MEDIUM"
+	}
+	return "LOW"
+}
+
+// MarshalText writes the risk as HIGH, MEDIUM or LOW.
+func (r Risk) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// BaseSource says how the pre-update commit was found.
+type BaseSource string
+
+// The ways Analyze finds the base, in the order it tries them.
+const (
+	// SourceExplicit is the revision the caller named (--base).
+	SourceExplicit BaseSource = "explicit"
+	// SourceMerge is the first parent of the "After update" merge at HEAD.
+	SourceMerge BaseSource = "merge"
+	// SourceBeforeCommit is HEAD itself, a "Before update" commit: the
+	// merge found nothing new (or did not run), so nothing was merged.
+	SourceBeforeCommit BaseSource = "before-update-commit"
+	// SourceRecorded is the commit the pre hook recorded.
+	SourceRecorded BaseSource = "recorded"
+	// SourceOrigHead is ORIG_HEAD, which git sets before a merge, also a
+	// fast-forward one.
+	SourceOrigHead BaseSource = "ORIG_HEAD"
+	// SourceParent is HEAD~1, the last resort: after a fast-forward it
+	// is upstream's own previous commit, not the pre-update state.
+	SourceParent BaseSource = "HEAD~1"
+)
+
+// Commit-message prefixes update.sh writes.
+const (
+	BeforePrefix = "Before update on"
+	AfterPrefix  = "After update"
+)
+
+// Well-known paths.
+const (
+	ComposeFile  = "docker-compose.yml"
+	OverrideFile = "docker-compose.override.yml"
+	ConfFile     = "mailcow.conf"
+)
+
+// ErrNoBase means no pre-update commit could be found.
+var ErrNoBase = errors.New("no pre-update commit found")
+
+// maxDiffBytes is the largest blob Analyze diffs or reads for lost hunks;
+// mailcow's config files are far smaller, and a diff of a larger file
+// would not be read anyway.
+const maxDiffBytes = 4 << 20
+
+// Options says what to analyze.
+type Options struct {
+	// Dir is the mailcow directory (a git work tree).
+	Dir string
+	// Base is a revision to compare against, overriding the search.
+	Base string
+	// Recorded is the commit the pre hook recorded, or "".
+	Recorded string
+	// PatchedFiles holds the paths (relative to Dir, slash-separated)
+	// the enabled patches edit.
+	PatchedFiles map[string]bool
+	// OldMailcowConf is mailcow.conf as it was before the update (from
+	// the pre-update snapshot: it is not tracked); nil skips the
+	// comparison.
+	OldMailcowConf []byte
+	// Redactor hides secrets; nil builds one from Dir/mailcow.conf and
+	// OldMailcowConf.
+	Redactor *Redactor
+}
+
+// Finding is one thing the admin should look at.
+type Finding struct {
+	Risk Risk
+	// File is the path the finding is about, relative to the mailcow
+	// directory.
+	File   string
+	Reason string
+	// Lost are the local lines the merge dropped, diff-style: "+line" is
+	// a line the admin added that is gone, "-line" one the admin removed
+	// that is back.
+	Lost []string
+	// Diff is the unified diff of DiffFile from the base to HEAD; set on
+	// HIGH findings only.
+	Diff string
+	// DiffFile is the file Diff is of, which for an override is the file
+	// it shadows.
+	DiffFile string
+}
+
+// Report is the risk diff of one update. Its strings are redacted.
+type Report struct {
+	// Base, Head and Before are commit hashes; Before is "" when there
+	// was no "Before update" commit (no local edits, fast-forward).
+	Base       string
+	BaseSource BaseSource
+	Head       string
+	Before     string
+	// Findings are ordered by risk (highest first), then file.
+	Findings []Finding
+	// Low counts the other changed files per directory ("." for the
+	// top level).
+	Low map[string]int
+
+	src *source // for Full rendering
+}
+
+// Count returns the number of findings of risk r; for Low, the number of
+// files counted in Low.
+func (r *Report) Count(risk Risk) int {
+	n := 0
+	if risk == Low {
+		for _, c := range r.Low {
+			n += c
+		}
+		return n
+	}
+	for _, f := range r.Findings {
+		if f.Risk == risk {
+			n++
+		}
+	}
+	return n
+}
+
+// source keeps what Render needs to diff files on demand.
+type source struct {
+	repo     *git.Repository
+	changes  []change
+	redactor *Redactor
+}
+
+type change struct {
+	path     string
+	from, to plumbing.Hash // ZeroHash when absent
+}
+
+// Analyze computes the risk diff of the update in opt.Dir.
+func Analyze(opt Options) (*Report, error) {
+	repo, err := git.PlainOpen(opt.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open git repository %s: %w", opt.Dir, err)
+	}
+	a := &analysis{opt: opt, repo: repo}
+	if err := a.run(); err != nil {
+		return nil, err
+	}
+	return a.report(), nil
+}
+
+type analysis struct {
+	opt  Options
+	repo *git.Repository
+
+	head, base, before *object.Commit
+	source             BaseSource
+	headTree, baseTree *object.Tree
+	changes            []change
+	changed            map[string]change
+	findings           []Finding
+	red                *Redactor
+}
+
+func (a *analysis) run() error {
+	if err := a.resolveBase(); err != nil {
+		return err
+	}
+	var err error
+	if a.headTree, err = a.head.Tree(); err != nil {
+		return fmt.Errorf("tree of HEAD %s: %w", a.head.Hash, err)
+	}
+	if a.baseTree, err = a.base.Tree(); err != nil {
+		return fmt.Errorf("tree of base %s: %w", a.base.Hash, err)
+	}
+	a.changes, err = diffTrees(a.baseTree, a.headTree)
+	if err != nil {
+		return fmt.Errorf("diff %s..%s: %w", short(a.base.Hash), short(a.head.Hash), err)
+	}
+	a.changed = make(map[string]change, len(a.changes))
+	for _, c := range a.changes {
+		a.changed[c.path] = c
+	}
+
+	currentConf, err := os.ReadFile(filepath.Join(a.opt.Dir, ConfFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", ConfFile, err)
+	}
+	a.red = a.opt.Redactor
+	if a.red == nil {
+		a.red = NewRedactor(currentConf, a.opt.OldMailcowConf)
+	}
+
+	if err := a.lostHunks(); err != nil {
+		return err
+	}
+	a.patched()
+	a.shadows()
+	if err := a.composeChecks(); err != nil {
+		return err
+	}
+	if a.opt.OldMailcowConf != nil && currentConf != nil {
+		a.confKeys(a.opt.OldMailcowConf, currentConf)
+	}
+	return a.attachDiffs()
+}
+
+func diffTrees(from, to *object.Tree) ([]change, error) {
+	chs, err := object.DiffTree(from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]change, 0, len(chs))
+	for _, c := range chs {
+		ch := change{path: c.To.Name, from: c.From.TreeEntry.Hash, to: c.To.TreeEntry.Hash}
+		if ch.path == "" {
+			ch.path = c.From.Name
+		}
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out, nil
+}
+
+func (a *analysis) resolveBase() error {
+	var err error
+	a.head, err = a.commit("HEAD")
+	if err != nil {
+		return fmt.Errorf("resolve HEAD: %w", err)
+	}
+	switch {
+	case a.opt.Base != "":
+		if a.base, err = a.commit(a.opt.Base); err != nil {
+			return fmt.Errorf("resolve --base %s: %w", a.opt.Base, err)
+		}
+		a.source = SourceExplicit
+	case a.head.NumParents() >= 2 && strings.HasPrefix(a.head.Message, AfterPrefix):
+		if a.base, err = a.head.Parent(0); err != nil {
+			return fmt.Errorf("first parent of %s: %w", short(a.head.Hash), err)
+		}
+		a.source = SourceMerge
+	case strings.HasPrefix(a.head.Message, BeforePrefix):
+		a.base, a.source = a.head, SourceBeforeCommit
+	default:
+		if a.opt.Recorded != "" {
+			if c, err := a.commit(a.opt.Recorded); err == nil {
+				a.base, a.source = c, SourceRecorded
+			}
+		}
+		if a.base == nil {
+			if c, err := a.commit("ORIG_HEAD"); err == nil {
+				a.base, a.source = c, SourceOrigHead
+			}
+		}
+		if a.base == nil {
+			if a.head.NumParents() == 0 {
+				return fmt.Errorf("HEAD %s has no parent, no recorded commit and no ORIG_HEAD: %w", short(a.head.Hash), ErrNoBase)
+			}
+			if a.base, err = a.head.Parent(0); err != nil {
+				return fmt.Errorf("parent of %s: %w", short(a.head.Hash), err)
+			}
+			a.source = SourceParent
+		}
+	}
+	if strings.HasPrefix(a.base.Message, BeforePrefix) && a.base.NumParents() > 0 {
+		a.before = a.base
+	}
+	return nil
+}
+
+func (a *analysis) commit(rev string) (*object.Commit, error) {
+	h, err := a.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, err
+	}
+	return a.repo.CommitObject(*h)
+}
+
+func (a *analysis) add(f Finding) {
+	f.File = a.red.String(f.File)
+	f.Reason = a.red.String(f.Reason)
+	for i, l := range f.Lost {
+		f.Lost[i] = a.red.String(l)
+	}
+	a.findings = append(a.findings, f)
+}
+
+// blob reads a blob, or returns nil for the zero hash.
+func (a *analysis) blob(h plumbing.Hash) ([]byte, error) {
+	if h.IsZero() {
+		return nil, nil
+	}
+	b, err := a.repo.BlobObject(h)
+	if err != nil {
+		return nil, err
+	}
+	if b.Size > maxDiffBytes {
+		return nil, fmt.Errorf("blob %s is %d bytes, more than %d", h, b.Size, maxDiffBytes)
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func (a *analysis) treeFile(t *object.Tree, p string) ([]byte, bool, error) {
+	e, err := t.FindEntry(p)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !e.Mode.IsFile() {
+		return nil, false, nil
+	}
+	b, err := a.blob(e.Hash)
+	return b, err == nil, err
+}
+
+// current returns what a file holds now: the working tree, where the post
+// hook re-applied the patches, else HEAD's version.
+func (a *analysis) current(p string) ([]byte, bool, error) {
+	b, err := os.ReadFile(filepath.Join(a.opt.Dir, filepath.FromSlash(p)))
+	if err == nil {
+		return b, true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("read %s: %w", p, err)
+	}
+	b, ok, err := a.treeFile(a.headTree, p)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s at HEAD: %w", p, err)
+	}
+	return b, ok, nil
+}
+
+// lostHunks finds the admin's hunks of the "Before update" commit that
+// are no longer in the files.
+func (a *analysis) lostHunks() error {
+	if a.before == nil {
+		return nil
+	}
+	parent, err := a.before.Parent(0)
+	if err != nil {
+		return fmt.Errorf("parent of %s: %w", short(a.before.Hash), err)
+	}
+	ptree, err := parent.Tree()
+	if err != nil {
+		return fmt.Errorf("tree of %s: %w", short(parent.Hash), err)
+	}
+	btree, err := a.before.Tree()
+	if err != nil {
+		return fmt.Errorf("tree of %s: %w", short(a.before.Hash), err)
+	}
+	local, err := diffTrees(ptree, btree)
+	if err != nil {
+		return fmt.Errorf("diff %s..%s: %w", short(parent.Hash), short(a.before.Hash), err)
+	}
+	for _, c := range local {
+		if c.to.IsZero() {
+			continue // the admin deleted the file; update.sh's conflict path handles that
+		}
+		cur, ok, err := a.current(c.path)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			a.add(Finding{Risk: High, File: c.path, Reason: "customized file (changed in the Before update commit) was deleted upstream"})
+			continue
+		}
+		oldb, err := a.blob(c.from)
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", c.path, short(parent.Hash), err)
+		}
+		newb, err := a.blob(c.to)
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", c.path, short(a.before.Hash), err)
+		}
+		if lost := lostLines(string(oldb), string(newb), string(cur)); len(lost) > 0 {
+			a.add(Finding{Risk: High, File: c.path, Lost: lost,
+				Reason: fmt.Sprintf("local change dropped by the merge: %d %s of the Before update commit not in the file", len(lost), plural(len(lost), "line", "lines"))})
+		}
+	}
+	return nil
+}
+
+// lostLines returns the lines of the admin's hunks (old → mine) that cur
+// no longer reflects: added lines that are missing, and, for hunks that
+// only removed lines, removed lines that are back.
+func lostLines(old, mine, cur string) []string {
+	have := lineSet(cur)
+	inMine := lineSet(mine)
+	var lost []string
+	for _, h := range udiff.Hunks(old, mine) {
+		added := false
+		for _, l := range h.Lines {
+			if l[0] != '+' {
+				continue
+			}
+			added = true
+			t := norm(l[1:])
+			if t != "" && !have[t] {
+				lost = append(lost, l)
+			}
+		}
+		if added {
+			continue
+		}
+		for _, l := range h.Lines {
+			if l[0] != '-' {
+				continue
+			}
+			t := norm(l[1:])
+			if t != "" && have[t] && !inMine[t] {
+				lost = append(lost, l)
+			}
+		}
+	}
+	return lost
+}
+
+func norm(l string) string {
+	l, _, _ = strings.Cut(l, "\n\\ No newline at end of file")
+	return strings.TrimRight(l, " \t\r")
+}
+
+func lineSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Split(s, "\n") {
+		m[norm(l)] = true
+	}
+	return m
+}
+
+func (a *analysis) patched() {
+	for _, c := range a.changes {
+		if a.opt.PatchedFiles[c.path] {
+			what := "changed"
+			if c.to.IsZero() {
+				what = "deleted"
+			}
+			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path,
+				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still applies as meant"})
+		}
+	}
+}
+
+// shadows reports override files that hide part of what upstream just
+// changed. docker-compose.override.yml is handled per service in
+// composeChecks.
+func (a *analysis) shadows() {
+	for _, c := range a.changes {
+		var ovr string
+		switch {
+		case strings.HasPrefix(c.path, "data/conf/rspamd/local.d/"):
+			ovr = "data/conf/rspamd/override.d/" + strings.TrimPrefix(c.path, "data/conf/rspamd/local.d/")
+		case c.path == "data/conf/dovecot/dovecot.conf":
+			ovr = "data/conf/dovecot/extra.conf"
+		case c.path == "data/conf/postfix/main.cf":
+			ovr = "data/conf/postfix/extra.cf"
+		default:
+			continue
+		}
+		if a.exists(ovr) {
+			a.add(Finding{Risk: High, File: ovr, DiffFile: c.path,
+				Reason: fmt.Sprintf("overrides %s, which the update changed: check the override still fits", c.path)})
+		}
+	}
+}
+
+func (a *analysis) exists(p string) bool {
+	if _, err := os.Stat(filepath.Join(a.opt.Dir, filepath.FromSlash(p))); err == nil {
+		return true
+	}
+	_, err := a.headTree.FindEntry(p)
+	return err == nil
+}
+
+func (a *analysis) composeChecks() error {
+	c, changed := a.changed[ComposeFile]
+	var oldF, newF *compose.File
+	if changed {
+		oldb, err := a.blob(c.from)
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.base.Hash), err)
+		}
+		newb, err := a.blob(c.to)
+		if err != nil {
+			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.head.Hash), err)
+		}
+		// A compose file git holds but compose cannot read is itself the
+		// finding; the other checks then have nothing to stand on.
+		if oldF, err = compose.Parse(ComposeFile+" (base)", oldb); err != nil {
+			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: "cannot compare services: " + err.Error()})
+			oldF = nil
+		}
+		if newF, err = compose.Parse(ComposeFile+" (HEAD)", newb); err != nil {
+			a.add(Finding{Risk: High, File: ComposeFile, DiffFile: ComposeFile, Reason: "compose file at HEAD does not parse: " + err.Error()})
+			newF = nil
+		}
+		if oldF != nil && newF != nil {
+			a.serviceChanges(oldF, newF)
+		}
+	}
+
+	ovrb, err := os.ReadFile(filepath.Join(a.opt.Dir, OverrideFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", OverrideFile, err)
+	}
+	ovr, err := compose.Parse(OverrideFile, ovrb)
+	if err != nil {
+		a.add(Finding{Risk: High, File: OverrideFile, Reason: "does not parse, docker compose will refuse it: " + err.Error()})
+		return nil
+	}
+	// What compose merges the override with is the working tree's file.
+	curb, ok, err := a.current(ComposeFile)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	cur, err := compose.Parse(ComposeFile, curb)
+	if err != nil {
+		a.add(Finding{Risk: High, File: ComposeFile, Reason: "does not parse: " + err.Error()})
+		return nil
+	}
+	for _, name := range ovr.Names() {
+		o := ovr.Services[name]
+		base := cur.Services[name]
+		if base == nil {
+			if o.HasImage {
+				continue // a service of the admin's own, complete in itself
+			}
+			why := "is not in " + ComposeFile
+			if oldF != nil && oldF.Services[name] != nil {
+				why = "was removed or renamed in " + ComposeFile + " by this update"
+			}
+			a.add(Finding{Risk: High, File: OverrideFile, DiffFile: diffFileIf(changed, ComposeFile),
+				Reason: fmt.Sprintf("service %s (line %d) %s: the override now defines a broken partial service", name, o.Line, why)})
+			continue
+		}
+		if o.HasDNS && base.HasDNS {
+			a.add(Finding{Risk: Medium, File: OverrideFile,
+				Reason: fmt.Sprintf("service %s (line %d) sets dns, and %s does too: compose concatenates the lists, it does not replace them", name, o.Line, ComposeFile)})
+		}
+		if oldF == nil || newF == nil {
+			continue
+		}
+		was, now := oldF.Services[name], newF.Services[name]
+		if was == nil || now == nil {
+			continue
+		}
+		var keys []string
+		for k := range o.Keys {
+			if was.Keys[k] != now.Keys[k] {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > 0 {
+			sort.Strings(keys)
+			a.add(Finding{Risk: High, File: OverrideFile, DiffFile: ComposeFile,
+				Reason: fmt.Sprintf("service %s: overrides %s, which the update changed in %s", name, strings.Join(keys, ", "), ComposeFile)})
+		}
+	}
+	return nil
+}
+
+func diffFileIf(ok bool, p string) string {
+	if ok {
+		return p
+	}
+	return ""
+}
+
+func (a *analysis) serviceChanges(oldF, newF *compose.File) {
+	for _, name := range newF.Names() {
+		if oldF.Services[name] == nil {
+			img := newF.Services[name].Image
+			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("new service %s (image %s)", name, orNone(img))})
+		}
+	}
+	for _, name := range oldF.Names() {
+		was, now := oldF.Services[name], newF.Services[name]
+		if now == nil {
+			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("service %s removed", name)})
+			continue
+		}
+		var what []string
+		if was.Image != now.Image {
+			what = append(what, fmt.Sprintf("image %s → %s", orNone(was.Image), orNone(now.Image)))
+		}
+		if d := listDelta("ports", was.Ports, now.Ports); d != "" {
+			what = append(what, d)
+		}
+		if d := listDelta("volumes", was.Volumes, now.Volumes); d != "" {
+			what = append(what, d)
+		}
+		if len(what) > 0 {
+			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("service %s: %s", name, strings.Join(what, "; "))})
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// listDelta describes what was added to and removed from a list, or ""
+// when it has the same entries.
+func listDelta(what string, was, now []string) string {
+	in := func(l []string) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range l {
+			m[s] = true
+		}
+		return m
+	}
+	wm, nm := in(was), in(now)
+	var parts []string
+	for _, s := range now {
+		if !wm[s] {
+			parts = append(parts, "+"+s)
+		}
+	}
+	for _, s := range was {
+		if !nm[s] {
+			parts = append(parts, "-"+s)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return what + " " + strings.Join(parts, " ")
+}
+
+func (a *analysis) confKeys(oldConf, curConf []byte) {
+	was, wasOrder := confKeys(oldConf)
+	now, nowOrder := confKeys(curConf)
+	show := func(k, v string) string {
+		if IsSecretKey(k) {
+			return k + "=" + Redacted
+		}
+		return k + "=" + v
+	}
+	for _, k := range nowOrder {
+		v, had := was[k]
+		switch {
+		case !had:
+			a.add(Finding{Risk: Medium, File: ConfFile, Reason: "key added by the update: " + show(k, now[k])})
+		case v != now[k]:
+			if IsSecretKey(k) {
+				a.add(Finding{Risk: Medium, File: ConfFile, Reason: "value changed by the update: " + k})
+			} else {
+				a.add(Finding{Risk: Medium, File: ConfFile, Reason: fmt.Sprintf("value changed by the update: %s (was %s)", show(k, now[k]), v)})
+			}
+		}
+	}
+	for _, k := range wasOrder {
+		if _, ok := now[k]; !ok {
+			a.add(Finding{Risk: Medium, File: ConfFile, Reason: "key removed by the update: " + show(k, was[k])})
+		}
+	}
+}
+
+// attachDiffs sets the diff of every HIGH finding that has a file to
+// show.
+func (a *analysis) attachDiffs() error {
+	for i := range a.findings {
+		f := &a.findings[i]
+		if f.Risk != High {
+			continue
+		}
+		if f.DiffFile == "" {
+			if _, ok := a.changed[f.File]; ok {
+				f.DiffFile = f.File
+			}
+		}
+		c, ok := a.changed[f.DiffFile]
+		if !ok {
+			f.DiffFile = ""
+			continue
+		}
+		d, err := a.diff(c)
+		if err != nil {
+			return err
+		}
+		f.Diff = d
+	}
+	return nil
+}
+
+func (a *analysis) diff(c change) (string, error) {
+	return diffChange(a.repo, a.red, c)
+}
+
+func diffChange(repo *git.Repository, red *Redactor, c change) (string, error) {
+	read := func(h plumbing.Hash) ([]byte, error) {
+		if h.IsZero() {
+			return nil, nil
+		}
+		b, err := repo.BlobObject(h)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", c.path, err)
+		}
+		if b.Size > maxDiffBytes {
+			return nil, errTooLarge
+		}
+		rd, err := b.Reader()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", c.path, err)
+		}
+		defer rd.Close()
+		data, err := io.ReadAll(rd)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", c.path, err)
+		}
+		return data, nil
+	}
+	oldName, newName := "a/"+c.path, "b/"+c.path
+	if c.from.IsZero() {
+		oldName = "/dev/null"
+	}
+	if c.to.IsZero() {
+		newName = "/dev/null"
+	}
+	oldb, err := read(c.from)
+	if err == nil {
+		var newb []byte
+		newb, err = read(c.to)
+		if err == nil {
+			if isBinary(oldb) || isBinary(newb) {
+				return fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName), nil
+			}
+			return red.String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
+		}
+	}
+	if errors.Is(err, errTooLarge) {
+		return fmt.Sprintf("--- %s\n+++ %s\n(larger than %d bytes, diff not shown)\n", oldName, newName, maxDiffBytes), nil
+	}
+	return "", err
+}
+
+var errTooLarge = errors.New("too large to diff")
+
+func isBinary(b []byte) bool {
+	n := min(len(b), 8000)
+	return strings.IndexByte(string(b[:n]), 0) >= 0
+}
+
+func (a *analysis) report() *Report {
+	sort.SliceStable(a.findings, func(i, j int) bool {
+		fi, fj := a.findings[i], a.findings[j]
+		if fi.Risk != fj.Risk {
+			return fi.Risk > fj.Risk
+		}
+		return fi.File < fj.File
+	})
+	named := map[string]bool{}
+	for _, f := range a.findings {
+		named[f.File] = true
+		if f.DiffFile != "" {
+			named[f.DiffFile] = true
+		}
+	}
+	low := map[string]int{}
+	for _, c := range a.changes {
+		if !named[c.path] {
+			low[a.red.String(path.Dir(c.path))]++
+		}
+	}
+	r := &Report{
+		Base: a.base.Hash.String(), BaseSource: a.source, Head: a.head.Hash.String(),
+		Findings: a.findings, Low: low,
+		src: &source{repo: a.repo, changes: a.changes, redactor: a.red},
+	}
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	if a.before != nil {
+		r.Before = a.before.Hash.String()
+	}
+	return r
+}
+
+func short(h plumbing.Hash) string { return h.String()[:12] }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

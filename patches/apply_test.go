@@ -256,7 +256,6 @@ value = 9
 	}
 }
 
-
 func TestApplyRefusesPathsOutside(t *testing.T) {
 	dir := t.TempDir()
 	outside := t.TempDir()
@@ -340,7 +339,6 @@ func TestApplyMode(t *testing.T) {
 		t.Fatalf("missing dir: %s", res.Patches[0].Edits[0].State)
 	}
 }
-
 
 func TestApplyMasksSecrets(t *testing.T) {
 	dir := t.TempDir()

@@ -124,7 +124,7 @@ func Fix(sys fsx.System, path string, req Requirements, now time.Time) (*Result,
 	fi, err := os.Stat(target)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && lerr == nil:
-		return nil, &Error{Path: path, Err: fs.ErrNotExist,
+		return nil, &Error{Path: path, Err: ErrDanglingLink,
 			Reason: fmt.Sprintf("dangling symlink: its target %s does not exist; fix or remove the link", target)}
 	case errors.Is(err, fs.ErrNotExist):
 		return create(sys, res, req)
@@ -144,8 +144,9 @@ func Fix(sys fsx.System, path string, req Requirements, now time.Time) (*Result,
 		var e *Error
 		if errors.As(err, &e) {
 			e.Path = path
+			return nil, err
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(changes) == 0 {
 		return res, nil
@@ -175,8 +176,14 @@ func Fix(sys fsx.System, path string, req Requirements, now time.Time) (*Result,
 	return res, nil
 }
 
-// ErrNotRegular is a daemon.json path that is a directory or a device.
-var ErrNotRegular = errors.New("not a regular file")
+// Errors of paths Fix will not write to.
+var (
+	// ErrNotRegular is a daemon.json path that is a directory or a device.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrDanglingLink is a daemon.json symlink whose target is missing:
+	// creating the target could put Docker's config somewhere unexpected.
+	ErrDanglingLink = errors.New("dangling symlink")
+)
 
 // backupName is <target>.mcupdate-<UTC time>.bak, with a counter when a
 // backup of that second already exists, so no backup is ever replaced.

@@ -154,7 +154,7 @@ func TestFixRefuses(t *testing.T) {
 		msg   string
 	}{
 		{"directory", func(t *testing.T, p string) { os.MkdirAll(p, 0o755) }, ErrNotRegular, "is a directory"},
-		{"dangling symlink", func(t *testing.T, p string) { os.Symlink("nowhere.json", p) }, fs.ErrNotExist, "dangling symlink"},
+		{"dangling symlink", func(t *testing.T, p string) { os.Symlink("nowhere.json", p) }, ErrDanglingLink, "dangling symlink"},
 		{"empty", func(t *testing.T, p string) { write(t, p, "", 0o644) }, ErrEmpty, "empty"},
 		{"invalid", func(t *testing.T, p string) { write(t, p, "{\n  \"ipv6\": true,\n}\n", 0o644) }, ErrInvalid, ":3:1: invalid JSON"},
 		{"duplicate", func(t *testing.T, p string) { write(t, p, `{"ipv6": false, "ipv6": true}`, 0o644) }, ErrDuplicateKey, `duplicate key "ipv6"`},

@@ -117,6 +117,7 @@ func newFixture(t *testing.T, prebuilt bool) *fixture {
 {
 	for a in "$@"; do printf 'arg=%%s\n' "$a"; done
 	printf 'pwd=%%s\n' "$PWD"
+	printf 'ppid=%%s\n' "$PPID"
 	printf 'chained_hook=%%s\n' "${MCUPDATE_CHAINED_HOOK-<unset>}"
 	printf 'chained_status=%%s\n' "${MCUPDATE_CHAINED_STATUS-<unset>}"
 } >%q
@@ -198,8 +199,8 @@ func (f *fixture) runShim(t *testing.T, kind string) result {
 
 // fakeRun is what the fake mcupdate recorded.
 type fakeRun struct {
-	args                        []string
-	pwd, chainedHook, chainedSt string
+	args                              []string
+	pwd, ppid, chainedHook, chainedSt string
 }
 
 func (f *fixture) fakeRun(t *testing.T) fakeRun {
@@ -212,6 +213,8 @@ func (f *fixture) fakeRun(t *testing.T) fakeRun {
 			r.args = append(r.args, v)
 		case "pwd":
 			r.pwd = v
+		case "ppid":
+			r.ppid = v
 		case "chained_hook":
 			r.chainedHook = v
 		case "chained_status":
@@ -815,4 +818,52 @@ func TestInstallTightensStateDir(t *testing.T) {
 	r := f.mustInstall(t, f.installArgs()...)
 	checkMode(t, f.stateDir, 0o700)
 	checkContains(t, "stdout", r.stdout, "set "+f.stateDir+" to mode 0700")
+}
+
+// TestShimExecsFromUpdateSh: the shim execs mcupdate, so mcupdate's parent
+// is update.sh itself; the pre hook reads /proc/$PPID/cmdline to learn
+// which update.sh options were given. Chaining must not change that.
+func TestShimExecsFromUpdateSh(t *testing.T) {
+	for _, chained := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chained=%v", chained), func(t *testing.T) {
+			f := newFixture(t, true)
+			if chained {
+				writeFile(t, f.hook("pre"), f.handHook("pre"), 0o755)
+			}
+			f.mustInstall(t, f.installArgs()...)
+			// The two lines update.sh runs the hook with.
+			pidFile := filepath.Join(f.root, "update.pid")
+			updateSh := filepath.Join(f.mailcow, "update.sh")
+			writeFile(t, updateSh, fmt.Sprintf(`SCRIPT_DIR="$( cd "$( dirname "${BASH_SOURCE[0]}" )" && pwd )"
+echo $$ >%q
+if [ -f "${SCRIPT_DIR}/pre_update_hook.sh" ]; then
+  bash "${SCRIPT_DIR}/pre_update_hook.sh"
+fi
+`, pidFile), 0o755)
+			r := run(t, f.mailcow, nil, "bash", updateSh, "--check")
+			if r.code != 0 {
+				t.Fatalf("update.sh: exit %d, stderr %q", r.code, r.stderr)
+			}
+			if got, want := f.fakeRun(t).ppid, strings.TrimSpace(readFile(t, pidFile)); got != want {
+				t.Errorf("mcupdate's parent is pid %s, want update.sh's %s", got, want)
+			}
+		})
+	}
+}
+
+func TestInstallHelp(t *testing.T) {
+	f := newFixture(t, true)
+	before := snapshot(t, true, f.allRoots()...)
+	for _, arg := range []string{"--help", "-h"} {
+		t.Run(arg, func(t *testing.T) {
+			r := f.install(t, append(f.installArgs(), arg)...)
+			if r.code != 0 || r.stderr != "" {
+				t.Errorf("exit %d, stderr %q; want 0 and none", r.code, r.stderr)
+			}
+			checkContains(t, "stdout", r.stdout, "usage: install.sh --mailcow-dir DIR", "--uninstall", "--purge", "EXIT STATUS")
+		})
+	}
+	if d := diffSnapshots(before, snapshot(t, true, f.allRoots()...)); len(d) > 0 {
+		t.Errorf("--help wrote:\n%s", strings.Join(d, "\n"))
+	}
 }

@@ -270,18 +270,28 @@ func (o *repo) readHead() (head, error) {
 		}
 		return head{}, &RepoError{Path: p, Err: err}
 	}
+	h, problem := parseHead(data)
+	if problem != "" {
+		return head{}, &RepoError{Path: p, Err: ErrCorruptHead, Detail: problem}
+	}
+	return h, nil
+}
+
+// parseHead parses the content of .git/HEAD; problem says what is wrong
+// with it, "" when nothing is.
+func parseHead(data []byte) (h head, problem string) {
 	s := strings.TrimRight(string(data), "\r\n\t ")
 	if target, ok := strings.CutPrefix(s, "ref:"); ok {
 		name := plumbing.ReferenceName(strings.TrimSpace(target))
 		if !strings.HasPrefix(string(name), "refs/") || name.Validate() != nil || !name.IsSafe() {
-			return head{}, &RepoError{Path: p, Err: ErrCorruptHead, Detail: fmt.Sprintf("invalid ref name %s", quote(string(name)))}
+			return head{}, "invalid ref name " + quote(string(name))
 		}
-		return head{ref: name}, nil
+		return head{ref: name}, ""
 	}
 	if isHexHash(s) {
-		return head{hash: plumbing.NewHash(s)}, nil
+		return head{hash: plumbing.NewHash(s)}, ""
 	}
-	return head{}, &RepoError{Path: p, Err: ErrCorruptHead, Detail: fmt.Sprintf("content %s is neither \"ref: refs/…\" nor a commit hash", quote(s))}
+	return head{}, fmt.Sprintf("content %s is neither \"ref: refs/…\" nor a commit hash", quote(s))
 }
 
 func isHexHash(s string) bool {
@@ -290,7 +300,8 @@ func isHexHash(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		// git reads upper-case hex too.
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
 			return false
 		}
 	}
@@ -299,7 +310,7 @@ func isHexHash(s string) bool {
 
 // quote quotes s for a message, shortened so garbage cannot flood it.
 func quote(s string) string {
-	const max = 60
+	const max = 40
 	if len(s) > max {
 		return strconv.Quote(s[:max]) + "…"
 	}

@@ -77,20 +77,20 @@ func readTail(p string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	off := int64(0)
-	if fi.Size() > max {
-		off = fi.Size() - max
+	if fi.Size() <= max {
+		return io.ReadAll(f)
 	}
-	data, err := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
+	// One byte more, to see whether the cut falls on a line boundary.
+	off := fi.Size() - max - 1
+	data, err := io.ReadAll(io.NewSectionReader(f, off, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if off > 0 {
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
+	// Drop the torn first line, or just the newline before a whole one.
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return data[i+1:], nil
 	}
-	return data, nil
+	return nil, nil
 }
 
 // reflogBranch returns the branch HEAD last left according to the HEAD

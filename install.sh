@@ -144,6 +144,19 @@ is_shim() { [[ -f $1 ]] && grep -q '^# mcupdate-shim v[0-9]' -- "$1"; }
 # shim_manifest prints the manifest path a shim records.
 shim_manifest() { sed -n 's/^# mcupdate-manifest: //p' -- "$1" | head -n 1; }
 
+# find_exclude prints the mailcow repository's info/exclude file (a
+# worktree's too), found the way git finds it; nothing if there is none.
+find_exclude() {
+	local ex=''
+	if command -v git >/dev/null; then
+		ex=$(git -C "$mailcow_dir" rev-parse --path-format=absolute --git-path info/exclude 2>/dev/null || true)
+	fi
+	if [[ -z $ex && -d $mailcow_dir/.git ]]; then
+		ex=$mailcow_dir/.git/info/exclude
+	fi
+	printf '%s' "$ex"
+}
+
 # --- manifest ---------------------------------------------------------------
 # One key=value per line; values are raw paths (no newlines, checked above)
 # or yes/no. Read without eval.
@@ -240,8 +253,10 @@ while (($#)); do
 		--state-dir) state_dir=$val ;;
 		esac
 		;;
-	--uninstall) uninstall=1 ;;
-	--purge) purge=1 ;;
+	--uninstall | --purge)
+		[[ $1 != *=* ]] || usage_error "$opt takes no value"
+		if [[ $opt == --uninstall ]]; then uninstall=1; else purge=1; fi
+		;;
 	-h | --help)
 		usage
 		exit 0
@@ -295,16 +310,28 @@ do_uninstall() {
 			say "nothing to do: mcupdate is not installed in $mailcow_dir (no shims, no manifest at $mf)"
 			return 0
 		fi
-		die "no install manifest at $mf; nothing is known about what install.sh installed" \
-			"(pass --state-dir if the state dir is elsewhere)"
+		# The state dir was deleted by hand, or is elsewhere: the shims
+		# still say what they are, so undo what can be known.
+		warn "no install manifest at $mf (pass --state-dir if the state dir is elsewhere);" \
+			"restoring the hooks, and removing the binary and config only if --prefix and --config-dir say where they are"
+		m=([mailcow_dir]=$mailcow_dir [exclude]=$(find_exclude))
+		if [[ -n $prefix ]]; then
+			m[bin]=$(abspath "$prefix")/bin/mcupdate
+		fi
+		if [[ -n $config_dir ]]; then
+			m[config_dir]=$(abspath "$config_dir")
+			m[config]=${m[config_dir]}/mcupdate.ini
+		fi
+		mf=''
+	else
+		for k in prefix config_dir; do
+			if [[ -n ${!k} ]]; then
+				warn "--${k/_/-} ignored with --uninstall: the paths come from $mf"
+			fi
+		done
 	fi
 	[[ ${m[mailcow_dir]:-} == "$mailcow_dir" ]] ||
 		die "$mf records mailcow dir ${m[mailcow_dir]:-?}, not $mailcow_dir"
-	for k in prefix config_dir; do
-		if [[ -n ${!k} ]]; then
-			warn "--${k/_/-} ignored with --uninstall: the paths come from $mf"
-		fi
-	done
 
 	# Hooks first: from here on update.sh runs as if mcupdate were not there.
 	for kind in "${hooks[@]}"; do
@@ -344,7 +371,9 @@ do_uninstall() {
 		note "removed mcupdate's lines from $ex"
 	fi
 
-	if [[ -n ${m[bin]:-} && -e ${m[bin]} ]]; then
+	if [[ -z ${m[bin]:-} ]]; then
+		hint "the mcupdate binary was left in place: pass --prefix to remove PREFIX/bin/mcupdate"
+	elif [[ -e ${m[bin]} ]]; then
 		rm -f -- "${m[bin]}" || die "cannot remove ${m[bin]}"
 		note "removed ${m[bin]}"
 	fi
@@ -363,7 +392,7 @@ do_uninstall() {
 			fi
 		fi
 		# rm -rf only a directory that proves it is ours.
-		if [[ -n $sdir && $sdir != / && -d $sdir && $mf == "$sdir/$manifest_name" ]]; then
+		if [[ -n $sdir && $sdir != / && -d $sdir && -f $sdir/$manifest_name && $mf == "$sdir/$manifest_name" ]]; then
 			rm -rf -- "$sdir" || die "cannot remove $sdir"
 			note "purged $sdir"
 		elif [[ -d $sdir ]]; then
@@ -497,14 +526,7 @@ if [[ $(file_mode "$state_dir") != 700 ]]; then
 	note "set $state_dir to mode 0700 (it holds copies of mailcow.conf)"
 fi
 
-# .git/info/exclude (or a worktree's), found the way git finds it.
-exclude=''
-if command -v git >/dev/null; then
-	exclude=$(git -C "$mailcow_dir" rev-parse --path-format=absolute --git-path info/exclude 2>/dev/null || true)
-fi
-if [[ -z $exclude && -d $mailcow_dir/.git ]]; then
-	exclude=$mailcow_dir/.git/info/exclude
-fi
+exclude=$(find_exclude)
 if [[ -z ${m[exclude]:-} && -n $exclude ]]; then
 	m[created_exclude]=$(yes_no test ! -e "$exclude")
 fi

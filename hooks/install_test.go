@@ -566,6 +566,12 @@ func TestInstallRefuses(t *testing.T) {
 			stderr: "unknown option --frobnicate",
 		},
 		{
+			name:   "value for a flag that takes none",
+			args:   func(f *fixture) []string { return f.installArgs("--uninstall=yes") },
+			code:   2,
+			stderr: "--uninstall takes no value",
+		},
+		{
 			name:   "--purge without --uninstall",
 			args:   func(f *fixture) []string { return f.installArgs("--purge") },
 			code:   2,
@@ -865,5 +871,37 @@ func TestInstallHelp(t *testing.T) {
 	}
 	if d := diffSnapshots(before, snapshot(t, true, f.allRoots()...)); len(d) > 0 {
 		t.Errorf("--help wrote:\n%s", strings.Join(d, "\n"))
+	}
+}
+
+// TestUninstallWithoutManifest: the state dir was deleted by hand. The
+// shims identify themselves, so the hooks are still restored exactly, and
+// the binary is removed when --prefix says where it is.
+func TestUninstallWithoutManifest(t *testing.T) {
+	for _, withPrefix := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prefix=%v", withPrefix), func(t *testing.T) {
+			f := newFixture(t, true)
+			writeFile(t, f.hook("post"), f.handHook("post"), 0o700)
+			before := snapshot(t, false, f.mailcow)
+			f.mustInstall(t, f.installArgs()...)
+			if err := os.RemoveAll(f.stateDir); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"--uninstall", "--mailcow-dir", f.mailcow}
+			if withPrefix {
+				args = append(args, "--prefix", f.prefix)
+			}
+			r := f.mustInstall(t, args...)
+			checkContains(t, "stderr", r.stderr, "no install manifest at "+f.manifest())
+			if d := diffSnapshots(before, snapshot(t, false, f.mailcow)); len(d) > 0 {
+				t.Errorf("mailcow dir not restored:\n%s", strings.Join(d, "\n"))
+			}
+			if withPrefix {
+				checkMissing(t, f.bin())
+			} else {
+				checkMode(t, f.bin(), 0o755)
+				checkContains(t, "stderr", r.stderr, "pass --prefix")
+			}
+		})
 	}
 }

@@ -10,10 +10,24 @@ import (
 	"unicode/utf8"
 )
 
+// unmarshal is json.Unmarshal keeping numbers as written, so that numbers
+// too large for a float64 compare too.
+func unmarshal(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("data after the value")
+	}
+	return nil
+}
+
 func decode(t testing.TB, data []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := unmarshal(data, &m); err != nil {
 		t.Fatalf("encoding/json rejects %q: %v", data, err)
 	}
 	return m
@@ -89,8 +103,8 @@ func TestSet(t *testing.T) {
 				t.Fatalf("Get: ok=%v err=%v", ok, err)
 			}
 			var a, b any
-			_ = json.Unmarshal(raw, &a)
-			_ = json.Unmarshal([]byte(tt.val), &b)
+			_ = unmarshal(raw, &a)
+			_ = unmarshal([]byte(tt.val), &b)
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("Get = %s, want %s", raw, tt.val)
 			}
@@ -329,10 +343,10 @@ func FuzzSet(f *testing.F) {
 			t.Fatalf("Get after Set: ok=%v err=%v", ok, err)
 		}
 		var got, want any
-		if err := json.Unmarshal(raw, &got); err != nil {
+		if err := unmarshal(raw, &got); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(val, &want); err != nil {
+		if err := unmarshal(val, &want); err != nil {
 			t.Fatalf("Set accepted a value encoding/json rejects: %q", val)
 		}
 		if !reflect.DeepEqual(got, want) {

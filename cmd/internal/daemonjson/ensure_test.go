@@ -93,7 +93,7 @@ func checkEnsured(t testing.TB, in, out []byte, changes []Change, req Requiremen
 		t.Fatalf("no changes but out != in:\n in %q\nout %q", in, out)
 	}
 	var after map[string]any
-	if err := json.Unmarshal(out, &after); err != nil {
+	if err := unmarshal(out, &after); err != nil {
 		t.Fatalf("output is not valid JSON: %v\n%q", err, out)
 	}
 	if miss := Missing(out, req); len(miss) > 0 {
@@ -104,7 +104,7 @@ func checkEnsured(t testing.TB, in, out []byte, changes []Change, req Requiremen
 		t.Fatalf("Ensure is not idempotent: %v %v\n%q\n%q", changes2, err, out, again)
 	}
 	var before map[string]any
-	if err := json.Unmarshal(in, &before); err != nil {
+	if err := unmarshal(in, &before); err != nil {
 		t.Fatalf("input is not valid JSON: %v", err)
 	}
 	required := map[string]bool{}
@@ -299,4 +299,18 @@ func FuzzEnsure(f *testing.F) {
 		}
 		checkEnsured(t, in, out, changes, req)
 	})
+}
+
+// unmarshal is json.Unmarshal keeping numbers as written, so that numbers
+// too large for a float64 compare too.
+func unmarshal(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("data after the value")
+	}
+	return nil
 }

@@ -17,8 +17,7 @@ const Redacted = "<redacted>"
 // Redactor hides the secret values of mailcow.conf files wherever they
 // occur in a text. A nil *Redactor hides nothing.
 type Redactor struct {
-	values []string // longest first, so a secret containing another is hidden whole
-	r      *strings.Replacer
+	values []string
 }
 
 // NewRedactor returns a Redactor for the secrets in the given
@@ -41,19 +40,7 @@ func NewRedactor(confs ...[]byte) *Redactor {
 	for v := range set {
 		r.values = append(r.values, v)
 	}
-	sort.Slice(r.values, func(i, j int) bool {
-		if len(r.values[i]) != len(r.values[j]) {
-			return len(r.values[i]) > len(r.values[j])
-		}
-		return r.values[i] < r.values[j]
-	})
-	if len(r.values) > 0 {
-		args := make([]string, 0, 2*len(r.values))
-		for _, v := range r.values {
-			args = append(args, v, Redacted)
-		}
-		r.r = strings.NewReplacer(args...)
-	}
+	sort.Strings(r.values)
 	return r
 }
 
@@ -66,21 +53,52 @@ func (r *Redactor) Len() int {
 }
 
 // String returns s with every secret value replaced by Redacted.
+// Overlapping secrets are hidden as one: a plain replacer would hide the
+// first and leave the rest of the second in clear.
 func (r *Redactor) String(s string) string {
-	if r == nil || r.r == nil {
+	if r == nil || len(r.values) == 0 {
 		return s
 	}
-	return r.r.Replace(s)
+	type span struct{ from, to int }
+	var spans []span
+	for _, v := range r.values {
+		for i := 0; i <= len(s)-len(v); {
+			j := strings.Index(s[i:], v)
+			if j < 0 {
+				break
+			}
+			spans = append(spans, span{i + j, i + j + len(v)})
+			i += j + 1
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	var b strings.Builder
+	b.Grow(len(s))
+	pos := 0
+	for k := 0; k < len(spans); {
+		from, to := spans[k].from, spans[k].to
+		for k++; k < len(spans) && spans[k].from < to; k++ {
+			to = max(to, spans[k].to)
+		}
+		b.WriteString(s[pos:from])
+		b.WriteString(Redacted)
+		pos = to
+	}
+	b.WriteString(s[pos:])
+	return b.String()
 }
 
 // Bytes returns b with every secret value replaced by Redacted. It
 // returns b itself when there is nothing to hide.
 func (r *Redactor) Bytes(b []byte) []byte {
-	if r == nil || r.r == nil {
+	if r == nil || len(r.values) == 0 {
 		return b
 	}
 	s := string(b)
-	out := r.r.Replace(s)
+	out := r.String(s)
 	if out == s {
 		return b
 	}
@@ -106,7 +124,7 @@ func IsSecretKey(key string) bool {
 }
 
 // secretValues returns every form a secret value may take in other
-// files: as written, without quotes, and without a trailing comment.
+// files: without quotes, and without a trailing comment.
 func secretValues(conf []byte) []string {
 	var out []string
 	for _, line := range lines(conf) {
@@ -114,7 +132,7 @@ func secretValues(conf []byte) []string {
 		if !ok || !IsSecretKey(key) {
 			continue
 		}
-		out = append(out, raw)
+		// The quoted form contains the unquoted one, which is enough.
 		v := unquote(raw)
 		out = append(out, v)
 		if v == raw {

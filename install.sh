@@ -181,8 +181,9 @@ write_manifest() {
 		say "$manifest_marker"
 		say "# Written by mcupdate's install.sh; install.sh --uninstall reads it."
 		say "# created_* = yes: install.sh created it (--uninstall --purge removes it)."
+		say "# installed = no: uninstalled; the config and state dir were kept."
 		local k
-		for k in mailcow_dir bin config_dir config state_dir exclude \
+		for k in installed mailcow_dir bin config_dir config state_dir exclude \
 			created_config_dir created_config created_state_dir created_exclude; do
 			say "$k=${m[$k]:-}"
 		done
@@ -406,6 +407,10 @@ do_uninstall() {
 		for what in "${kept[@]}"; do
 			say "kept $what; --uninstall --purge removes it"
 		done
+		if [[ -n $mf && ${m[installed]:-} != no ]]; then
+			m[installed]=no
+			write_manifest "$mf" || true
+		fi
 	fi
 	if ((changed)); then
 		say "mcupdate uninstalled from $mailcow_dir"
@@ -448,6 +453,8 @@ done
 # behind: make the admin choose.
 if [[ -f $manifest ]]; then
 	read_manifest "$manifest"
+fi
+if [[ ${m[installed]:-} == yes ]]; then
 	for k in mailcow_dir bin config state_dir; do
 		if [[ -n ${m[$k]:-} && ${m[$k]} != "${!k}" ]]; then
 			die "$manifest records $k=${m[$k]}, not ${!k}" \
@@ -506,14 +513,18 @@ fi
 
 # The manifest first: if a later step fails, --uninstall still knows what
 # may have been created.
-old_manifest=$(cat -- "$manifest" 2>/dev/null || true)
-if [[ -z $old_manifest ]]; then
-	m=()
+# What this run creates, unless an earlier run with the same path already
+# recorded it.
+if [[ ${m[config_dir]:-} != "$config_dir" || -z ${m[created_config_dir]:-} ]]; then
 	m[created_config_dir]=$(yes_no test ! -d "$config_dir")
+fi
+if [[ ${m[config]:-} != "$config" || -z ${m[created_config]:-} ]]; then
 	m[created_config]=$(yes_no test ! -e "$config")
+fi
+if [[ -z ${m[created_state_dir]:-} ]]; then
 	m[created_state_dir]=$(yes_no test ! -d "$state_dir")
 fi
-m[mailcow_dir]=$mailcow_dir m[bin]=$bin m[config_dir]=$config_dir m[config]=$config m[state_dir]=$state_dir
+m[installed]=yes m[mailcow_dir]=$mailcow_dir m[bin]=$bin m[config_dir]=$config_dir m[config]=$config m[state_dir]=$state_dir
 
 if [[ ! -d $state_dir ]]; then
 	if ! mkdir -p -- "$state_dir" || ! chmod 700 -- "$state_dir"; then
@@ -527,10 +538,10 @@ if [[ $(file_mode "$state_dir") != 700 ]]; then
 fi
 
 exclude=$(find_exclude)
-if [[ -z ${m[exclude]:-} && -n $exclude ]]; then
+if [[ -n $exclude && ${m[exclude]:-} != "$exclude" ]]; then
 	m[created_exclude]=$(yes_no test ! -e "$exclude")
 fi
-[[ -n $exclude ]] && m[exclude]=$exclude
+m[exclude]=$exclude
 if write_manifest "$manifest"; then
 	note "wrote $manifest"
 fi

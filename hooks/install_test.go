@@ -905,3 +905,35 @@ func TestUninstallWithoutManifest(t *testing.T) {
 		})
 	}
 }
+
+// TestInstallMovePrefix: another --prefix while installed would orphan the
+// first binary, so install.sh refuses; after --uninstall it is fine, and
+// --purge then removes what the two installs created.
+func TestInstallMovePrefix(t *testing.T) {
+	f := newFixture(t, true)
+	f.mustInstall(t, f.installArgs()...)
+	oldBin := f.bin()
+	moved := *f
+	moved.prefix = filepath.Join(f.root, "opt")
+
+	before := snapshot(t, true, f.allRoots()...)
+	r := f.install(t, moved.installArgs()...)
+	if r.code != 1 {
+		t.Errorf("install with another --prefix: exit %d, want 1", r.code)
+	}
+	checkContains(t, "stderr", r.stderr, "bin="+oldBin, "--uninstall")
+	if d := diffSnapshots(before, snapshot(t, true, f.allRoots()...)); len(d) > 0 {
+		t.Errorf("a refused install wrote:\n%s", strings.Join(d, "\n"))
+	}
+	checkMissing(t, moved.prefix)
+
+	f.mustInstall(t, "--uninstall", "--mailcow-dir", f.mailcow)
+	checkContains(t, "manifest", readFile(t, f.manifest()), "\ninstalled=no\n")
+	f.mustInstall(t, moved.installArgs()...)
+	checkMode(t, moved.bin(), 0o755)
+	checkMissing(t, oldBin)
+	checkContains(t, "shim", readFile(t, f.hook("pre")), "\nbin="+moved.bin()+"\n")
+
+	f.mustInstall(t, "--uninstall", "--purge", "--mailcow-dir", f.mailcow)
+	checkMissing(t, moved.bin(), f.configDir, f.stateDir, f.hook("pre"), f.hook("post"))
+}

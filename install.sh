@@ -68,7 +68,9 @@ UNINSTALL
   the mailcow dir when --state-dir is not given) and undoes the install:
   removes the shims and puts the *.mcupdate-orig hooks back, removes the
   binary and the .git/info/exclude lines. mcupdate.ini and the state dir are
-  kept unless --purge is given.
+  kept unless --purge is given. Without a manifest (state dir deleted by
+  hand) the shims still identify themselves: the hooks are restored, and the
+  binary and config are removed if --prefix and --config-dir are given.
 
 EXIT STATUS
   0  installed, uninstalled, or nothing to do

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
@@ -188,8 +190,10 @@ func (a *app) finish(err error) int {
 		return exitOK
 	}
 	if !errors.As(err, &ee) {
-		for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
-			a.ui.Errorf("%s", line)
+		for _, e := range flatten(err) {
+			for _, line := range strings.Split(strings.TrimSpace(e.Error()), "\n") {
+				a.ui.Errorf("%s", line)
+			}
 		}
 		var ue *usageError
 		if errors.As(err, &ue) {
@@ -197,6 +201,27 @@ func (a *app) finish(err error) int {
 		}
 	}
 	return exitCode(err)
+}
+
+// flatten lists the errors a multierror (or errors.Join) collected, so
+// each gets its own "mcupdate: error:" line.
+func flatten(err error) []error {
+	var me *multierror.Error
+	if errors.As(err, &me) {
+		var out []error
+		for _, e := range me.WrappedErrors() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func (a *app) applyGlobals() {

@@ -5,9 +5,6 @@ import "context"
 func stepGit(context.Context, *Env, *preState) (Step, error) {
 	return Step{Name: "git", Status: StatusSkipped}, nil
 }
-func stepDaemonJSON(context.Context, *Env, *preState) (Step, error) {
-	return Step{Name: "daemon.json", Status: StatusSkipped}, nil
-}
 func stepSnapshot(context.Context, *Env, *preState) (Step, error) {
 	return Step{Name: "snapshot", Status: StatusSkipped}, nil
 }

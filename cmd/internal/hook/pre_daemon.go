@@ -1,0 +1,76 @@
+package hook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
+)
+
+// stepDaemonJSON makes daemon.json pass update.sh's IPv6 checks for the
+// running Docker, so update.sh neither prompts, nor restarts Docker, nor
+// exits with mailcow already stopped. Docker is never restarted: the keys
+// only have to be present for update.sh's checks; Docker reads them at
+// its next start.
+func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
+	s := Step{Name: "daemon.json"}
+	if !env.Config.IPv6 {
+		s.Status, s.Message = StatusSkipped, "disabled ([docker] ipv6 = off)"
+		return s, nil
+	}
+	major, raw, verr := daemonjson.DockerMajor(ctx, env.Config.DockerTimeout)
+	if verr != nil {
+		// update.sh asks for ipv6 alone when it cannot tell the version.
+		major = 0
+		s.Details = append(s.Details, fmt.Sprintf("Docker server version unknown (%v): requiring what update.sh requires then", firstLine(verr.Error())))
+	}
+	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
+	res, err := daemonjson.Fix(env.Sys, env.DaemonJSON, req, env.Now())
+	if err != nil {
+		s.Status, s.Message, s.Danger = StatusError, err.Error(), true
+		s.Details = append(s.Details, "update.sh would stop with mailcow already down on this file: fix it (e.g. put {} in it), then run ./update.sh again")
+		return s, err
+	}
+	for _, l := range res.Loud {
+		env.UI.Warnf("%s: %s", env.DaemonJSON, l)
+	}
+	docker := "unknown Docker version"
+	if major > 0 {
+		docker = "Docker " + raw
+	}
+	switch {
+	case !res.Changed():
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%s passes update.sh's IPv6 checks for %s", env.DaemonJSON, docker)
+	case env.DryRun:
+		s.Status, s.Message = StatusChanged, fmt.Sprintf("dry run: would set %s in %s (%s)", changeKeys(res), env.DaemonJSON, docker)
+	default:
+		s.Status = StatusChanged
+		s.Message = fmt.Sprintf("set %s in %s for %s; Docker not restarted", changeKeys(res), env.DaemonJSON, docker)
+		if res.Created {
+			s.Message = fmt.Sprintf("created %s with %s for %s; Docker not restarted", env.DaemonJSON, changeKeys(res), docker)
+		}
+		if res.Backup != "" {
+			s.Details = append(s.Details, "original kept as "+res.Backup)
+		}
+	}
+	return s, nil
+}
+
+func changeKeys(res *daemonjson.Result) string {
+	var keys []string
+	for _, c := range res.Changes {
+		keys = append(keys, fmt.Sprintf("%q", c.Key))
+	}
+	if len(keys) == 0 {
+		return "the IPv6 keys"
+	}
+	return strings.Join(keys, ", ")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

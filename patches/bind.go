@@ -111,6 +111,10 @@ func Bind(p *Patch, params map[string]string) (*Bound, error) {
 		be.after = re("after", e.After)
 		switch e.Kind {
 		case KindLine:
+			if strings.ContainsAny(be.line, "\r\n") {
+				perr(e.lines["line"], "%w: [edit %s] line must be one line", ErrParam, e.Name)
+				failed = true
+			}
 			if e.Match == "" {
 				be.match = regexp.MustCompile("^" + regexp.QuoteMeta(be.line) + "$")
 			} else if be.match = re("match", e.Match); be.match != nil && !failed && !be.match.MatchString(be.line) {
@@ -121,6 +125,10 @@ func Bind(p *Patch, params map[string]string) (*Bound, error) {
 		case KindINI, KindEnv:
 			if strings.ContainsAny(be.value, "\r\n") {
 				perr(e.lines["value"], "%w: [edit %s] value must be one line", ErrParam, e.Name)
+			} else if strings.TrimSpace(be.value) != be.value {
+				// The file's reader drops them, so the value would never
+				// read back as written and every run would rewrite it.
+				perr(e.lines["value"], "%w: [edit %s] value starts or ends with blanks", ErrParam, e.Name)
 			}
 		case KindJSON:
 			v := x("value", e.JSONText)

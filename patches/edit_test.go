@@ -103,6 +103,10 @@ func TestEditEnv(t *testing.T) {
 		{name: "missing added", edit: heap + "missing = add\n", in: "A=1", want: "A=1\nFTS_HEAP=1024"},
 		{name: "missing added to empty file", edit: heap + "missing = add\n", in: "", want: "FTS_HEAP=1024\n"},
 		{name: "missing is an error", edit: heap, in: conf[:20], err: ErrAnchorMissing, errText: "variable FTS_HEAP"},
+		{name: "value needing quotes gets single quotes", edit: "kind = env\nkey = TZ\nvalue = a b\n", in: "TZ=x\n", want: "TZ='a b'\n"},
+		{name: "value given quoted is kept", edit: "kind = env\nkey = TZ\nvalue = \"a b\"\n", in: "TZ=x\n", want: "TZ=\"a b\"\n"},
+		{name: "quote inside quotes refused", edit: "kind = env\nkey = TZ\nvalue = a\"b\n", in: "TZ=\"x\"\n", err: errEnvQuote, errText: "variable TZ"},
+		{name: "dollar inside double quotes refused", edit: "kind = env\nkey = TZ\nvalue = a$b\n", in: "TZ=\"x\"\n", err: errEnvQuote},
 	})
 }
 

@@ -1,6 +1,8 @@
 package patches
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -137,15 +139,35 @@ func envValue(v string) (val, rest string) {
 	return val, v[len(val):]
 }
 
-// quoteLike writes v in the quotes old uses, so `KEY="x"` stays quoted.
-func quoteLike(old, v string) string {
-	if len(old) >= 2 && (old[0] == '"' || old[0] == '\'') && old[len(old)-1] == old[0] {
-		if len(v) >= 2 && v[0] == v[len(v)-1] && (v[0] == '"' || v[0] == '\'') {
-			return v
-		}
-		return string(old[0]) + v + string(old[0])
+// errEnvQuote marks a value that cannot be written in the quoting the
+// line needs.
+var errEnvQuote = errors.New("cannot be quoted for a shell variables file")
+
+// shellSpecial are the bytes that make an unquoted value mean something else
+// when mailcow.conf is sourced.
+const shellSpecial = " \t#'\";&|<>()$`\\*?[]{}~!"
+
+// envRender writes v as the file holds it: in the quotes old uses, so
+// `KEY="x"` stays quoted; single-quoted when the value needs quotes and old
+// has none. A value that is already quoted is written as given.
+func envRender(old, v string) (string, error) {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] && !strings.ContainsRune(v[1:len(v)-1], rune(v[0])) {
+		return v, nil
 	}
-	return v
+	if len(old) >= 2 && (old[0] == '"' || old[0] == '\'') && old[len(old)-1] == old[0] {
+		q := old[0]
+		if strings.IndexByte(v, q) >= 0 || q == '"' && strings.ContainsAny(v, "$`\\") {
+			return "", fmt.Errorf("value %w in %c quotes", errEnvQuote, q)
+		}
+		return string(q) + v + string(q), nil
+	}
+	if !strings.ContainsAny(v, shellSpecial) {
+		return v, nil
+	}
+	if strings.IndexByte(v, '\'') >= 0 {
+		return "", fmt.Errorf("value %w", errEnvQuote)
+	}
+	return "'" + v + "'", nil
 }
 
 // editEnv sets KEY=VALUE in a shell-style variables file. Every assignment
@@ -169,7 +191,10 @@ func editEnv(s string, be *boundEdit) (string, error) {
 		found = true
 		prefix := b[:len(b)-len(after)+1]
 		old, rest := envValue(after[1:])
-		nv := quoteLike(old, be.value)
+		nv, err := envRender(old, be.value)
+		if err != nil {
+			return "", fmt.Errorf("variable %s: %w", be.Key, err)
+		}
 		if nv != old {
 			ls[i] = setBody(l, prefix+nv+rest)
 		}
@@ -180,5 +205,9 @@ func editEnv(s string, be *boundEdit) (string, error) {
 	if !be.Add {
 		return "", missing("variable %s", be.Key)
 	}
-	return strings.Join(insertLines(ls, len(ls), []string{be.Key + "=" + be.value}, fileEOL(ls)), ""), nil
+	nv, err := envRender("", be.value)
+	if err != nil {
+		return "", fmt.Errorf("variable %s: %w", be.Key, err)
+	}
+	return strings.Join(insertLines(ls, len(ls), []string{be.Key + "=" + nv}, fileEOL(ls)), ""), nil
 }

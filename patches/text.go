@@ -44,8 +44,10 @@ func splitLines(s string) []string {
 
 // body is a line without its end of line.
 func body(l string) string {
-	l = strings.TrimSuffix(l, "\n")
-	return strings.TrimSuffix(l, "\r")
+	if !strings.HasSuffix(l, "\n") {
+		return l
+	}
+	return strings.TrimSuffix(l[:len(l)-1], "\r")
 }
 
 // eolOf is a line's end of line: "\r\n", "\n" or "" for a last line without.

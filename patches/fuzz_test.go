@@ -1,0 +1,228 @@
+package patches
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// fuzzEdit binds a one-edit patch with parameter P; nil when the fuzzer's
+// value is one Bind rightly refuses.
+func fuzzEdit(t *testing.T, keys, p string) *boundEdit {
+	t.Helper()
+	pt, err := Parse("f.ini", []byte("description = d\nparams = P\n[edit e]\nfile = f\n"+keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Bind(pt, map[string]string{"P": p})
+	if err != nil {
+		return nil
+	}
+	return b.edits[0]
+}
+
+// checkOutside fails when out differs from in other than in lines target
+// says belong to the edit. The last line of in may gain an end of line
+// when something was appended after it.
+func checkOutside(t *testing.T, in, out string, target func(string) bool) {
+	t.Helper()
+	keep := func(s string) []string {
+		var ls []string
+		for _, l := range splitLines(s) {
+			if !target(body(l)) {
+				ls = append(ls, l)
+			}
+		}
+		return ls
+	}
+	a, b := keep(in), keep(out)
+	if len(a) != len(b) {
+		t.Fatalf("untouched lines differ:\nin  %q\nout %q", in, out)
+	}
+	for i := range a {
+		if a[i] == b[i] {
+			continue
+		}
+		last := i == len(a)-1 && strings.HasSuffix(in, a[i]) && eolOf(a[i]) == ""
+		rest := strings.TrimPrefix(b[i], a[i])
+		if !last || !strings.HasPrefix(b[i], a[i]) || rest != "\n" && rest != "\r\n" {
+			t.Fatalf("line %d changed: %q -> %q\nin  %q\nout %q", i, a[i], b[i], in, out)
+		}
+	}
+}
+
+// fuzzEditor runs the shared properties: no panic, nothing outside the
+// target changes, idempotent on its own output.
+func fuzzEditor(t *testing.T, be *boundEdit, in string, target func(string) bool) {
+	t.Helper()
+	out, err := edit(in, be)
+	if err != nil {
+		return
+	}
+	checkOutside(t, in, out, target)
+	again, err := edit(out, be)
+	if err != nil || again != out {
+		t.Fatalf("not idempotent: %v\nin    %q\nout   %q\nagain %q", err, in, out, again)
+	}
+}
+
+var fuzzSeeds = []string{
+	"",
+	"[web-worker]\npm.max_children = 50\nphp_admin_value[memory_limit] = 512M\n",
+	"a=1\r\n[s]\r\nk = v\r\n",
+	"FTS_HEAP=128\n# c\nFTS_HEAP=\"1\" # x",
+	"soft_reject_on_timeout = true;\nlocal_addrs = x;",
+	"# BEGIN mcupdate f/e\nold\n# END mcupdate f/e\n",
+	"k\n[s\n=\n\r\r\n[s]]\nk=",
+}
+
+func FuzzEditINI(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, "2048M", true)
+	}
+	f.Fuzz(func(t *testing.T, in, p string, add bool) {
+		keys := "kind = ini\nsection = s\nkey = k\nvalue = ${P}\n"
+		if add {
+			keys += "missing = add\n"
+		}
+		be := fuzzEdit(t, keys, p)
+		if be == nil {
+			return
+		}
+		fuzzEditor(t, be, in, func(l string) bool {
+			k, _, _, ok := iniKeyAt(l)
+			return ok && k == "k"
+		})
+	})
+}
+
+func FuzzEditEnv(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, "1024", false)
+	}
+	f.Fuzz(func(t *testing.T, in, p string, add bool) {
+		keys := "kind = env\nkey = FTS_HEAP\nvalue = ${P}\n"
+		if add {
+			keys += "missing = add\n"
+		}
+		be := fuzzEdit(t, keys, p)
+		if be == nil {
+			return
+		}
+		re := regexp.MustCompile(`^\s*(export\s+)?FTS_HEAP=`)
+		fuzzEditor(t, be, in, re.MatchString)
+	})
+}
+
+func FuzzEditLine(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, "[a, b]", true)
+	}
+	f.Fuzz(func(t *testing.T, in, p string, after bool) {
+		keys := "kind = line\nline = local_addrs = ${P};\nmatch = ^\\s*local_addrs\\s*=\n"
+		if after {
+			keys += "after = ^soft_reject\n"
+		} else {
+			keys += "position = end\n"
+		}
+		be := fuzzEdit(t, keys, p)
+		if be == nil {
+			return
+		}
+		fuzzEditor(t, be, in, be.match.MatchString)
+	})
+}
+
+func FuzzEditBlock(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, "1.2.3.4 5.6.7.8")
+	}
+	f.Fuzz(func(t *testing.T, in, p string) {
+		be := fuzzEdit(t, "kind = block\nposition = end\ncontent = \"\"\"\n${P|lines}\n\"\"\"\n", p)
+		if be == nil {
+			return
+		}
+		out, err := edit(in, be)
+		if err != nil {
+			return
+		}
+		// Everything outside the block is kept: cut the block out of both.
+		begin, end := blockMarkers("#", "f", "e")
+		cut := func(s string) string {
+			var ls []string
+			inside := false
+			for _, l := range splitLines(s) {
+				switch strings.TrimSpace(body(l)) {
+				case begin:
+					inside = true
+					continue
+				case end:
+					inside = false
+					continue
+				}
+				if !inside {
+					ls = append(ls, l)
+				}
+			}
+			return strings.Join(ls, "")
+		}
+		if a, b := cut(in), cut(out); a != b && a+"\n" != b && a+"\r\n" != b {
+			t.Fatalf("outside the block changed:\nin  %q\nout %q", in, out)
+		}
+		again, err := edit(out, be)
+		if err != nil || again != out {
+			t.Fatalf("not idempotent: %v\nout   %q\nagain %q", err, out, again)
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	lib, err := fsSources()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range lib {
+		f.Add(s)
+	}
+	f.Add("description = d\n[edit e]\nfile = f\nkind = block\nposition = end\ncontent = \"\"\"\na\n\"\"\"\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Parse("f.ini", []byte(src))
+		if err != nil {
+			return
+		}
+		params := map[string]string{}
+		for _, n := range p.Params {
+			params[n] = "1M"
+		}
+		b, err := Bind(p, params)
+		if err != nil {
+			return
+		}
+		for _, e := range b.edits {
+			if e.Kind == KindMode {
+				continue
+			}
+			if err := checkRel(e.File); err != nil {
+				t.Fatalf("unsafe path accepted: %q", e.File)
+			}
+			_, _ = edit("a = 1\n[s]\nk = v\n", e)
+		}
+	})
+}
+
+// fsSources returns the shipped patch sources.
+func fsSources() ([]string, error) {
+	ents, err := shipped.ReadDir(".")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		b, err := shipped.ReadFile(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}

@@ -43,6 +43,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -203,7 +205,7 @@ func Create(sys fsx.System, opt Options) (*Manifest, error) {
 	if err := ensureDir(sys, objDir); err != nil {
 		return nil, err
 	}
-	c := &creator{sys: sys, opt: opt, m: m, done: map[string]bool{}}
+	c := &creator{sys: sys, opt: opt, m: m, done: map[string]bool{}, queued: map[string]bool{}}
 	if c.root, err = filepath.EvalSymlinks(opt.MailcowDir); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
@@ -211,6 +213,9 @@ func Create(sys fsx.System, opt Options) (*Manifest, error) {
 		if err = c.record(f); err != nil {
 			break
 		}
+	}
+	if err == nil {
+		err = c.flush()
 	}
 	if err == nil {
 		err = c.writeManifest()
@@ -245,6 +250,8 @@ type creator struct {
 	root    string          // the mailcow dir with its own links resolved
 	done    map[string]bool // paths recorded or skipped
 	written []string        // objects this run wrote
+	queued  map[string]bool // objects waiting in pending
+	pending []pendingObject
 	idDir   string
 }
 
@@ -323,21 +330,71 @@ func (c *creator) add(e Entry) {
 	c.m.Entries = append(c.m.Entries, e)
 }
 
-// store writes an object unless the store already holds it intact.
+// objectWriters is how many objects are written at once: each write
+// waits on two fsyncs, and overlapping them makes a first snapshot of a
+// few hundred files several times faster.
+const objectWriters = 8
+
+type pendingObject struct {
+	rel, sha string
+	data     []byte
+}
+
+// store queues an object for [creator.flush] unless the store already
+// holds it intact.
 func (c *creator) store(rel, sha string, data []byte) error {
-	if objectOK(c.opt.Store, sha, len(data)) {
+	if c.queued[sha] || objectOK(c.opt.Store, sha, len(data)) {
 		return nil
 	}
-	p := objectPath(c.opt.Store, sha)
-	_, statErr := os.Lstat(p)
-	if err := c.sys.WriteFile(p, data, 0o600); err != nil {
-		return fmt.Errorf("snapshot %s: store its content: %w", rel, err)
-	}
-	// A damaged object that was repaired stays: older snapshots use it.
-	if errors.Is(statErr, fs.ErrNotExist) {
-		c.written = append(c.written, p)
-	}
+	c.queued[sha] = true
+	c.pending = append(c.pending, pendingObject{rel: rel, sha: sha, data: data})
 	return nil
+}
+
+// flush writes the queued objects; the first error stops further writes
+// and is returned naming its file.
+func (c *creator) flush() error {
+	jobs := make(chan pendingObject)
+	errs := make(chan error, len(c.pending))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for w := 0; w < objectWriters; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if failed.Load() {
+					continue
+				}
+				p := objectPath(c.opt.Store, j.sha)
+				_, statErr := os.Lstat(p)
+				if err := c.sys.WriteFile(p, j.data, 0o600); err != nil {
+					failed.Store(true)
+					errs <- fmt.Errorf("snapshot %s: store its content: %w", j.rel, err)
+					continue
+				}
+				// A damaged object that was repaired stays on undo:
+				// older snapshots use it.
+				if errors.Is(statErr, fs.ErrNotExist) {
+					mu.Lock()
+					c.written = append(c.written, p)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, j := range c.pending {
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
 }
 
 func (c *creator) writeManifest() error {

@@ -445,20 +445,18 @@ func TestTooLargeIsSkipped(t *testing.T) {
 	}
 }
 
-// fullDisk fails object writes with ENOSPC after ok of them succeeded,
-// leaving a partial temp file as a crashed write might.
+// fullDisk fails the object write of the content full with ENOSPC,
+// leaving a partial temp file as a crashed write might; other writes go
+// through.
 type fullDisk struct {
 	fsx.Real
-	ok int
+	full string
 }
 
 func (d *fullDisk) WriteFile(name string, data []byte, perm fs.FileMode) error {
-	if filepath.Base(filepath.Dir(name)) == ObjectsDir {
-		if d.ok == 0 {
-			_ = os.WriteFile(filepath.Join(filepath.Dir(name), fsx.TempPrefix+"partial"), data[:len(data)/2], 0o600)
-			return &fs.PathError{Op: "write", Path: name, Err: syscall.ENOSPC}
-		}
-		d.ok--
+	if filepath.Base(filepath.Dir(name)) == ObjectsDir && string(data) == d.full {
+		_ = os.WriteFile(filepath.Join(filepath.Dir(name), fsx.TempPrefix+"partial"), data[:len(data)/2], 0o600)
+		return &fs.PathError{Op: "write", Path: name, Err: syscall.ENOSPC}
 	}
 	return d.Real.WriteFile(name, data, perm)
 }
@@ -473,7 +471,7 @@ func TestFullDiskLeavesStoreIntact(t *testing.T) {
 		"data/conf/postfix/extra.cf":                 "new 2\n",
 		"data/conf/rspamd/override.d/ratelimit.conf": "new 3\n",
 	})
-	_, err := Create(&fullDisk{ok: 1}, opts(dir, store, t0.Add(time.Hour)))
+	_, err := Create(&fullDisk{full: "new 2\n"}, opts(dir, store, t0.Add(time.Hour)))
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Create error = %v, want ENOSPC", err)
 	}

@@ -164,7 +164,8 @@ func Resolve(enabled []string, params map[string]map[string]string, lib, own map
 	for n, p := range lib {
 		all[n] = p
 	}
-	for n, p := range own {
+	for _, n := range Names(own) {
+		p := own[n]
 		if l, ok := lib[n]; ok {
 			warnings = append(warnings, fmt.Sprintf("patch %s from %s replaces the shipped patch of that name (%s)", n, p.Origin, l.Origin))
 		}

@@ -140,10 +140,12 @@ func (r *Result) Services() (restart, recreate []string) {
 type EditError struct {
 	Patch, Edit, File string
 	Err               error
+	mask              masker
 }
 
 func (e *EditError) Error() string {
-	return fmt.Sprintf("patch %s, edit %s: %s: %v", e.Patch, e.Edit, e.File, e.Err)
+	// An anchor may hold a parameter's value: secret ones are masked.
+	return e.mask.mask(fmt.Sprintf("patch %s, edit %s: %s: %v", e.Patch, e.Edit, e.File, e.Err))
 }
 
 func (e *EditError) Unwrap() error { return e.Err }
@@ -238,7 +240,7 @@ func (r *run) patch(b *Bound) PatchResult {
 	var plans []*planned
 	var errs []error
 	fail := func(i int, err error) {
-		err = &EditError{Patch: b.Name, Edit: b.edits[i].Name, File: b.edits[i].File, Err: err}
+		err = &EditError{Patch: b.Name, Edit: b.edits[i].Name, File: b.edits[i].File, Err: err, mask: b.mask}
 		pr.Edits[i].State, pr.Edits[i].Err = stateOf(err), err
 		errs = append(errs, err)
 	}
@@ -417,14 +419,14 @@ func (r *run) write(b *Bound, plans []*planned) error {
 			perm = fs.FileMode(p.be.Perm)
 		}
 		if err := r.w.WriteFile(abs, []byte(p.new.data), perm); err != nil {
-			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err}, p.be.File)
+			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 		}
 		done = append(done, abs)
 	}
 	for _, p := range plans {
 		for _, op := range p.modes {
 			if err := op.do(r.w); err != nil {
-				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err}, p.be.File)
+				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 			}
 			doneModes = append(doneModes, op)
 		}

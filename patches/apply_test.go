@@ -377,3 +377,13 @@ func TestApplyCreatesFile(t *testing.T) {
 		t.Fatalf("restart %v", r)
 	}
 }
+
+func TestApplyMasksSecretsInErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"x.conf": "a\n"})
+	b := mustBind(t, "tok", "description = d\nparams = TOKEN\n[edit k]\nfile = x.conf\nkind = line\nline = token ${TOKEN}\nmatch = ^token \nafter = ^${TOKEN}$\n", map[string]string{"TOKEN": "abcd1234"})
+	_, err := Apply(&recWriter{}, dir, []*Bound{b}, ModeApply)
+	if !errors.Is(err, ErrAnchorMissing) || strings.Contains(err.Error(), "abcd1234") || !strings.Contains(err.Error(), "/^********$/") {
+		t.Fatalf("err = %v", err)
+	}
+}

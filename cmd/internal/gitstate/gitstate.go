@@ -34,7 +34,6 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/index"
 )
 
 // Sentinel errors; the errors this package returns wrap one of them.
@@ -403,13 +402,16 @@ func (o *repo) inspect() (*State, error) {
 		pids := gitProcesses()
 		st.IndexLock = &IndexLock{Path: lockPath, Age: now().Sub(fi.ModTime()), GitRunning: len(pids) > 0, GitPIDs: pids}
 	}
-	if st.Unmerged, err = o.unmerged(); err != nil {
-		return nil, err
-	}
-
 	cfg, err := o.r.Config()
 	if err != nil {
 		return nil, &RepoError{Path: filepath.Join(o.gitDir, "config"), Err: ErrCorrupt, Detail: err.Error()}
+	}
+	hashSize := 20
+	if strings.EqualFold(cfg.Raw.Section("extensions").Option("objectformat"), "sha256") {
+		hashSize = 32
+	}
+	if st.Unmerged, err = o.unmerged(hashSize); err != nil {
+		return nil, err
 	}
 	if st.Branch != "" {
 		if b := cfg.Branches[st.Branch]; b != nil && b.Remote != "" && b.Merge != "" {
@@ -444,28 +446,20 @@ func (o *repo) operation() string {
 
 // unmerged reads the index directly: go-git's Worktree.Status hashes the
 // whole work tree, which takes seconds on a mailcow checkout.
-func (o *repo) unmerged() ([]string, error) {
+func (o *repo) unmerged(hashSize int) ([]string, error) {
 	p := filepath.Join(o.gitDir, "index")
-	f, err := os.Open(p)
+	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, &RepoError{Path: p, Err: err}
 	}
-	defer f.Close()
-	var idx index.Index
-	if err := index.NewDecoder(f).Decode(&idx); err != nil {
+	paths, err := unmergedPaths(data, hashSize)
+	if err != nil {
 		return nil, &RepoError{Path: p, Err: ErrCorrupt, Detail: err.Error()}
 	}
-	var out []string
-	for _, e := range idx.Entries {
-		// Entries are sorted by name, then stage: duplicates are adjacent.
-		if e.Stage > 0 && (len(out) == 0 || out[len(out)-1] != e.Name) {
-			out = append(out, e.Name)
-		}
-	}
-	return out, nil
+	return paths, nil
 }
 
 // gitProcesses returns the pids of running git processes, from /proc.

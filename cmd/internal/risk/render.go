@@ -68,12 +68,17 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 			p.diff(f.Diff)
 		}
 	}
-	if opt.Full && r.src != nil {
+	if opt.Full && r.src != nil && len(r.src.changes) > 0 {
+		repo, closeRepo, err := openRepo(r.src.dir)
+		if err != nil {
+			return err
+		}
+		defer closeRepo()
 		for _, c := range r.src.changes {
 			if shown[c.path] {
 				continue
 			}
-			d, err := diffChange(r.src.repo, r.src.redactor, c)
+			d, err := diffChange(repo, r.src.redactor, c)
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@
 // `git checkout -B <branch>` does at the current commit, touching neither
 // the index nor the work tree, keeps a branch tip it would orphan under
 // refs/mcupdate/backup/, and sets the upstream update.sh needs. Every write
-// goes through an [fsx.System], so a dry run is the same code.
+// goes through an fsx.System, so a dry run is the same code.
 package gitstate
 
 import (

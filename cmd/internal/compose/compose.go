@@ -32,7 +32,9 @@ const maxWork = 1 << 20
 var ErrSyntax = errors.New("invalid compose file")
 
 // Error is a problem in a compose file, with the line (1-based; 0 when
-// unknown) it was found on.
+// unknown) it was found on. For YAML syntax errors it is the line yaml.v3
+// reports, which can be where the enclosing block starts rather than the
+// offending line.
 type Error struct {
 	File string
 	Line int

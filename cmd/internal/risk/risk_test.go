@@ -3,10 +3,14 @@ package risk
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 )
@@ -219,6 +223,7 @@ func TestBase(t *testing.T) {
 		{"fast-forward with record", false, true, "", SourceRecorded},
 		{"fast-forward without record", false, false, "", SourceOrigHead},
 		{"explicit", false, true, "HEAD~2", SourceExplicit},
+		{"nothing new upstream", true, true, "", SourceBeforeCommit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,9 +231,11 @@ func TestBase(t *testing.T) {
 			if tt.local {
 				edit(t, s.inst, "data/conf/sogo/sogo.conf", "5", "10")
 			}
-			// Two upstream commits, so HEAD~1 is not the pre-update state.
-			s.upstream(t, "data/web/index.php", "1", "2")
-			s.upstream(t, "data/web/inc/a.php", "<?php", "<?php // 2")
+			if tt.want != SourceBeforeCommit {
+				// Two upstream commits, so HEAD~1 is not the pre-update state.
+				s.upstream(t, "data/web/index.php", "1", "2")
+				s.upstream(t, "data/web/inc/a.php", "<?php", "<?php // 2")
+			}
 			pre := s.update(t)
 			opt := Options{Dir: s.inst, Base: tt.explicit}
 			if tt.recorded {
@@ -244,6 +251,12 @@ func TestBase(t *testing.T) {
 				want = gittest.Git(t, s.inst, "rev-parse", "HEAD^1")
 			case SourceExplicit:
 				want = gittest.Git(t, s.inst, "rev-parse", "HEAD~2")
+			case SourceBeforeCommit:
+				want = gittest.Git(t, s.inst, "rev-parse", "HEAD")
+				if len(r.Findings) != 0 || len(r.Low) != 0 {
+					t.Errorf("nothing merged, yet:\n%s", dump(r))
+				}
+				return
 			}
 			if r.Base != want {
 				t.Errorf("base %s, want %s", r.Base, want)
@@ -306,6 +319,14 @@ func TestFindings(t *testing.T) {
 				s.upstream(t, "docker-compose.yml", `"${IMAP_PORT:-143}:143"`, `"${IMAP_PORT:-143}:143"`+"\n      - \"${IMAPS_PORT:-993}:993\"")
 			},
 			risk: High, file: OverrideFile, reason: "service dovecot-mailcow: overrides ports, which the update changed",
+		},
+		{
+			name: "override does not parse",
+			setup: func(t *testing.T, s *scenario) {
+				gittest.WriteFiles(t, s.inst, map[string]string{OverrideFile: "services:\n  dovecot-mailcow:\n    mem_limit: 4g\n   dns: x\n"})
+				s.upstream(t, "data/web/index.php", "1", "2")
+			},
+			risk: High, file: OverrideFile, reason: "does not parse, docker compose will refuse it: docker-compose.override.yml:1: did not find expected key",
 		},
 		{
 			name: "ports change",
@@ -517,6 +538,134 @@ func TestRenderWidth(t *testing.T) {
 						t.Errorf("line of %d runes > width %d: %q", n, tt.opt.Width, l)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestDiffTrees checks the tree diff against git's own list of changed
+// files.
+func TestDiffTrees(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(t *testing.T, dir string)
+	}{
+		{"modify, add, delete", func(t *testing.T, dir string) {
+			gittest.WriteFiles(t, dir, map[string]string{"a/b/c.txt": "changed\n", "new/deep/x.txt": "x\n"})
+			gittest.Git(t, dir, "rm", "-q", "-r", "gone")
+		}},
+		{"file becomes directory", func(t *testing.T, dir string) {
+			gittest.Git(t, dir, "rm", "-q", "f")
+			gittest.WriteFiles(t, dir, map[string]string{"f/inner.txt": "i\n"})
+		}},
+		{"directory becomes file", func(t *testing.T, dir string) {
+			gittest.Git(t, dir, "rm", "-q", "-r", "gone")
+			gittest.WriteFiles(t, dir, map[string]string{"gone": "now a file\n"})
+		}},
+		{"mode change", func(t *testing.T, dir string) {
+			if err := os.Chmod(filepath.Join(dir, "a/b/c.txt"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			gittest.Init(t, dir)
+			gittest.Commit(t, dir, "one", map[string]string{"a/b/c.txt": "c\n", "a/d.txt": "d\n", "gone/1": "1\n", "gone/sub/2": "2\n", "f": "f\n"})
+			tt.edit(t, dir)
+			gittest.Git(t, dir, "add", "-A")
+			gittest.Git(t, dir, "commit", "-q", "-m", "two")
+			repo, done, err := openRepo(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer done()
+			a := &analysis{repo: repo}
+			one, err := a.commit("HEAD~1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			two, err := a.commit("HEAD")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t1, _ := one.Tree()
+			t2, _ := two.Tree()
+			chs, err := diffTrees(repo, t1, t2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range chs {
+				got = append(got, c.path)
+			}
+			want := gittest.Git(t, dir, "-c", "core.quotePath=false", "diff", "--no-renames", "--name-only", "HEAD~1", "HEAD")
+			if strings.Join(got, "\n") != want {
+				t.Errorf("got\n%s\nwant (git diff --name-only)\n%s", strings.Join(got, "\n"), want)
+			}
+		})
+	}
+}
+
+func TestRenderFull(t *testing.T) {
+	s := newScenario(t)
+	s.upstream(t, "data/web/index.php", "echo 1;", "echo 2;")
+	s.upstream(t, "data/conf/sogo/sogo.conf", "5", "6")
+	s.update(t)
+	r := analyze(t, Options{Dir: s.inst})
+	tests := []struct {
+		full bool
+		want bool
+	}{{false, false}, {true, true}}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("full=", tt.full), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := r.Render(&b, RenderOptions{Full: tt.full}); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range []string{"+++ b/data/web/index.php\n@@ -1 +1 @@\n-<?php echo 1;\n+<?php echo 2;\n", "+WOWorkersCount = 6;"} {
+				if got := strings.Contains(b.String(), w); got != tt.want {
+					t.Errorf("contains %q = %v, want %v:\n%s", w, got, tt.want, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestAnalyzeErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string) Options
+		is     error
+		substr string
+	}{
+		{"not a repository", func(t *testing.T, dir string) Options {
+			return Options{Dir: dir}
+		}, git.ErrRepositoryNotExists, "open git repository " + "DIR"},
+		{"unknown --base", func(t *testing.T, dir string) Options {
+			gittest.Init(t, dir)
+			gittest.Commit(t, dir, "one", map[string]string{"a": "a\n"})
+			return Options{Dir: dir, Base: "no-such-rev"}
+		}, nil, "resolve --base no-such-rev"},
+		{"single commit, nothing recorded", func(t *testing.T, dir string) Options {
+			gittest.Init(t, dir)
+			gittest.Commit(t, dir, "one", map[string]string{"a": "a\n"})
+			return Options{Dir: dir, Recorded: "0123456789012345678901234567890123456789"}
+		}, ErrNoBase, "has no parent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := Analyze(tt.setup(t, dir))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("err = %v, want %v", err, tt.is)
+			}
+			if want := strings.ReplaceAll(tt.substr, "DIR", dir); !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %q, want it to contain %q", err, want)
 			}
 		})
 	}

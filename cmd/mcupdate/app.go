@@ -125,6 +125,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
+		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
 		{"version", "", "print the version", runVersionCmd},
 	}

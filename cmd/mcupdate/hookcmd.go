@@ -22,6 +22,7 @@ Each writes a JSON report to the state directory.`
 
 func runHookCmd(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("hook", "pre | post", hookHelp)
+	noRestart := fs.Bool("no-restart", false, "post: restart nothing; say what needs a restart")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func runHookCmd(ctx context.Context, a *app, args []string) error {
 	case "pre":
 		_, err = hook.Pre(ctx, env)
 	default:
-		return usagef("hook post is not available yet")
+		_, err = hook.Post(ctx, env, hook.PostOptions{NoRestart: *noRestart})
 	}
 	return err
 }

@@ -60,7 +60,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mailcow": cmdMailcow,
+			"mailcow":    cmdMailcow,
+			"fixture":    cmdFixture,
+			"update-git": cmdUpdateGit,
 		},
 	})
 }

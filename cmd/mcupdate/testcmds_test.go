@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
+	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // A small upstream mailcow tree for scripts that need an install but not
@@ -75,4 +79,50 @@ func scriptEnv(ts *testscript.TestScript) []string {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
+}
+
+// cmdFixture builds the embedded fixtures for a script:
+//
+//	fixture upstream DIR [UPTO]      the upstream history up to tag UPTO
+//	fixture install DIR UPSTREAM     the admin's install at the first tag,
+//	                                 and the admin's mcupdate.ini at $MCUPDATE_CONFIG
+func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! fixture")
+	}
+	switch {
+	case len(args) >= 2 && args[0] == "upstream":
+		upto := ""
+		if len(args) == 3 {
+			upto = args[2]
+		}
+		ts.Check(fixtures.BuildUpstream(ts.MkAbs(args[1]), upto))
+	case len(args) == 3 && args[0] == "install":
+		ts.Check(fixtures.BuildInstall(ts.MkAbs(args[1]), ts.MkAbs(args[2]), fixtures.Tags()[0]))
+		cfg := ts.Getenv("MCUPDATE_CONFIG")
+		ts.Check(os.MkdirAll(filepath.Dir(cfg), 0o755))
+		ts.Check(os.WriteFile(cfg, fixtures.AdminConfig(), 0o600))
+	default:
+		ts.Fatalf("usage: fixture upstream DIR [UPTO] | fixture install DIR UPSTREAM")
+	}
+}
+
+// cmdUpdateGit runs update.sh's git steps in DIR, merging TAG:
+//
+//	update-git DIR TAG
+func cmdUpdateGit(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: update-git DIR TAG")
+	}
+	res, err := updatesh.Run(ts.MkAbs(args[0]), updatesh.Options{Target: args[1], Date: "2026-11-22_06_00_00", Env: scriptEnv(ts)})
+	if res != nil {
+		fmt.Fprintf(ts.Stdout(), "merge exit %d; removed %v\n", res.MergeExit, res.Removed)
+	}
+	if neg {
+		if err == nil {
+			ts.Fatalf("update-git succeeded unexpectedly")
+		}
+		return
+	}
+	ts.Check(err)
 }

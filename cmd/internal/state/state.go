@@ -159,7 +159,7 @@ func (d Dir) LoadRecord() (r Record, ok bool, err error) {
 // ReportName returns the file name of a report of kind ("pre", "post",
 // "apply") written at t; reports sort by time.
 func ReportName(kind string, t time.Time) string {
-	return "report-" + t.UTC().Format("20060102T150405Z") + "-" + kind + ".json"
+	return "report-" + t.UTC().Format("20060102T150405.000Z") + "-" + kind + ".json"
 }
 
 // LastReportName is the stable name of the newest report of a kind.

@@ -1,0 +1,186 @@
+package hook
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/restart"
+	"github.com/mcupdate/mcupdate/patches"
+)
+
+// LoadPatches binds the enabled patches (shipped and the admin's own) to
+// their parameters from the configuration. Every problem is reported
+// before anything is touched.
+func (env *Env) LoadPatches() ([]*patches.Bound, []string, error) {
+	lib, err := patches.Library()
+	if err != nil {
+		return nil, nil, err
+	}
+	var own map[string]*patches.Patch
+	if env.Config.PatchDir != "" {
+		if own, err = patches.LoadDir(env.Config.PatchDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	return patches.Resolve(env.Config.Enabled, env.Config.Params, lib, own)
+}
+
+// PatchedFiles is the set of files the enabled patches edit, for the risk
+// diff; nil when the patches cannot be loaded.
+func (env *Env) PatchedFiles() map[string]bool {
+	bound, _, err := env.LoadPatches()
+	if err != nil {
+		return nil
+	}
+	files := map[string]bool{}
+	for _, b := range bound {
+		for _, f := range b.Files() {
+			files[f] = true
+		}
+	}
+	return files
+}
+
+// stepPatches re-applies the enabled patches and adds the services whose
+// files changed to plan. With --dry-run it prints the unified diffs.
+func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
+	s := Step{Name: "patches"}
+	if len(env.Config.Enabled) == 0 {
+		s.Status, s.Message = StatusSkipped, "no patches enabled ([patches] enable in "+env.Config.Path+")"
+		return s, nil, nil
+	}
+	bound, warnings, err := env.LoadPatches()
+	for _, w := range warnings {
+		env.UI.Warnf("%s", w)
+	}
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, nil, err
+	}
+	mode := patches.ModeApply
+	if env.DryRun {
+		mode = patches.ModeDryRun
+	}
+	res, err := patches.Apply(env.Sys, env.MailcowDir, bound, mode)
+	if res == nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, nil, err
+	}
+	var changed, inPlace, failed []string
+	for _, p := range res.Patches {
+		switch {
+		case p.Err != nil:
+			failed = append(failed, p.Name)
+		case len(p.Changed) > 0:
+			changed = append(changed, p.Name)
+			for _, svc := range p.Services {
+				m := restart.Restart
+				if p.Restart == patches.RestartRecreate {
+					m = restart.Recreate
+				}
+				plan.Add(svc, m)
+			}
+		default:
+			inPlace = append(inPlace, p.Name)
+		}
+		for _, e := range p.Edits {
+			switch e.State {
+			case patches.StateAlreadyApplied:
+				continue
+			case patches.StateApplied, patches.StateWouldChange:
+				s.Details = append(s.Details, fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File))
+				if env.DryRun && e.Diff != "" {
+					env.UI.Printf("%s", strings.TrimRight(e.Diff, "\n"))
+				}
+			default:
+				detail := fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File)
+				if e.Err != nil {
+					detail = fmt.Sprintf("%s/%s: %s: %v", p.Name, e.Edit, e.State, e.Err)
+				}
+				s.Details = append(s.Details, detail)
+			}
+		}
+	}
+	verb := "re-applied"
+	if env.DryRun {
+		verb = "would re-apply"
+	}
+	parts := []string{}
+	if len(changed) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %s", verb, strings.Join(changed, ", ")))
+	}
+	if len(inPlace) > 0 {
+		parts = append(parts, fmt.Sprintf("%d in place", len(inPlace)))
+	}
+	if len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("FAILED %s", strings.Join(failed, ", ")))
+	}
+	s.Message = strings.Join(parts, "; ")
+	switch {
+	case len(failed) > 0:
+		s.Status = StatusError
+	case len(changed) > 0:
+		s.Status = StatusChanged
+	default:
+		s.Status = StatusOK
+		s.Message = fmt.Sprintf("all %d enabled patches in place", len(inPlace))
+	}
+	return s, res, err
+}
+
+// stepRestart restarts the planned services (only those), or says what it
+// would restart when restarts are off or in a dry run.
+func (env *Env) stepRestart(ctx context.Context, plan restart.Plan, noRestart bool) (Step, error) {
+	s := Step{Name: "restart"}
+	if len(plan) == 0 {
+		s.Status, s.Message = StatusOK, "no service needs a restart"
+		return s, nil
+	}
+	want := describePlan(plan)
+	switch {
+	case env.DryRun:
+		s.Status, s.Message = StatusSkipped, "dry run: would "+want
+		return s, nil
+	case noRestart || !env.Config.Restart:
+		s.Status, s.Message = StatusSkipped, "restarts off: run yourself: "+want
+		return s, nil
+	}
+	results, err := restart.Run(ctx, env.MailcowDir, env.Config.Compose, plan)
+	for _, r := range results {
+		line := strings.Join(r.Args, " ")
+		if !r.OK {
+			line += ": FAILED: " + r.Output
+		}
+		s.Details = append(s.Details, line)
+	}
+	if err != nil {
+		s.Status, s.Message = StatusError, "restart failed: "+err.Error()
+		return s, err
+	}
+	s.Status, s.Message = StatusChanged, want
+	return s, nil
+}
+
+func describePlan(plan restart.Plan) string {
+	var parts []string
+	if _, all := plan[restart.All]; all {
+		parts = append(parts, strings.Join(composeWords(), " ")+" up -d (docker-compose.override.yml changed)")
+	} else if rs := plan.Services(restart.Recreate); len(rs) > 0 {
+		parts = append(parts, "recreate "+strings.Join(rs, ", "))
+	}
+	var rs []string
+	for _, svc := range plan.Services(restart.Restart) {
+		if svc != restart.All {
+			rs = append(rs, svc)
+		}
+	}
+	sort.Strings(rs)
+	if len(rs) > 0 {
+		parts = append(parts, "restart "+strings.Join(rs, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func composeWords() []string { return []string{"docker", "compose"} }

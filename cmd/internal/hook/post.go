@@ -1,0 +1,181 @@
+package hook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/restart"
+	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/cmd/internal/state"
+)
+
+// NewSuffix is appended to the name of the version update.sh left of an
+// override file the post hook put the admin's version back over (the idea
+// of dpkg's .dpkg-dist): neither version is ever destroyed.
+const NewSuffix = ".mcupdate-new"
+
+// PostOptions are the post hook's and apply's own options.
+type PostOptions struct {
+	NoRestart bool
+}
+
+// Post runs the post update hook: restore lost override files, re-apply
+// the patches, restart only the services whose files changed, print the
+// risk diff.
+func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
+	start := env.Now()
+	r := newReport("post", env)
+	lock, err := env.State.Lock("mcupdate hook post")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lock.Release() }()
+
+	env.UI.Infof("mcupdate post hook in %s", env.MailcowDir)
+	rec, haveRec, recErr := env.State.LoadRecord()
+	if recErr != nil {
+		env.UI.Warnf("pre-update record: %v", recErr)
+	}
+	plan := restart.Plan{}
+	s, err := env.stepRestore(rec, haveRec, plan)
+	env.print(s)
+	r.add(s, err)
+
+	s, _, err = env.stepPatches(plan)
+	env.print(s)
+	r.add(s, err)
+
+	s, err = env.stepRestart(ctx, plan, opt.NoRestart)
+	env.print(s)
+	r.add(s, err)
+
+	s, err = env.stepRisk(rec.Commit, rec.SnapshotID)
+	env.print(s)
+	r.add(s, err)
+
+	env.finish(r, start)
+	return r, r.Err()
+}
+
+// Apply re-applies the patches and restarts what changed, outside an
+// update.
+func Apply(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
+	start := env.Now()
+	r := newReport("apply", env)
+	lock, err := env.State.Lock("mcupdate apply")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lock.Release() }()
+	plan := restart.Plan{}
+	s, _, err := env.stepPatches(plan)
+	env.print(s)
+	r.add(s, err)
+	s, err = env.stepRestart(ctx, plan, opt.NoRestart)
+	env.print(s)
+	r.add(s, err)
+	env.finish(r, start)
+	return r, r.Err()
+}
+
+// stepRestore compares the pre-update snapshot with the files now: a
+// missing file is restored; a changed one (update.sh or the merge changed
+// it) gets the admin's version back and update.sh's is kept beside it as
+// FILE.mcupdate-new; mailcow.conf is the exception: update.sh adds and
+// migrates keys in it, so its version stays and the risk diff shows the
+// change, secrets redacted.
+func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (Step, error) {
+	s := Step{Name: "overrides"}
+	id := snapshot.Latest
+	if haveRec && rec.SnapshotID != "" {
+		id = rec.SnapshotID
+	}
+	m, err := snapshot.Load(env.SnapshotStore(), id)
+	if err != nil {
+		if errors.Is(err, snapshot.ErrNotFound) {
+			s.Status, s.Message = StatusWarning, "no snapshot to compare with: did the pre hook run? (mcupdate snapshot list)"
+			return s, nil
+		}
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	changes, err := snapshot.Diff(m, env.MailcowDir)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	var restore, kept []string
+	keptNew := map[string]bool{}
+	for _, c := range changes {
+		switch c.Kind {
+		case snapshot.Missing, snapshot.TypeChanged:
+			restore = append(restore, c.Path)
+		case snapshot.Modified:
+			if c.Path == "mailcow.conf" {
+				kept = append(kept, c.Path)
+				continue
+			}
+			if c.Content {
+				if err := env.keepNew(c.Path); err != nil {
+					s.Status, s.Message = StatusError, err.Error()
+					return s, err
+				}
+				keptNew[c.Path] = true
+			}
+			restore = append(restore, c.Path)
+		}
+	}
+	for _, k := range kept {
+		s.Details = append(s.Details, k+": changed by update.sh (it adds and migrates keys): kept; the risk diff shows the change")
+	}
+	if len(restore) == 0 {
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%d override files as before the update (snapshot %s)", len(m.Entries), m.ID)
+		return s, nil
+	}
+	res, err := snapshot.Restore(env.Sys, env.SnapshotStore(), m.ID, env.MailcowDir, restore)
+	if res == nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	verb := "restored"
+	if env.DryRun {
+		verb = "would restore"
+	}
+	for _, p := range res.Restored {
+		line := verb + " " + p
+		if keptNew[p] {
+			line += " (update.sh's version kept as " + p + NewSuffix + ")"
+		}
+		s.Details = append(s.Details, line)
+		if p == "docker-compose.override.yml" {
+			plan.Add(restart.All, restart.Recreate)
+		} else if svc, how, ok := restart.ServiceFor(p); ok {
+			plan.Add(svc, how)
+		}
+	}
+	s.Details = append(s.Details, res.Notes...)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %d override files lost or changed by the update (snapshot %s)", verb, len(res.Restored), m.ID)
+	env.UI.Warnf("%s %d override files the update lost or changed: %v", verb, len(res.Restored), res.Restored)
+	return s, nil
+}
+
+// keepNew saves the current (update.sh's) version of rel beside it as
+// rel.mcupdate-new before the admin's version is restored over it.
+func (env *Env) keepNew(rel string) error {
+	p := filepath.Join(env.MailcowDir, filepath.FromSlash(rel))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	if err := env.Sys.WriteFile(p+NewSuffix, data, 0o600); err != nil {
+		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	return nil
+}

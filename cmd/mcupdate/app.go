@@ -126,7 +126,9 @@ func commands() []command {
 	return []command{
 		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
 		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
+		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
+		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},
 		{"version", "", "print the version", runVersionCmd},
 	}
 }

@@ -23,7 +23,7 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	if verr != nil {
 		// update.sh asks for ipv6 alone when it cannot tell the version.
 		major = 0
-		s.Details = append(s.Details, fmt.Sprintf("Docker server version unknown (%v): requiring what update.sh requires then", firstLine(verr.Error())))
+		s.Details = append(s.Details, fmt.Sprintf("%s: requiring what update.sh requires then", firstLine(verr.Error())))
 	}
 	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
 	res, err := daemonjson.Fix(env.Sys, env.DaemonJSON, req, env.Now())

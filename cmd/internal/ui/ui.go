@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // UI writes messages for one run.
@@ -103,3 +106,21 @@ func (u *UI) Hintf(format string, a ...any) {
 
 // Discard is a UI that prints nothing, for library callers and tests.
 func Discard() *UI { return &UI{Out: io.Discard, Err: io.Discard, Quiet: true} }
+
+// Width returns the width of the terminal Out is, $COLUMNS when set, or 0
+// (no limit) when Out is not a terminal: a report piped to a file or mail
+// is not cut.
+func (u *UI) Width() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	f, ok := u.Out.(*os.File)
+	if !ok || !IsTerminal(f) {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 80
+	}
+	return int(ws.Col)
+}

@@ -1,0 +1,99 @@
+package hook
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+)
+
+// RiskFile is the name of the last risk diff's JSON in the state dir.
+const RiskFile = "last-risk.json"
+
+// RiskOptions choose the base and the output of a risk diff.
+type RiskOptions struct {
+	Base       string // explicit base revision, "" to find it
+	Recorded   string // the commit the pre hook recorded
+	SnapshotID string // the pre-update snapshot, for the old mailcow.conf
+	Full       bool   // diffs of every file, not only HIGH ones
+}
+
+// Risk computes the risk diff of the last update, with every secret of
+// mailcow.conf (old and new) redacted.
+func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
+	cur, _ := os.ReadFile(filepath.Join(env.MailcowDir, "mailcow.conf"))
+	old := env.snapshotFile(opt.SnapshotID, "mailcow.conf")
+	return risk.Analyze(risk.Options{
+		Dir:            env.MailcowDir,
+		Base:           opt.Base,
+		Recorded:       opt.Recorded,
+		PatchedFiles:   env.PatchedFiles(),
+		OldMailcowConf: old,
+		Redactor:       risk.NewRedactor(cur, old),
+	})
+}
+
+// snapshotFile returns the content of rel in snapshot id ("" = latest),
+// following a link to its target inside the snapshot; nil if absent.
+func (env *Env) snapshotFile(id, rel string) []byte {
+	if id == "" {
+		id = snapshot.Latest
+	}
+	m, err := snapshot.Load(env.SnapshotStore(), id)
+	if err != nil {
+		return nil
+	}
+	for i := 0; i < 8; i++ {
+		e := m.Entry(rel)
+		if e == nil {
+			return nil
+		}
+		if e.SHA256 != "" {
+			data, err := snapshot.ReadObject(env.SnapshotStore(), e.SHA256)
+			if err != nil {
+				return nil
+			}
+			return data
+		}
+		if e.Target == "" {
+			return nil
+		}
+		rel = filepath.ToSlash(filepath.Join(filepath.Dir(rel), e.Target))
+	}
+	return nil
+}
+
+// RenderRisk prints a risk report for the terminal.
+func (env *Env) RenderRisk(r *risk.Report, full bool) error {
+	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full})
+}
+
+// stepRisk prints the risk diff against the pre-update state and keeps it
+// as JSON in the state dir.
+func (env *Env) stepRisk(commit, snapshotID string) (Step, error) {
+	s := Step{Name: "risk"}
+	r, err := env.Risk(RiskOptions{Recorded: commit, SnapshotID: snapshotID})
+	if err != nil {
+		s.Status, s.Message = StatusWarning, "no risk diff: "+err.Error()
+		return s, nil
+	}
+	env.UI.Printf("")
+	if err := env.RenderRisk(r, false); err != nil {
+		env.UI.Warnf("risk diff: %v", err)
+	}
+	if !env.DryRun {
+		if err := env.State.WriteJSON(env.Sys, RiskFile, r); err != nil {
+			env.UI.Warnf("could not keep the risk diff: %v", err)
+		}
+	}
+	high, med := r.Count(risk.High), r.Count(risk.Medium)
+	s.Message = fmt.Sprintf("%d high, %d medium risk findings against %s (%s)", high, med, short(r.Base), r.BaseSource)
+	s.Status = StatusOK
+	if high > 0 {
+		s.Status = StatusWarning
+		s.Message += ": read the HIGH ones above"
+	}
+	return s, nil
+}

@@ -194,3 +194,17 @@ func (env *Env) writeReport(r *Report) error {
 	}
 	return env.State.PruneReports(reportsKept)
 }
+
+// stepChained reports the hand-written hook the shim ran before mcupdate
+// (install.sh keeps an admin's own hook and chains it).
+func (env *Env) stepChained(r *Report) {
+	if env.ChainedHook == "" {
+		return
+	}
+	s := Step{Name: "own hook", Status: StatusOK, Message: fmt.Sprintf("%s ran first and exited %s", env.ChainedHook, env.ChainedStatus)}
+	if env.ChainedStatus != "0" {
+		s.Status = StatusWarning
+	}
+	env.print(s)
+	r.add(s, nil)
+}

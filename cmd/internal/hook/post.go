@@ -39,6 +39,7 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	if recErr != nil {
 		env.UI.Warnf("pre-update record: %v", recErr)
 	}
+	env.stepChained(r)
 	plan := restart.Plan{}
 	s, err := env.stepRestore(rec, haveRec, plan)
 	env.print(s)

@@ -575,6 +575,8 @@ if [[ -n $exclude ]]; then
 			say "$exclude_begin"
 			for kind in "${hooks[@]}"; do say "/${kind}_update_hook.sh"; done
 			say "/*.mcupdate-orig"
+			# update.sh's version of an override the post hook restored.
+			say "*.mcupdate-new"
 			say "$exclude_end"
 		} >"$work/exclude"
 		put_from "$work/exclude" "$exclude" "$(file_mode "$exclude" 2>/dev/null || echo 644)" || true

@@ -343,7 +343,7 @@ func TestInstallFresh(t *testing.T) {
 	checkContains(t, "manifest", readFile(t, f.manifest()),
 		"mailcow_dir="+f.mailcow+"\n", "bin="+f.bin()+"\n", "config="+f.config()+"\n", "state_dir="+f.stateDir+"\n")
 	checkContains(t, ".git/info/exclude", readFile(t, filepath.Join(f.mailcow, ".git", "info", "exclude")),
-		"\n/pre_update_hook.sh\n", "\n/post_update_hook.sh\n", "\n/*.mcupdate-orig\n")
+		"\n/pre_update_hook.sh\n", "\n/post_update_hook.sh\n", "\n/*.mcupdate-orig\n", "\n*.mcupdate-new\n")
 	checkMissing(t, f.hook("pre")+".mcupdate-orig", f.hook("post")+".mcupdate-orig")
 
 	for _, kind := range []string{"pre", "post"} {

@@ -149,6 +149,10 @@ type Finding struct {
 	// DiffFile is the file Diff is of, which for an override is the file
 	// it shadows.
 	DiffFile string
+
+	// upstream makes Diff show upstream's own change of the file (from
+	// the commit the admin's edits were made on), not base to HEAD.
+	upstream bool
 }
 
 // Report is the risk diff of one update. Its strings are redacted.
@@ -531,10 +535,21 @@ func (a *analysis) lostHunks() error {
 		if err != nil {
 			return fmt.Errorf("read %s at %s: %w", c.path, short(a.before.Hash), err)
 		}
-		if lost := lostLines(string(oldb), string(newb), string(cur)); len(lost) > 0 {
-			a.add(Finding{Risk: High, File: c.path, Lost: lost,
-				Reason: fmt.Sprintf("local change dropped by the merge: %d %s of the Before update commit not in the file", len(lost), plural(len(lost), "line", "lines"))})
+		lost := lostLines(string(oldb), string(newb), string(cur))
+		if len(lost) == 0 {
+			continue
 		}
+		// A dropped line that now stands in the file overriding this one
+		// (a patch moved it to postfix's extra.cf, say) still holds.
+		if ovr := overrideFor(c.path); ovr != "" {
+			if ob, ok, err := a.current(ovr); err == nil && ok && allIn(lost, string(ob)) {
+				a.add(Finding{Risk: Medium, File: c.path, Lost: lost,
+					Reason: fmt.Sprintf("local change dropped by the merge, but %s, which overrides it, has the same %s", ovr, plural(len(lost), "line", "lines"))})
+				continue
+			}
+		}
+		a.add(Finding{Risk: High, File: c.path, Lost: lost,
+			Reason: fmt.Sprintf("local change dropped by the merge: %d %s of the Before update commit not in the file", len(lost), plural(len(lost), "line", "lines"))})
 	}
 	return nil
 }
@@ -574,6 +589,17 @@ func lostLines(old, mine, cur string) []string {
 	return lost
 }
 
+// allIn reports whether every added line of lost ("+line") is in s.
+func allIn(lost []string, s string) bool {
+	have := lineSet(s)
+	for _, l := range lost {
+		if l == "" || l[0] != '+' || !have[norm(l[1:])] {
+			return false
+		}
+	}
+	return true
+}
+
 func norm(l string) string {
 	l, _, _ = strings.Cut(l, "\n\\ No newline at end of file")
 	return strings.TrimRight(l, " \t\r")
@@ -594,8 +620,8 @@ func (a *analysis) patched() {
 			if c.to.IsZero() {
 				what = "deleted"
 			}
-			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path,
-				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still applies as meant"})
+			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path, upstream: true,
+				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still does what you meant (upstream's change below)"})
 		}
 	}
 }
@@ -605,15 +631,8 @@ func (a *analysis) patched() {
 // composeChecks.
 func (a *analysis) shadows() {
 	for _, c := range a.changes {
-		var ovr string
-		switch {
-		case strings.HasPrefix(c.path, "data/conf/rspamd/local.d/"):
-			ovr = "data/conf/rspamd/override.d/" + strings.TrimPrefix(c.path, "data/conf/rspamd/local.d/")
-		case c.path == "data/conf/dovecot/dovecot.conf":
-			ovr = "data/conf/dovecot/extra.conf"
-		case c.path == "data/conf/postfix/main.cf":
-			ovr = "data/conf/postfix/extra.cf"
-		default:
+		ovr := overrideFor(c.path)
+		if ovr == "" {
 			continue
 		}
 		if a.exists(ovr) {
@@ -621,6 +640,21 @@ func (a *analysis) shadows() {
 				Reason: fmt.Sprintf("overrides %s, which the update changed: check the override still fits", c.path)})
 		}
 	}
+}
+
+// overrideFor returns the file mailcow reads after p, whose settings win
+// over p's, or "" when there is none. docker-compose.override.yml is
+// handled per service in composeChecks.
+func overrideFor(p string) string {
+	switch {
+	case strings.HasPrefix(p, "data/conf/rspamd/local.d/"):
+		return "data/conf/rspamd/override.d/" + strings.TrimPrefix(p, "data/conf/rspamd/local.d/")
+	case p == "data/conf/dovecot/dovecot.conf":
+		return "data/conf/dovecot/extra.conf"
+	case p == "data/conf/postfix/main.cf":
+		return "data/conf/postfix/extra.cf"
+	}
+	return ""
 }
 
 func (a *analysis) exists(p string) bool {
@@ -842,6 +876,9 @@ func (a *analysis) attachDiffs() error {
 			f.DiffFile = ""
 			continue
 		}
+		if f.upstream {
+			c = a.upstreamChange(c)
+		}
 		d, err := a.diff(c)
 		if err != nil {
 			return err
@@ -849,6 +886,31 @@ func (a *analysis) attachDiffs() error {
 		f.Diff = d
 	}
 	return nil
+}
+
+// upstreamChange returns c as upstream made it: from the upstream commit
+// the admin's edits were made on (the Before update commit's parent)
+// rather than from the admin's version, so a patched file's diff shows
+// what upstream changed, not the admin's value going away.
+func (a *analysis) upstreamChange(c change) change {
+	if a.before == nil {
+		return c
+	}
+	parent, err := a.before.Parent(0)
+	if err != nil {
+		return c
+	}
+	t, err := parent.Tree()
+	if err != nil {
+		return c
+	}
+	e, err := t.FindEntry(c.path)
+	if err != nil {
+		c.from = plumbing.ZeroHash
+		return c
+	}
+	c.from = e.Hash
+	return c
 }
 
 func (a *analysis) diff(c change) (string, error) {

@@ -1,0 +1,53 @@
+package risk
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+)
+
+// A main.cf line the merge dropped that stands in extra.cf (which
+// overrides main.cf) still holds: MEDIUM, not HIGH.
+func TestLostLineHeldByOverride(t *testing.T) {
+	for _, inExtra := range []bool{false, true} {
+		name := map[bool]string{false: "not in extra.cf", true: "in extra.cf"}[inExtra]
+		t.Run(name, func(t *testing.T) {
+			s := newScenario(t)
+			s.upstream(t, "data/conf/postfix/main.cf", "message_size_limit = 104857600\n", "message_size_limit = 104857600\nheader_size_limit = 4096000\n")
+			edit(t, s.inst, "data/conf/postfix/main.cf", "message_size_limit = 104857600", "message_size_limit = 157286400")
+			s.update(t)
+			if strings.Contains(s.read(t, "data/conf/postfix/main.cf"), "157286400") {
+				t.Fatal("precondition: -Xtheirs kept the line")
+			}
+			if inExtra {
+				gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/postfix/extra.cf": "message_size_limit = 157286400\n"})
+			}
+			r := analyze(t, Options{Dir: s.inst})
+			high := find(r, High, "data/conf/postfix/main.cf", "dropped by the merge")
+			med := find(r, Medium, "data/conf/postfix/main.cf", "data/conf/postfix/extra.cf, which overrides it, has the same line")
+			if inExtra && (high != nil || med == nil) || !inExtra && (high == nil || med != nil) {
+				t.Fatalf("wrong ranking:\n%s", dump(r))
+			}
+		})
+	}
+}
+
+// A patched file's HIGH diff shows upstream's change, not the admin's
+// value going away.
+func TestPatchedFileShowsUpstreamChange(t *testing.T) {
+	s := newScenario(t)
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 8;")
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 40;")
+	s.update(t)
+	// The patch re-applies the admin's value.
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 8;", "WOWorkersCount = 40;")
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true}})
+	f := find(r, High, "data/conf/sogo/sogo.conf", "an enabled patch edits")
+	if f == nil {
+		t.Fatalf("no HIGH patched-file finding:\n%s", dump(r))
+	}
+	if !strings.Contains(f.Diff, "-WOWorkersCount = 5;") || !strings.Contains(f.Diff, "+WOWorkersCount = 8;") || strings.Contains(f.Diff, "40") {
+		t.Errorf("diff is not upstream's change:\n%s", f.Diff)
+	}
+}

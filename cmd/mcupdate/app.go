@@ -125,6 +125,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
+		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", runVerifyCmd},
 		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
 		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},

@@ -1,0 +1,317 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/index"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Where a customization lives relative to the upstream base.
+const (
+	InWorkTree = "work tree" // an uncommitted edit (staged or not)
+	InCommit   = "committed" // a local commit such as "Before update on …"
+)
+
+// Base sources: how FindCustomizations chose the upstream commit.
+const (
+	BaseAfterUpdate = "after-update-merge" // second parent of an "After update" merge at HEAD
+	BaseMergeBase   = "merge-base"         // merge-base of HEAD and origin/<branch>
+	BaseHead        = "HEAD"               // no upstream ref: HEAD itself
+)
+
+// Customization is one tracked file whose content differs from the
+// upstream commit the install is based on.
+type Customization struct {
+	// File is relative to the mailcow dir, slash-separated.
+	File string `json:"file"`
+	// Deleted is true when the file is gone from the index or the work tree.
+	Deleted bool `json:"deleted,omitempty"`
+	// Where is InCommit when HEAD (or the index) already differs from the
+	// base, else InWorkTree.
+	Where string `json:"where"`
+}
+
+// Customizations is what FindCustomizations found.
+type Customizations struct {
+	// Base is the upstream commit the files were compared with.
+	Base       string
+	BaseSource string
+	Files      []Customization
+	// Hashed counts the work-tree files whose content had to be hashed
+	// because the index's stat data did not vouch for them.
+	Hashed int
+}
+
+// maxWalk bounds the commits FindCustomizations looks at to find the base
+// without a full merge-base computation: update.sh leaves at most a
+// "Before update" commit or two on top of an "After update" merge.
+const maxWalk = 64
+
+// FindCustomizations compares the tracked files of the checkout in dir
+// with the upstream commit they were made on: the second parent of an
+// "After update" merge at HEAD; else the merge-base of HEAD and
+// origin/<branch>; else HEAD. It reports committed local changes (such as
+// update.sh's "Before update on …" commits), staged and unstaged edits, and
+// deletions. Files added locally are not reported: upstream cannot
+// overwrite what it does not have.
+//
+// It is fast on a release-sized tree: trees are compared by hash, so only
+// the base's tree is read, and a work-tree file is hashed only when the
+// index's stat data (mtime, ctime, size, inode) does not match it, or the
+// entry is racily clean, as git itself decides.
+func FindCustomizations(dir, branch string) (*Customizations, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: open git repository: %w", dir, err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return nil, fmt.Errorf("%s: HEAD: %w", dir, err)
+	}
+	base, src, err := findBase(repo, head.Hash(), branch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: find the upstream base of HEAD: %w", dir, err)
+	}
+	out := &Customizations{Base: base.String(), BaseSource: src}
+	baseFiles, err := flatten(repo, base)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read tree of %s: %w", dir, base, err)
+	}
+	headFiles := baseFiles
+	if head.Hash() != base {
+		if headFiles, err = flatten(repo, head.Hash()); err != nil {
+			return nil, fmt.Errorf("%s: read tree of HEAD: %w", dir, err)
+		}
+	}
+
+	gitDir := filepath.Join(dir, ".git")
+	idxPath := filepath.Join(gitDir, "index")
+	f, err := os.Open(idxPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", idxPath, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", idxPath, err)
+	}
+	idx := &index.Index{}
+	if err := index.NewDecoder(f).Decode(idx); err != nil {
+		return nil, fmt.Errorf("%s: decode: %w", idxPath, err)
+	}
+	indexMtime := fi.ModTime()
+
+	seen := make(map[string]bool, len(idx.Entries))
+	add := func(name string, deleted bool, where string) {
+		out.Files = append(out.Files, Customization{File: name, Deleted: deleted, Where: where})
+	}
+	for _, e := range idx.Entries {
+		if e.Stage != index.Merged || e.IntentToAdd || e.Mode == filemode.Submodule {
+			continue
+		}
+		seen[e.Name] = true
+		bh, inBase := baseFiles[e.Name]
+		if !inBase {
+			continue // a local addition
+		}
+		where := InWorkTree
+		if hh, ok := headFiles[e.Name]; !ok || hh != bh {
+			where = InCommit
+		}
+		if e.Hash != bh {
+			add(e.Name, false, where)
+			continue
+		}
+		if e.SkipWorktree {
+			continue
+		}
+		same, hashed, gone, err := worktreeMatches(dir, e, indexMtime)
+		if err != nil {
+			return nil, err
+		}
+		if hashed {
+			out.Hashed++
+		}
+		if !same {
+			add(e.Name, gone, where)
+		}
+	}
+	for name := range baseFiles {
+		if !seen[name] {
+			where := InWorkTree
+			if _, ok := headFiles[name]; !ok {
+				where = InCommit
+			}
+			add(name, true, where)
+		}
+	}
+	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].File < out.Files[j].File })
+	return out, nil
+}
+
+// findBase returns the newest upstream commit in head's history.
+func findBase(repo *git.Repository, head plumbing.Hash, branch string) (plumbing.Hash, string, error) {
+	hc, err := repo.CommitObject(head)
+	if err != nil {
+		return plumbing.ZeroHash, "", err
+	}
+	if isAfterUpdate(hc) {
+		return hc.ParentHashes[1], BaseAfterUpdate, nil
+	}
+	if branch == "" {
+		return head, BaseHead, nil
+	}
+	ref, err := repo.Reference(plumbing.NewRemoteReferenceName("origin", branch), true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return head, BaseHead, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, "", err
+	}
+	up := ref.Hash()
+	if up == head {
+		return head, BaseMergeBase, nil
+	}
+	// The common shapes without a merge-base computation: upstream a
+	// few first-parent steps below HEAD, or an "After update" merge there.
+	c := hc
+	for i := 0; i < maxWalk && len(c.ParentHashes) > 0; i++ {
+		if c.Hash == up {
+			return up, BaseMergeBase, nil
+		}
+		if isAfterUpdate(c) {
+			if c.ParentHashes[1] == up {
+				return up, BaseMergeBase, nil
+			}
+			break
+		}
+		if c, err = repo.CommitObject(c.ParentHashes[0]); err != nil {
+			return plumbing.ZeroHash, "", err
+		}
+	}
+	uc, err := repo.CommitObject(up)
+	if err != nil {
+		return plumbing.ZeroHash, "", err
+	}
+	bases, err := hc.MergeBase(uc)
+	if err != nil {
+		return plumbing.ZeroHash, "", err
+	}
+	if len(bases) == 0 {
+		return head, BaseHead, nil
+	}
+	return bases[0].Hash, BaseMergeBase, nil
+}
+
+func isAfterUpdate(c *object.Commit) bool {
+	return len(c.ParentHashes) == 2 && strings.HasPrefix(c.Message, "After update")
+}
+
+// flatten returns every blob and link of commit's tree by path. Only tree
+// objects are read, never blobs.
+func flatten(repo *git.Repository, commit plumbing.Hash) (map[string]plumbing.Hash, error) {
+	c, err := repo.CommitObject(commit)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]plumbing.Hash, 4096)
+	w := object.NewTreeWalker(t, true, nil)
+	defer w.Close()
+	for {
+		name, e, err := w.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, err
+		}
+		if e.Mode == filemode.Dir || e.Mode == filemode.Submodule {
+			continue
+		}
+		out[name] = e.Hash
+	}
+	return out, nil
+}
+
+// worktreeMatches reports whether the work-tree file of e still has the
+// content the index records: by stat data when git would trust it, else by
+// hashing the file as a git blob.
+func worktreeMatches(dir string, e *index.Entry, indexMtime time.Time) (same, hashed, gone bool, err error) {
+	p := filepath.Join(dir, filepath.FromSlash(e.Name))
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false, false, true, nil
+	}
+	if err != nil {
+		return false, false, false, fmt.Errorf("%s: %w", p, err)
+	}
+	isLink := fi.Mode()&fs.ModeSymlink != 0
+	if isLink != (e.Mode == filemode.Symlink) || (!isLink && !fi.Mode().IsRegular()) {
+		return false, false, false, nil
+	}
+	if statMatches(fi, e) && e.ModifiedAt.Before(indexMtime) {
+		return true, false, false, nil
+	}
+	var data []byte
+	if isLink {
+		t, err := os.Readlink(p)
+		if err != nil {
+			return false, true, false, fmt.Errorf("%s: %w", p, err)
+		}
+		data = []byte(t)
+	} else if data, err = os.ReadFile(p); err != nil {
+		return false, true, false, fmt.Errorf("%s: %w", p, err)
+	}
+	return blobHash(data) == e.Hash, true, false, nil
+}
+
+// statMatches is git's ie_match_stat without the racy check: size, mtime,
+// ctime and inode as the index recorded them (32 bits, as stored).
+func statMatches(fi fs.FileInfo, e *index.Entry) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	if uint32(fi.Size()) != e.Size || uint32(st.Ino) != e.Inode {
+		return false
+	}
+	if !fi.ModTime().Equal(e.ModifiedAt) {
+		return false
+	}
+	ctime := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
+	return ctime.Equal(e.CreatedAt)
+}
+
+// blobHash is the git object id of data as a blob.
+func blobHash(data []byte) plumbing.Hash {
+	h := sha1.New()
+	var hdr bytes.Buffer
+	hdr.WriteString("blob ")
+	hdr.WriteString(strconv.Itoa(len(data)))
+	hdr.WriteByte(0)
+	h.Write(hdr.Bytes())
+	h.Write(data)
+	var out plumbing.Hash
+	copy(out[:], h.Sum(nil))
+	return out
+}

@@ -1,0 +1,366 @@
+// Package verify checks, without changing anything, that a mailcow install
+// is as its admin set it up and that the next update.sh run will find
+// nothing in its way: what `mcupdate verify` runs, from a terminal, cron or
+// monitoring.
+//
+// # Checks
+//
+// Every check runs once and gets a status (ok, warn, fail or skipped), a
+// one-line detail, the items behind it and, when not ok, a one-line fix:
+//
+//	git                  on the expected branch, no merge or other operation
+//	                     in progress, no unmerged paths, no stale index.lock
+//	daemon.json          passes update.sh's IPv6 checks for the running Docker
+//	patches              every enabled patch is in place (the apply path in
+//	                     check mode: drift and missing anchors are failures)
+//	overrides            the files of the latest snapshot are all there;
+//	                     changes since then are listed (missing: fail,
+//	                     modified or added: warn)
+//	override-references  docker-compose.override.yml names only services
+//	                     docker-compose.yml has
+//	message-size         rspamd's and clamd's limits are at least postfix's
+//	                     message_size_limit
+//	unprotected          local edits of tracked files that no enabled patch
+//	                     covers, each with a safer home (warn when any)
+//
+// # One code path
+//
+// The patches check is patches.Apply in ModeCheck, the daemon.json check is
+// daemonjson's own Missing: verify never re-implements what the hooks do.
+// Nothing here writes; the caller writes the metrics file.
+//
+// # Secrets
+//
+// Every string of a Report passes through a risk.Redactor built from
+// mailcow.conf, so no output form shows a password.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/config"
+	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/patches"
+)
+
+// Schema is the version of the JSON form; it changes only when a field is
+// removed or changes meaning.
+const Schema = 1
+
+// Status is the outcome of one check.
+type Status string
+
+// The statuses. Only StatusFail makes a Report not OK.
+const (
+	StatusOK      Status = "ok"
+	StatusWarn    Status = "warn"
+	StatusFail    Status = "fail"
+	StatusSkipped Status = "skipped"
+)
+
+// Check names, stable: scripts and the metrics' check label use them.
+const (
+	CheckGit          = "git"
+	CheckDaemonJSON   = "daemon.json"
+	CheckPatches      = "patches"
+	CheckOverrides    = "overrides"
+	CheckOverrideRefs = "override-references"
+	CheckMessageSize  = "message-size"
+	CheckUnprotected  = "unprotected"
+)
+
+// CheckNames lists the checks in the order they are reported.
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected}
+
+// ErrConfig is wrapped by the error Run returns when the configuration
+// names patches that cannot be loaded or bound: the report is still
+// complete, but the command exits as for a configuration error.
+var ErrConfig = errors.New("configuration error")
+
+// Check is the result of one check.
+type Check struct {
+	Name   string   `json:"name"`
+	Status Status   `json:"status"`
+	Detail string   `json:"detail"`
+	Fix    string   `json:"fix,omitempty"`
+	Items  []string `json:"items,omitempty"`
+}
+
+// Unprotected is a local edit of a tracked file that no enabled patch
+// covers: the next update.sh merge (-Xtheirs) may silently drop it.
+type Unprotected struct {
+	File string `json:"file"`
+	// Home is where the change is safe: an override file mailcow reads
+	// ("data/conf/postfix/extra.cf") or "patch NAME" for a shipped patch.
+	Home    string `json:"home"`
+	Where   string `json:"where"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// Report is the result of one verify run. Its JSON form (schema 1):
+//
+//	{
+//	  "schema": 1,
+//	  "time": "2026-03-01T12:00:00Z",          // when verify ran (RFC 3339)
+//	  "mailcow_dir": "/opt/mailcow-dockerized",
+//	  "ok": true,                              // false when any check failed
+//	  "last_update": "2026-02-28T03:00:00Z",   // omitted when unknown
+//	  "checks": [                              // always all seven, in CheckNames order
+//	    {"name": "git", "status": "ok|warn|fail|skipped",
+//	     "detail": "one line", "fix": "one line (omitted when ok)",
+//	     "items": ["one line per problem, file or value"]}
+//	  ],
+//	  "unprotected": [                         // [] when none
+//	    {"file": "docker-compose.yml", "home": "docker-compose.override.yml",
+//	     "where": "work tree|committed", "deleted": false}
+//	  ]
+//	}
+type Report struct {
+	Schema      int           `json:"schema"`
+	Time        time.Time     `json:"time"`
+	MailcowDir  string        `json:"mailcow_dir"`
+	OK          bool          `json:"ok"`
+	LastUpdate  *time.Time    `json:"last_update,omitempty"`
+	Checks      []Check       `json:"checks"`
+	Unprotected []Unprotected `json:"unprotected"`
+}
+
+// Check returns the check named name, or nil.
+func (r *Report) Check(name string) *Check {
+	for i := range r.Checks {
+		if r.Checks[i].Name == name {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// Options says what to verify.
+type Options struct {
+	// MailcowDir is the mailcow directory, absolute.
+	MailcowDir string
+	// Config is the admin's configuration (config.Default() when none).
+	Config *config.Config
+	// StateDir is mcupdate's state directory; it is only read.
+	StateDir string
+	// DaemonJSON is Docker's daemon.json.
+	DaemonJSON string
+	// DockerMajor asks Docker for its version; nil means
+	// daemonjson.DockerMajor. A seam for tests and benchmarks.
+	DockerMajor func(ctx context.Context, timeout time.Duration) (int, string, error)
+	// Now is the time of the run; zero means time.Now().
+	Now time.Time
+}
+
+// Run runs every check once and returns the report. The error is non-nil
+// only for a configuration problem (wrapping ErrConfig), and then the
+// report is complete too.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	if opt.Config == nil {
+		opt.Config = config.Default()
+	}
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	if opt.DockerMajor == nil {
+		opt.DockerMajor = daemonjson.DockerMajor
+	}
+	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}}
+
+	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
+	red := risk.NewRedactor(conf)
+
+	bound, lib, cfgErr := resolvePatches(opt.Config)
+	checks := make([]Check, len(CheckNames))
+	var (
+		wg    sync.WaitGroup
+		unpro []Unprotected
+	)
+	run := func(i int, f func() Check) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			checks[i] = f()
+		}()
+	}
+	// The slow ones first: the docker call and the work-tree scan.
+	run(1, func() Check { return checkDaemonJSON(ctx, opt) })
+	run(6, func() Check {
+		c, u := checkUnprotected(opt, bound, lib)
+		unpro = u
+		return c
+	})
+	checks[0] = checkGit(opt)
+	checks[2] = checkPatches(opt, bound, cfgErr)
+	checks[3] = checkOverrides(opt)
+	checks[4] = checkOverrideRefs(opt)
+	checks[5] = checkMessageSize(opt)
+	wg.Wait()
+	for i := range checks {
+		checks[i].Name = CheckNames[i]
+	}
+	r.Checks = checks
+	if unpro != nil {
+		r.Unprotected = unpro
+	}
+	r.OK = true
+	for _, c := range r.Checks {
+		if c.Status == StatusFail {
+			r.OK = false
+		}
+	}
+	if t, ok := LastUpdate(state.Dir{Path: opt.StateDir}); ok {
+		r.LastUpdate = &t
+	}
+	r.redact(red)
+	if cfgErr != nil {
+		return r, cfgErr
+	}
+	return r, nil
+}
+
+// resolvePatches binds the enabled patches; the library is returned also
+// when binding fails, for the unprotected check's homes.
+func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.Patch, error) {
+	lib, err := patches.Library()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: shipped patches: %v", ErrConfig, err)
+	}
+	var own map[string]*patches.Patch
+	if cfg.PatchDir != "" {
+		if own, err = patches.LoadDir(cfg.PatchDir); err != nil {
+			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
+		}
+	}
+	bound, _, err := patches.Resolve(cfg.Enabled, cfg.Params, lib, own)
+	if err != nil {
+		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
+	}
+	return bound, lib, nil
+}
+
+func (r *Report) redact(red *risk.Redactor) {
+	if red.Len() == 0 {
+		return
+	}
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
+		for j := range c.Items {
+			c.Items[j] = red.String(c.Items[j])
+		}
+	}
+	for i := range r.Unprotected {
+		r.Unprotected[i].File = red.String(r.Unprotected[i].File)
+		r.Unprotected[i].Home = red.String(r.Unprotected[i].Home)
+	}
+	r.MailcowDir = red.String(r.MailcowDir)
+}
+
+// LastUpdate returns when mailcow was last updated as mcupdate saw it:
+// the time of the post hook's last report, else of the pre hook's record.
+func LastUpdate(d state.Dir) (time.Time, bool) {
+	var post struct {
+		Time time.Time `json:"time"`
+	}
+	if err := d.ReadJSON(state.LastReportName("post"), &post); err == nil && !post.Time.IsZero() {
+		return post.Time.UTC(), true
+	}
+	if rec, ok, err := d.LoadRecord(); err == nil && ok && !rec.Time.IsZero() {
+		return rec.Time.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// patchFiles maps each file the given patches edit to the patches' names.
+func patchFiles(ps map[string]*patches.Patch) map[string][]string {
+	out := map[string][]string{}
+	for _, name := range patches.Names(ps) {
+		seen := map[string]bool{}
+		for _, e := range ps[name].Edits {
+			if !seen[e.File] {
+				seen[e.File] = true
+				out[e.File] = append(out[e.File], name)
+			}
+		}
+	}
+	return out
+}
+
+// Home returns the safer place mailcow offers for a local edit of the
+// tracked file rel: its override file, else the shipped patch (from lib's
+// patches by file) that edits it, else "".
+func Home(rel string, byFile map[string][]string) string {
+	dir, base := filepath.ToSlash(filepath.Dir(rel)), filepath.Base(rel)
+	switch {
+	case rel == "docker-compose.yml":
+		return "docker-compose.override.yml"
+	case rel == "data/conf/postfix/main.cf":
+		return "data/conf/postfix/extra.cf"
+	case rel == "data/conf/dovecot/dovecot.conf", dir == "data/conf/dovecot/conf.d":
+		return "data/conf/dovecot/extra.conf"
+	}
+	if names := byFile[rel]; len(names) > 0 {
+		return "patch " + strings.Join(names, " or ")
+	}
+	if dir == "data/conf/rspamd/local.d" {
+		return "data/conf/rspamd/override.d/" + base
+	}
+	return ""
+}
+
+func nearest(name string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		d := levenshtein(name, c)
+		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
+			d = min(d, 2)
+		}
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD > max(3, len(name)/3) {
+		return ""
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/verify"
+)
+
+const verifyHelp = `Check, without changing anything, that the install is as the admin set
+it up and that the next update.sh run finds nothing in its way:
+
+  git                  expected branch; no merge, detached HEAD, unmerged
+                       paths or stale index.lock
+  daemon.json          passes update.sh's IPv6 checks for the running Docker
+  patches              every enabled patch in place (drift, lost anchors)
+  overrides            the latest snapshot's files present; changes listed
+  override-references  docker-compose.override.yml names only existing services
+  message-size         rspamd and clamd scan mail up to postfix's limit
+  unprotected          local edits of tracked files no patch protects, each
+                       with a safer home (a warning)
+
+Exits 1 when a check failed; warnings do not fail. --json prints the report
+in a versioned schema ("schema": 1); --prometheus FILE also writes
+node_exporter textfile metrics to FILE, atomically (mode 0644 when new).`
+
+// verifyOptions are verify's own flags.
+type verifyOptions struct {
+	json       bool
+	prometheus string
+}
+
+func runVerifyCmd(ctx context.Context, a *app, args []string) error {
+	var opts verifyOptions
+	fs := a.flags("verify", "[--json] [--prometheus FILE]", verifyHelp)
+	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
+	fs.StringVar(&opts.prometheus, "prometheus", "", "also write node_exporter textfile metrics to `FILE`")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("verify takes no arguments")
+	}
+	return a.runVerify(ctx, opts)
+}
+
+func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
+	dir, err := a.mailcowDir()
+	if err != nil {
+		return err
+	}
+	// Errors below may quote the admin's files: hide mailcow.conf's secrets.
+	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
+	red := risk.NewRedactor(conf)
+	defer func() {
+		var ee *exitError
+		if err == nil || errors.As(err, &ee) {
+			return
+		}
+		for _, e := range flatten(err) {
+			for _, line := range strings.Split(strings.TrimSpace(red.String(e.Error())), "\n") {
+				a.ui.Errorf("%s", line)
+			}
+		}
+		err = &exitError{exitCode(err)}
+	}()
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	rep, runErr := verify.Run(ctx, verify.Options{
+		MailcowDir: dir,
+		Config:     cfg,
+		StateDir:   a.g.stateDir,
+		DaemonJSON: a.g.daemonJSON,
+	})
+	if opts.json {
+		err = rep.WriteJSON(a.stdout)
+	} else {
+		err = rep.WriteText(a.stdout, a.statusColour)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.prometheus != "" {
+		if err := fsx.WriteFileAtomic(opts.prometheus, rep.Metrics(), 0o644); err != nil {
+			return &configError{fmt.Errorf("--prometheus %s: %w", opts.prometheus, unwrapPath(err))}
+		}
+	}
+	if runErr != nil {
+		return &configError{runErr}
+	}
+	if !rep.OK {
+		return errSilent
+	}
+	return nil
+}
+
+func (a *app) statusColour(s verify.Status, text string) string {
+	switch s {
+	case verify.StatusOK:
+		return a.ui.Green(text)
+	case verify.StatusWarn:
+		return a.ui.Yellow(text)
+	case verify.StatusFail:
+		return a.ui.Red(text)
+	}
+	return text
+}

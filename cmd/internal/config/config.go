@@ -94,7 +94,8 @@ func (e *Error) Error() string {
 	if e.Key != "" {
 		where += " " + e.Key
 	}
-	return where + ": " + e.Err.Error()
+	// ini.v1 ends some messages with the offending line's newline.
+	return where + ": " + strings.TrimRight(e.Err.Error(), "\r\n")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

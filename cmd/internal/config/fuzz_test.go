@@ -1,0 +1,61 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds admin-written mcupdate.ini text to Parse: it must never
+// panic, every error must be an *Error naming the file, and a parsed
+// configuration must keep its invariants.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("[general]\nstop_on_danger = off\nbranch = master\n"))
+	f.Add([]byte("[docker]\nipv6 = yes\nfixed_cidr_v6 = fd00::/80\nversion_timeout = 3s\n"))
+	f.Add([]byte("[snapshot]\npaths = mailcow.conf, a/b\ndirs = data/conf\nkeep = 3\n"))
+	f.Add([]byte("[patches]\nenable = php-memory-limit fts-heap\ndir = /etc/mcupdate/patches.d\n[patch php-memory-limit]\nMEMORY_LIMIT = 2048M\n"))
+	f.Add([]byte("[patch ]\nX=1\n[bogus]\nk=v\n[general]\nunknown=1\n"))
+	f.Add([]byte("[restart]\nenabled = maybe\ncompose = docker-compose -p mailcow\n"))
+	f.Add([]byte("[snapshot]\npaths = /etc/passwd ../x\nkeep = -1\n"))
+	f.Add([]byte("a = \"\"\"\nmulti\n\"\"\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz.ini", data)
+		if c == nil {
+			t.Fatal("Parse returned a nil *Config")
+		}
+		if err != nil {
+			// Every error, joined or not, names the file.
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "fuzz.ini") {
+					t.Fatalf("error line %q does not name the file (error %q)", line, err)
+				}
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %q is not a *config.Error", err)
+			}
+			return
+		}
+		if c.SnapshotKeep < 1 {
+			t.Fatalf("keep = %d accepted", c.SnapshotKeep)
+		}
+		if c.DockerTimeout <= 0 {
+			t.Fatalf("version_timeout = %v accepted", c.DockerTimeout)
+		}
+		for _, p := range append(append([]string(nil), c.SnapshotPaths...), c.SnapshotDirs...) {
+			if strings.HasPrefix(p, "/") || containsDotDot(p) {
+				t.Fatalf("snapshot path %q accepted", p)
+			}
+		}
+		for _, name := range c.Enabled {
+			if name == "" || strings.ContainsAny(name, " \t,") {
+				t.Fatalf("enabled patch name %q", name)
+			}
+		}
+		for p := range c.Params {
+			if p == "" {
+				t.Fatal("empty patch name in Params")
+			}
+		}
+	})
+}

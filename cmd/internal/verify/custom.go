@@ -122,7 +122,9 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 		out.Files = append(out.Files, Customization{File: name, Deleted: deleted, Where: where})
 	}
 	for _, e := range idx.Entries {
-		if e.Stage != index.Merged || e.IntentToAdd || e.Mode == filemode.Submodule {
+		// Stage 0 is a merged entry (go-git's index.Merged is 1, which
+		// is the merge base's stage).
+		if e.Stage != 0 || e.IntentToAdd || e.Mode == filemode.Submodule {
 			continue
 		}
 		seen[e.Name] = true

@@ -30,8 +30,45 @@ func Lines(s string) []string {
 	return lines
 }
 
-// ops diffs a and b line by line.
+// maxDiffLines bounds the lines go-diff is given at once: it numbers the
+// distinct lines as runes and panics past about 1.1 million of them. A
+// longer changed middle is shown as removed and added whole.
+const maxDiffLines = 100_000
+
+// ops diffs a and b line by line. The lines equal at both ends are
+// context without diffing, so a small edit of a huge file stays cheap.
 func ops(a, b string) []op {
+	la, lb := Lines(a), Lines(b)
+	pre := 0
+	for pre < len(la) && pre < len(lb) && la[pre] == lb[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(la)-pre && suf < len(lb)-pre && la[len(la)-1-suf] == lb[len(lb)-1-suf] {
+		suf++
+	}
+	var out []op
+	for _, l := range la[:pre] {
+		out = append(out, op{' ', l})
+	}
+	ma, mb := la[pre:len(la)-suf], lb[pre:len(lb)-suf]
+	if len(ma)+len(mb) > maxDiffLines {
+		for _, l := range ma {
+			out = append(out, op{'-', l})
+		}
+		for _, l := range mb {
+			out = append(out, op{'+', l})
+		}
+	} else {
+		out = append(out, diffLines(strings.Join(ma, ""), strings.Join(mb, ""))...)
+	}
+	for _, l := range la[len(la)-suf:] {
+		out = append(out, op{' ', l})
+	}
+	return out
+}
+
+func diffLines(a, b string) []op {
 	dmp := diffmatchpatch.New()
 	ca, cb, lines := dmp.DiffLinesToChars(a, b)
 	diffs := dmp.DiffMain(ca, cb, false)

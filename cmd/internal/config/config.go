@@ -206,9 +206,14 @@ func (c *Config) parse(data []byte) error {
 	}
 	listKey("snapshot", "paths", &c.SnapshotPaths)
 	listKey("snapshot", "dirs", &c.SnapshotDirs)
-	for _, p := range append(append([]string(nil), c.SnapshotPaths...), c.SnapshotDirs...) {
-		if strings.HasPrefix(p, "/") || containsDotDot(p) {
-			keyErr("snapshot", "paths", fmt.Errorf("%q must be relative to the mailcow dir, without ..", p))
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"paths", c.SnapshotPaths}, {"dirs", c.SnapshotDirs}} {
+		for _, p := range k.list {
+			if strings.HasPrefix(p, "/") || containsDotDot(p) {
+				keyErr("snapshot", k.key, fmt.Errorf("%q must be relative to the mailcow dir, without ..", p))
+			}
 		}
 	}
 	if v := f.Section("snapshot").Key("keep").String(); v != "" {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -20,6 +21,12 @@ import (
 
 // DefaultPath is where install.sh puts the configuration.
 const DefaultPath = "/etc/mcupdate/mcupdate.ini"
+
+// MaxEnabled bounds the enabled patches. Each patch sees what the ones
+// before it made of a file, so the work grows with the square of the
+// patches that edit one file: 10,000 took tens of seconds. Real sets are
+// a few dozen.
+const MaxEnabled = 1000
 
 // Config is the parsed mcupdate.ini.
 type Config struct {
@@ -191,7 +198,7 @@ func (c *Config) parse(data []byte) error {
 	c.Branch = f.Section("general").Key("branch").String()
 	boolKey("docker", "ipv6", &c.IPv6)
 	if v := f.Section("docker").Key("fixed_cidr_v6").String(); v != "" {
-		if !strings.Contains(v, ":") || !strings.Contains(v, "/") {
+		if pfx, err := netip.ParsePrefix(v); err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
 			keyErr("docker", "fixed_cidr_v6", fmt.Errorf("%q is not an IPv6 CIDR such as fd00:dead:beef:c0::/80", v))
 		}
 		c.FixedCIDRv6 = v
@@ -229,6 +236,9 @@ func (c *Config) parse(data []byte) error {
 		c.Compose = strings.Fields(v)
 	}
 	listKey("patches", "enable", &c.Enabled)
+	if len(c.Enabled) > MaxEnabled {
+		keyErr("patches", "enable", fmt.Errorf("%d patches enabled, more than the %d mcupdate handles", len(c.Enabled), MaxEnabled))
+	}
 	c.PatchDir = f.Section("patches").Key("dir").String()
 	return errors.Join(errs...)
 }

@@ -154,8 +154,8 @@ func (c *Config) parse(data []byte) error {
 
 	for _, s := range f.Sections() {
 		name := s.Name()
-		if strings.HasPrefix(name, "patch ") {
-			p := strings.TrimSpace(strings.TrimPrefix(name, "patch "))
+		if name == "patch" || strings.HasPrefix(name, "patch ") {
+			p := strings.TrimSpace(strings.TrimPrefix(name, "patch"))
 			if p == "" {
 				keyErr(name, "", errors.New("section needs a patch name: [patch NAME]"))
 				continue

@@ -239,6 +239,11 @@ func Parse(name string, src []byte) (*Patch, error) {
 	if !editName.MatchString(pname) {
 		return nil, &ParseError{File: name, Err: fmt.Errorf("%w: patch name %q: use letters, digits, '.', '_' and '-'", ErrSyntax, pname)}
 	}
+	// No config file a patch edits holds a NUL byte: one here means a
+	// binary or damaged file, and would be written into mailcow's.
+	if i := bytes.IndexByte(src, 0); i >= 0 {
+		return nil, &ParseError{File: name, Line: 1 + bytes.Count(src[:i], []byte("\n")), Err: fmt.Errorf("%w: NUL byte", ErrSyntax)}
+	}
 	secLine, keyLines, err := sourceLines(name, src)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,278 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadMissingFileIsDefaults(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mcupdate.ini")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Path = p
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load(missing) = %+v, want %+v", c, want)
+	}
+	if c.Exists {
+		t.Error("Exists is true for a missing file")
+	}
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir() // a directory cannot be read as a file, even by root
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Load(directory) = %v, want an error naming it", err)
+	}
+}
+
+func TestLoadEveryKey(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mcupdate.ini")
+	ini := `# admin's configuration
+[general]
+stop_on_danger = off
+branch = nightly
+
+[docker]
+ipv6 = no
+fixed_cidr_v6 = fd00:1234::/64
+version_timeout = 1m30s
+
+[snapshot]
+paths = mailcow.conf, data/conf/postfix/extra.cf  docker-compose.override.yml
+dirs = data/conf/rspamd,data/hooks
+keep = 3
+
+[restart]
+enabled = false
+compose = docker-compose -p mailcowdockerized
+
+[patches]
+enable = php-memory-limit, fts-heap
+dir = /etc/mcupdate/patches.d
+
+[patch php-memory-limit]
+MEMORY_LIMIT = 2048M
+
+[patch fts-heap]
+FTS_HEAP = 1024
+FTS_PROCS = 2
+`
+	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Path:          p,
+		Exists:        true,
+		StopOnDanger:  false,
+		Branch:        "nightly",
+		IPv6:          false,
+		FixedCIDRv6:   "fd00:1234::/64",
+		DockerTimeout: 90 * time.Second,
+		SnapshotPaths: []string{"mailcow.conf", "data/conf/postfix/extra.cf", "docker-compose.override.yml"},
+		SnapshotDirs:  []string{"data/conf/rspamd", "data/hooks"},
+		SnapshotKeep:  3,
+		Restart:       false,
+		Compose:       []string{"docker-compose", "-p", "mailcowdockerized"},
+		Enabled:       []string{"php-memory-limit", "fts-heap"},
+		PatchDir:      "/etc/mcupdate/patches.d",
+		Params: map[string]map[string]string{
+			"php-memory-limit": {"MEMORY_LIMIT": "2048M"},
+			"fts-heap":         {"FTS_HEAP": "1024", "FTS_PROCS": "2"},
+		},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+	if got := c.PatchParams("fts-heap"); !reflect.DeepEqual(got, []string{"FTS_HEAP", "FTS_PROCS"}) {
+		t.Errorf("PatchParams = %q", got)
+	}
+	if got := c.PatchParams("none"); got != nil {
+		t.Errorf("PatchParams(none) = %q", got)
+	}
+}
+
+func TestParseBooleans(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"on", true}, {"yes", true}, {"TRUE", true}, {"1", true}, {"True", true},
+		{"off", false}, {"no", false}, {"false", false}, {"0", false}, {"Off", false},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			c, err := Parse("m.ini", []byte("[general]\nstop_on_danger = "+tt.in+"\n[docker]\nipv6 = "+tt.in+"\n[restart]\nenabled = "+tt.in+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.StopOnDanger != tt.want || c.IPv6 != tt.want || c.Restart != tt.want {
+				t.Errorf("stop_on_danger %v ipv6 %v restart %v, want %v", c.StopOnDanger, c.IPv6, c.Restart, tt.want)
+			}
+		})
+	}
+}
+
+// An empty value keeps the default; it is not an error.
+func TestParseEmptyValuesKeepDefaults(t *testing.T) {
+	c, err := Parse("m.ini", []byte("[general]\nstop_on_danger =\n[docker]\nfixed_cidr_v6 =\nversion_timeout =\n[snapshot]\nkeep =\n[restart]\ncompose =\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if c.StopOnDanger != d.StopOnDanger || c.FixedCIDRv6 != d.FixedCIDRv6 || c.DockerTimeout != d.DockerTimeout ||
+		c.SnapshotKeep != d.SnapshotKeep || !reflect.DeepEqual(c.Compose, d.Compose) {
+		t.Errorf("empty values changed the defaults: %+v", c)
+	}
+}
+
+func TestParseWarnings(t *testing.T) {
+	tests := []struct {
+		name, ini string
+		want      []string // each must appear in one warning, in order
+	}{
+		{"unknown section", "[genral]\nbranch = master\n", []string{"m.ini: unknown section [genral] ignored"}},
+		{"unknown key", "[general]\nstop_on_dangr = off\n", []string{`m.ini: [general] unknown key "stop_on_dangr" ignored (known: stop_on_danger, branch)`}},
+		{"key outside any section", "branch = master\n", []string{`m.ini: [DEFAULT] unknown key "branch" ignored`}},
+		{"key case matters", "[docker]\nIPv6 = no\n", []string{`m.ini: [docker] unknown key "IPv6"`}},
+		{"several", "[x]\n[docker]\nipv4 = 1\n[snapshot]\nkep = 2\n", []string{"[x]", `[docker] unknown key "ipv4"`, `[snapshot] unknown key "kep"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("m.ini", []byte(tt.ini))
+			if err != nil {
+				t.Fatalf("a warning became an error: %v", err)
+			}
+			if len(c.Warnings) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", c.Warnings, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(c.Warnings[i], w) {
+					t.Errorf("warning %q does not contain %q", c.Warnings[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	type keyErr struct{ section, key, msg string }
+	tests := []struct {
+		name, ini string
+		want      []keyErr
+	}{
+		{"stop_on_danger maybe", "[general]\nstop_on_danger = maybe\n", []keyErr{{"general", "stop_on_danger", `"maybe" is not a boolean`}}},
+		{"ipv6 2", "[docker]\nipv6 = 2\n", []keyErr{{"docker", "ipv6", `"2" is not a boolean`}}},
+		{"restart enabled", "[restart]\nenabled = sometimes\n", []keyErr{{"restart", "enabled", "not a boolean"}}},
+		{"keep -1", "[snapshot]\nkeep = -1\n", []keyErr{{"snapshot", "keep", `"-1" is not a whole number of at least 1`}}},
+		{"keep 0", "[snapshot]\nkeep = 0\n", []keyErr{{"snapshot", "keep", "at least 1"}}},
+		{"keep ten", "[snapshot]\nkeep = ten\n", []keyErr{{"snapshot", "keep", "whole number"}}},
+		{"version_timeout soon", "[docker]\nversion_timeout = soon\n", []keyErr{{"docker", "version_timeout", `"soon" is not a duration`}}},
+		{"version_timeout 5", "[docker]\nversion_timeout = 5\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},
+		{"version_timeout negative", "[docker]\nversion_timeout = -5s\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},
+		{"fixed_cidr_v6 IPv4", "[docker]\nfixed_cidr_v6 = 1.2.3.4/8\n", []keyErr{{"docker", "fixed_cidr_v6", `"1.2.3.4/8" is not an IPv6 CIDR`}}},
+		{"fixed_cidr_v6 no prefix", "[docker]\nfixed_cidr_v6 = fd00::\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},
+		// Docker refuses to start with a malformed fixed-cidr-v6: mailcow down.
+		{"fixed_cidr_v6 garbage with : and /", "[docker]\nfixed_cidr_v6 = fd00:zz::/80\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},
+		{"fixed_cidr_v6 prefix too long", "[docker]\nfixed_cidr_v6 = fd00::/129\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},
+		{"fixed_cidr_v6 mapped IPv4", "[docker]\nfixed_cidr_v6 = ::ffff:1.2.3.4/120\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},
+		{"absolute snapshot path", "[snapshot]\npaths = /etc/passwd\n", []keyErr{{"snapshot", "paths", `"/etc/passwd" must be relative`}}},
+		{"dotdot snapshot path", "[snapshot]\npaths = data/../../etc\n", []keyErr{{"snapshot", "paths", `"data/../../etc" must be relative`}}},
+		{"dotdot snapshot dir", "[snapshot]\ndirs = ..\n", []keyErr{{"snapshot", "dirs", `".." must be relative`}}},
+		{"absolute snapshot dir", "[snapshot]\ndirs = data/conf /root\n", []keyErr{{"snapshot", "dirs", `"/root" must be relative`}}},
+		{"empty patch name", "[patch ]\nX = 1\n", []keyErr{{"patch ", "", "section needs a patch name"}}},
+		{"patch without a name", "[patch]\nX = 1\n", []keyErr{{"patch", "", "section needs a patch name"}}},
+		{"all reported, not just the first", `[general]
+stop_on_danger = maybe
+[docker]
+fixed_cidr_v6 = 1.2.3.4/8
+version_timeout = soon
+[snapshot]
+paths = ../x
+keep = -1
+`, []keyErr{
+			{"general", "stop_on_danger", "maybe"},
+			{"docker", "fixed_cidr_v6", "1.2.3.4/8"},
+			{"docker", "version_timeout", "soon"},
+			{"snapshot", "paths", "../x"},
+			{"snapshot", "keep", "-1"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("/etc/mcupdate/mcupdate.ini", []byte(tt.ini))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var got []*Error
+			collectErrors(err, &got)
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d errors, want %d: %v", len(got), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				e := got[i]
+				if e.File != "/etc/mcupdate/mcupdate.ini" || e.Section != w.section || e.Key != w.key {
+					t.Errorf("error %d is for %s [%s] %s, want [%s] %s", i, e.File, e.Section, e.Key, w.section, w.key)
+				}
+				if !strings.Contains(e.Error(), w.msg) {
+					t.Errorf("error %q does not say %q", e, w.msg)
+				}
+				prefix := "/etc/mcupdate/mcupdate.ini: [" + w.section + "]"
+				if w.key != "" {
+					prefix += " " + w.key
+				}
+				if !strings.HasPrefix(e.Error(), prefix+": ") {
+					t.Errorf("error %q does not start with %q", e, prefix)
+				}
+			}
+		})
+	}
+}
+
+// collectErrors flattens errors.Join trees into their *Error leaves.
+func collectErrors(err error, out *[]*Error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			collectErrors(e, out)
+		}
+		return
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		*out = append(*out, e)
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	_, err := Parse("m.ini", []byte("[general\nbranch = x\n"))
+	var e *Error
+	if !errors.As(err, &e) || e.File != "m.ini" {
+		t.Fatalf("error %v is not a *config.Error naming m.ini", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q spans lines", err)
+	}
+}
+
+func TestParseValidCIDRs(t *testing.T) {
+	for _, v := range []string{"fd00:dead:beef:c0::/80", "2001:db8::/64", "fd00::/8"} {
+		c, err := Parse("m.ini", []byte("[docker]\nfixed_cidr_v6 = "+v+"\n"))
+		if err != nil {
+			t.Errorf("%s: %v", v, err)
+			continue
+		}
+		if c.FixedCIDRv6 != v {
+			t.Errorf("FixedCIDRv6 = %q, want %q", c.FixedCIDRv6, v)
+		}
+	}
+}

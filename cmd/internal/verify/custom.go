@@ -53,6 +53,9 @@ type Customizations struct {
 	Base       string
 	BaseSource string
 	Files      []Customization
+	// TreeFromIndex is true when HEAD's files were taken from the index's
+	// cache tree instead of reading HEAD's tree.
+	TreeFromIndex bool
 	// Hashed counts the work-tree files whose content had to be hashed
 	// because the index's stat data did not vouch for them.
 	Hashed int
@@ -71,8 +74,12 @@ const maxWalk = 64
 // deletions. Files added locally are not reported: upstream cannot
 // overwrite what it does not have.
 //
-// It is fast on a release-sized tree: trees are compared by hash, so only
-// the base's tree is read, and a work-tree file is hashed only when the
+// A committed edit that the work tree undoes is not reported: update.sh
+// commits the work tree as it is.
+//
+// It is fast on a release-sized tree and never walks the history beyond a
+// few commits: HEAD's tree is read once, of the base only the subtrees
+// whose hashes differ from HEAD's, no blob at all; and a work-tree file is hashed only when the
 // index's stat data (mtime, ctime, size, inode) does not match it, or the
 // entry is racily clean, as git itself decides.
 func FindCustomizations(dir, branch string) (*Customizations, error) {
@@ -89,17 +96,6 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 		return nil, fmt.Errorf("%s: find the upstream base of HEAD: %w", dir, err)
 	}
 	out := &Customizations{Base: base.String(), BaseSource: src}
-	baseFiles, err := flatten(repo, base)
-	if err != nil {
-		return nil, fmt.Errorf("%s: read tree of %s: %w", dir, base, err)
-	}
-	headFiles := baseFiles
-	if head.Hash() != base {
-		if headFiles, err = flatten(repo, head.Hash()); err != nil {
-			return nil, fmt.Errorf("%s: read tree of HEAD: %w", dir, err)
-		}
-	}
-
 	gitDir := filepath.Join(dir, ".git")
 	idxPath := filepath.Join(gitDir, "index")
 	f, err := os.Open(idxPath)
@@ -117,6 +113,42 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 	}
 	indexMtime := fi.ModTime()
 
+	// HEAD's files: from the index when its cache tree says it holds
+	// exactly HEAD's tree (as after a commit or checkout), else from
+	// HEAD's tree in full. Of the base only the subtrees whose hashes
+	// differ from HEAD's are read.
+	hc, err := repo.CommitObject(head.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("%s: HEAD: %w", dir, err)
+	}
+	var headFiles map[string]plumbing.Hash
+	if !indexIsTree(idx, hc.TreeHash) {
+		if headFiles, err = flatten(repo, head.Hash()); err != nil {
+			return nil, fmt.Errorf("%s: read tree of HEAD: %w", dir, err)
+		}
+	} else {
+		out.TreeFromIndex = true
+		headFiles = make(map[string]plumbing.Hash, len(idx.Entries))
+		for _, e := range idx.Entries {
+			if e.Stage == 0 && e.Mode != filemode.Submodule {
+				headFiles[e.Name] = e.Hash
+			}
+		}
+	}
+	committed := map[string]baseEntry{}
+	if head.Hash() != base {
+		if err := diffCommits(repo, base, head.Hash(), committed); err != nil {
+			return nil, fmt.Errorf("%s: compare %s with HEAD: %w", dir, base, err)
+		}
+	}
+	baseHash := func(name string) (plumbing.Hash, bool) {
+		if d, ok := committed[name]; ok {
+			return d.hash, d.present
+		}
+		h, ok := headFiles[name]
+		return h, ok
+	}
+
 	seen := make(map[string]bool, len(idx.Entries))
 	add := func(name string, deleted bool, where string) {
 		out.Files = append(out.Files, Customization{File: name, Deleted: deleted, Where: where})
@@ -128,39 +160,40 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 			continue
 		}
 		seen[e.Name] = true
-		bh, inBase := baseFiles[e.Name]
+		bh, inBase := baseHash(e.Name)
 		if !inBase {
 			continue // a local addition
 		}
 		where := InWorkTree
-		if hh, ok := headFiles[e.Name]; !ok || hh != bh {
+		if _, ok := committed[e.Name]; ok {
 			where = InCommit
 		}
-		if e.Hash != bh {
-			add(e.Name, false, where)
-			continue
-		}
 		if e.SkipWorktree {
+			if e.Hash != bh {
+				add(e.Name, false, where)
+			}
 			continue
 		}
-		same, hashed, gone, err := worktreeMatches(dir, e, indexMtime)
+		// What counts is the work tree: update.sh commits it as it is.
+		h, hashed, gone, err := worktreeHash(dir, e, indexMtime)
 		if err != nil {
 			return nil, err
 		}
 		if hashed {
 			out.Hashed++
 		}
-		if !same {
+		if gone || h != bh {
 			add(e.Name, gone, where)
 		}
 	}
-	for name := range baseFiles {
-		if !seen[name] {
-			where := InWorkTree
-			if _, ok := headFiles[name]; !ok {
-				where = InCommit
-			}
-			add(name, true, where)
+	for name := range headFiles {
+		if _, ok := committed[name]; !ok && !seen[name] {
+			add(name, true, InWorkTree)
+		}
+	}
+	for name, d := range committed {
+		if d.present && !seen[name] {
+			add(name, true, InCommit)
 		}
 	}
 	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].File < out.Files[j].File })
@@ -225,6 +258,105 @@ func isAfterUpdate(c *object.Commit) bool {
 	return len(c.ParentHashes) == 2 && strings.HasPrefix(c.Message, "After update")
 }
 
+// indexIsTree reports whether the index's cache-tree extension vouches
+// that the index holds exactly tree.
+func indexIsTree(idx *index.Index, tree plumbing.Hash) bool {
+	if idx.Cache == nil || len(idx.Cache.Entries) == 0 {
+		return false
+	}
+	root := idx.Cache.Entries[0]
+	return root.Path == "" && root.Entries >= 0 && root.Entries == len(idx.Entries) && root.Hash == tree
+}
+
+// baseEntry is a path's blob in the base where HEAD differs from it.
+type baseEntry struct {
+	hash    plumbing.Hash
+	present bool // false: the path is not in the base (added locally)
+}
+
+// diffCommits records in out every file path where the trees of base and
+// head differ, with base's blob. Equal subtrees are skipped by hash, so
+// only the trees along changed paths are read.
+func diffCommits(repo *git.Repository, base, head plumbing.Hash, out map[string]baseEntry) error {
+	bc, err := repo.CommitObject(base)
+	if err != nil {
+		return err
+	}
+	hc, err := repo.CommitObject(head)
+	if err != nil {
+		return err
+	}
+	return diffTrees(repo, "", bc.TreeHash, hc.TreeHash, out)
+}
+
+func diffTrees(repo *git.Repository, prefix string, a, b plumbing.Hash, out map[string]baseEntry) error {
+	if a == b {
+		return nil
+	}
+	load := func(h plumbing.Hash) (map[string]object.TreeEntry, error) {
+		m := map[string]object.TreeEntry{}
+		if h.IsZero() {
+			return m, nil
+		}
+		t, err := repo.TreeObject(h)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range t.Entries {
+			m[e.Name] = e
+		}
+		return m, nil
+	}
+	ta, err := load(a)
+	if err != nil {
+		return err
+	}
+	tb, err := load(b)
+	if err != nil {
+		return err
+	}
+	isTree := func(e object.TreeEntry) bool { return e.Mode == filemode.Dir }
+	visit := func(name string) error {
+		ea, inA := ta[name]
+		eb, inB := tb[name]
+		if inA && inB && ea.Hash == eb.Hash && ea.Mode == eb.Mode {
+			return nil
+		}
+		p := prefix + name
+		var sa, sb plumbing.Hash
+		if inA && isTree(ea) {
+			sa = ea.Hash
+		}
+		if inB && isTree(eb) {
+			sb = eb.Hash
+		}
+		if !sa.IsZero() || !sb.IsZero() {
+			if err := diffTrees(repo, p+"/", sa, sb, out); err != nil {
+				return err
+			}
+		}
+		if inA && !isTree(ea) && ea.Mode != filemode.Submodule {
+			out[p] = baseEntry{hash: ea.Hash, present: true}
+		} else if inB && !isTree(eb) && eb.Mode != filemode.Submodule {
+			out[p] = baseEntry{}
+		}
+		return nil
+	}
+	for name := range ta {
+		if err := visit(name); err != nil {
+			return err
+		}
+	}
+	for name := range tb {
+		if _, ok := ta[name]; !ok {
+			if err := visit(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // flatten returns every blob and link of commit's tree by path. Only tree
 // objects are read, never blobs.
 func flatten(repo *git.Repository, commit plumbing.Hash) (map[string]plumbing.Hash, error) {
@@ -255,36 +387,38 @@ func flatten(repo *git.Repository, commit plumbing.Hash) (map[string]plumbing.Ha
 	return out, nil
 }
 
-// worktreeMatches reports whether the work-tree file of e still has the
-// content the index records: by stat data when git would trust it, else by
-// hashing the file as a git blob.
-func worktreeMatches(dir string, e *index.Entry, indexMtime time.Time) (same, hashed, gone bool, err error) {
+// worktreeHash returns the blob hash of the work-tree file of e: the
+// index's own hash when its stat data vouches for the file, as git
+// decides, else the hash of the content (hashed is then true). gone is true
+// when the file is missing; a directory or other non-file in its place
+// gives the zero hash.
+func worktreeHash(dir string, e *index.Entry, indexMtime time.Time) (h plumbing.Hash, hashed, gone bool, err error) {
 	p := filepath.Join(dir, filepath.FromSlash(e.Name))
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return false, false, true, nil
+		return plumbing.ZeroHash, false, true, nil
 	}
 	if err != nil {
-		return false, false, false, fmt.Errorf("%s: %w", p, err)
+		return plumbing.ZeroHash, false, false, fmt.Errorf("%s: %w", p, err)
 	}
 	isLink := fi.Mode()&fs.ModeSymlink != 0
-	if isLink != (e.Mode == filemode.Symlink) || (!isLink && !fi.Mode().IsRegular()) {
-		return false, false, false, nil
+	if !isLink && !fi.Mode().IsRegular() {
+		return plumbing.ZeroHash, false, false, nil
 	}
-	if statMatches(fi, e) && e.ModifiedAt.Before(indexMtime) {
-		return true, false, false, nil
+	if isLink == (e.Mode == filemode.Symlink) && statMatches(fi, e) && e.ModifiedAt.Before(indexMtime) {
+		return e.Hash, false, false, nil
 	}
 	var data []byte
 	if isLink {
 		t, err := os.Readlink(p)
 		if err != nil {
-			return false, true, false, fmt.Errorf("%s: %w", p, err)
+			return plumbing.ZeroHash, true, false, fmt.Errorf("%s: %w", p, err)
 		}
 		data = []byte(t)
 	} else if data, err = os.ReadFile(p); err != nil {
-		return false, true, false, fmt.Errorf("%s: %w", p, err)
+		return plumbing.ZeroHash, true, false, fmt.Errorf("%s: %w", p, err)
 	}
-	return blobHash(data) == e.Hash, true, false, nil
+	return blobHash(data), true, false, nil
 }
 
 // statMatches is git's ie_match_stat without the racy check: size, mtime,

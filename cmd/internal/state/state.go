@@ -176,7 +176,7 @@ func (d Dir) PruneReports(keep int) error {
 	}
 	sort.Strings(matches) // the names sort by time
 	var errs []error
-	for len(matches) > keep {
+	for len(matches) > max(keep, 0) {
 		if err := os.Remove(matches[0]); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}

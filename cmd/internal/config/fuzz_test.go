@@ -59,3 +59,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestTooManyEnabled: more patches than mcupdate handles in bounded time
+// is a configuration error naming the key.
+func TestTooManyEnabled(t *testing.T) {
+	names := make([]string, MaxEnabled+1)
+	for i := range names {
+		names[i] = "p" + strings.Repeat("x", i%7) + string(rune('a'+i%26))
+	}
+	_, err := Parse("m.ini", []byte("[patches]\nenable = "+strings.Join(names, " ")+"\n"))
+	if err == nil || !strings.Contains(err.Error(), "m.ini: [patches] enable: 1001 patches enabled, more than the 1000") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse("m.ini", []byte("[patches]\nenable = "+strings.Join(names[:MaxEnabled], " ")+"\n")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -218,7 +218,11 @@ func flatten(err error) []error {
 		}
 		return out
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	// errors.Join's text is its errors' texts a line each; fmt.Errorf
+	// with two %w also unwraps to a list, but its text is one message
+	// ("manifest.json: bad manifest: invalid character") that must stay
+	// whole.
+	if j, ok := err.(interface{ Unwrap() []error }); ok && isJoin(err, j.Unwrap()) {
 		var out []error
 		for _, e := range j.Unwrap() {
 			out = append(out, flatten(e)...)
@@ -226,6 +230,16 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+func isJoin(err error, errs []error) bool {
+	texts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		if e != nil {
+			texts = append(texts, e.Error())
+		}
+	}
+	return err.Error() == strings.Join(texts, "\n")
 }
 
 func (a *app) applyGlobals() {

@@ -123,14 +123,27 @@ func ids(store string) (complete, incomplete []string, err error) {
 	return complete, incomplete, nil
 }
 
+// MaxManifestSize bounds the manifest read: mcupdate's own for a mailcow
+// dir is some kilobytes (a few hundred bytes a file); a larger one is
+// damaged or planted, and decoding it would take seconds and hundreds of
+// megabytes.
+const MaxManifestSize = 8 << 20
+
 func readManifest(store, id string) (*Manifest, error) {
 	p := filepath.Join(store, id, ManifestFile)
+	fi, err := os.Stat(p)
+	if err == nil && fi.Size() > MaxManifestSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than the %d MB a manifest may have", p, ErrBadManifest, fi.Size(), MaxManifestSize>>20)
+	}
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("snapshot %s in %s: %w", id, store, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%s: %w: more than the %d MB a manifest may have", p, ErrBadManifest, MaxManifestSize>>20)
 	}
 	m, err := parseManifest(p, data)
 	if err != nil {

@@ -24,20 +24,22 @@ type UI struct {
 	mu sync.Mutex
 }
 
-// New returns a UI on the given writers; colour is on when out is a
-// terminal and NO_COLOR is unset.
+// New returns a UI on the given writers; colour is on when both are
+// terminals and NO_COLOR is unset, so a stderr redirected to a log file
+// gets no escape codes even when stdout is a terminal.
 func New(out, errw io.Writer) *UI {
-	return &UI{Out: out, Err: errw, Color: IsTerminal(out) && os.Getenv("NO_COLOR") == ""}
+	return &UI{Out: out, Err: errw, Color: IsTerminal(out) && IsTerminal(errw) && os.Getenv("NO_COLOR") == ""}
 }
 
-// IsTerminal reports whether w is a character device such as a terminal.
+// IsTerminal reports whether w is a terminal: a file with terminal
+// attributes, not just any character device such as /dev/null.
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 const (

@@ -19,6 +19,48 @@ import (
 // tracked files, a local commit, a few uncommitted edits, three patches
 // enabled, a snapshot of the overrides. The budget is 150 ms per run.
 func BenchmarkVerify(b *testing.B) {
+	opt := benchSetup(b)
+	dir := opt.MailcowDir
+
+	r, err := Run(context.Background(), opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if u := r.Check(CheckUnprotected); len(r.Unprotected) != 4 || u.Status != StatusWarn {
+		b.Fatalf("unprotected = %v (%s)", r.Unprotected, u.Detail)
+	}
+	for _, c := range r.Checks {
+		if c.Status == StatusFail {
+			b.Fatalf("%s failed: %s %v", c.Name, c.Detail, c.Items)
+		}
+	}
+	cs, err := FindCustomizations(dir, "master")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(cs.Hashed), "hashed-files")
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Run(context.Background(), opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapSys)/(1<<20), "heap-sys-MiB")
+	if per := b.Elapsed() / time.Duration(b.N); per > 150*time.Millisecond {
+		b.Errorf("verify took %v per run, budget 150ms", per)
+	}
+}
+
+// benchSetup builds the benchmark's install and returns its options.
+func benchSetup(b *testing.B) Options {
+	b.Helper()
 	root := b.TempDir()
 	dir := filepath.Join(root, "mailcow")
 	gittest.Large(b, dir, 3500, 20)
@@ -59,41 +101,7 @@ func BenchmarkVerify(b *testing.B) {
 	if err := os.WriteFile(dj, []byte(`{"ipv6": true}`), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	opt := Options{MailcowDir: dir, Config: cfg, StateDir: state, DaemonJSON: dj,
+	return Options{MailcowDir: dir, Config: cfg, StateDir: state, DaemonJSON: dj,
 		DockerMajor: func(context.Context, time.Duration) (int, string, error) { return 28, "28.2.2", nil }}
 
-	r, err := Run(context.Background(), opt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if u := r.Check(CheckUnprotected); len(r.Unprotected) != 4 || u.Status != StatusWarn {
-		b.Fatalf("unprotected = %v (%s)", r.Unprotected, u.Detail)
-	}
-	for _, c := range r.Checks {
-		if c.Status == StatusFail {
-			b.Fatalf("%s failed: %s %v", c.Name, c.Detail, c.Items)
-		}
-	}
-	cs, err := FindCustomizations(dir, "master")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(cs.Hashed), "hashed-files")
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := Run(context.Background(), opt); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	var after runtime.MemStats
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.HeapSys)/(1<<20), "heap-sys-MiB")
-	if per := b.Elapsed() / time.Duration(b.N); per > 150*time.Millisecond {
-		b.Errorf("verify took %v per run, budget 150ms", per)
-	}
 }

@@ -20,8 +20,7 @@ import (
 // knownBranches are the branches upstream mailcow publishes.
 var knownBranches = map[string]bool{"master": true, "nightly": true, "legacy": true}
 
-func checkGit(opt Options) Check {
-	st, err := gitstate.Inspect(opt.MailcowDir)
+func checkGit(opt Options, st *gitstate.State, err error) Check {
 	if err != nil {
 		return Check{Status: StatusFail, Detail: err.Error(), Fix: "the mailcow dir must be the git checkout update.sh works on"}
 	}
@@ -270,13 +269,12 @@ func checkMessageSize(opt Options) Check {
 	return c
 }
 
-func checkUnprotected(opt Options, bound []*patches.Bound, lib map[string]*patches.Patch) (Check, []Unprotected) {
+func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, lib map[string]*patches.Patch) (Check, []Unprotected) {
 	branch := opt.Config.Branch
 	if branch == "" {
-		if st, err := gitstate.Inspect(opt.MailcowDir); err == nil && st.Branch != "" {
+		branch = "master"
+		if st != nil && st.Branch != "" {
 			branch = st.Branch
-		} else {
-			branch = "master"
 		}
 	}
 	cs, err := FindCustomizations(opt.MailcowDir, branch)

@@ -48,6 +48,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/patches"
@@ -195,12 +196,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	// The slow ones first: the docker call and the work-tree scan.
 	run(1, func() Check { return checkDaemonJSON(ctx, opt) })
+	st, gitErr := gitstate.Inspect(opt.MailcowDir)
 	run(6, func() Check {
-		c, u := checkUnprotected(opt, bound, lib)
+		c, u := checkUnprotected(opt, st, bound, lib)
 		unpro = u
 		return c
 	})
-	checks[0] = checkGit(opt)
+	checks[0] = checkGit(opt, st, gitErr)
 	checks[2] = checkPatches(opt, bound, cfgErr)
 	checks[3] = checkOverrides(opt)
 	checks[4] = checkOverrideRefs(opt)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,7 +195,25 @@ func Load(store, id string) (*Manifest, error) {
 	return readManifest(store, id)
 }
 
-var anySHA = regexp.MustCompile(`[0-9a-f]{64}`)
+// digests returns the 64-hex-digit strings in data, as a regexp
+// [0-9a-f]{64} would find them, in one pass: the regexp took more than 20
+// seconds on a 50 MB manifest.
+func digests(data []byte) [][]byte {
+	var out [][]byte
+	run := 0
+	for i, c := range data {
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' {
+			run++
+			if run == 64 {
+				out = append(out, data[i-63:i+1])
+				run = 0
+			}
+			continue
+		}
+		run = 0
+	}
+	return out
+}
 
 // Prune keeps the newest keep snapshots, removes older ones and the
 // directories of snapshots that never got a manifest, then removes the
@@ -228,7 +245,7 @@ func Prune(sys fsx.System, store string, keep int) error {
 				// Cannot know what it refers to: collect no objects.
 				return errors.Join(append(errs, fmt.Errorf("prune: %w; objects kept", rerr))...)
 			}
-			for _, s := range anySHA.FindAll(raw, -1) {
+			for _, s := range digests(raw) {
 				refs[string(s)] = true
 			}
 			continue

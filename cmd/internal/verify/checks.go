@@ -259,7 +259,15 @@ func checkMessageSize(opt Options) Check {
 	for i, s := range small {
 		keys[i] = s.Key
 	}
-	c.Status = StatusFail
+	// mailcow itself ships rspamd and clamd limits below postfix's, so on
+	// a stock install this is a warning; with message-size-limit enabled
+	// the admin asked for one size everywhere, and drift is a failure.
+	c.Status = StatusWarn
+	for _, name := range opt.Config.Enabled {
+		if name == "message-size-limit" {
+			c.Status = StatusFail
+		}
+	}
 	c.Detail = fmt.Sprintf("%s below postfix's message_size_limit (%s): larger mail passes unscanned or fails the scan", strings.Join(keys, ", "), humanBytes(m.Postfix.Bytes))
 	size := "SIZE"
 	if b := m.Postfix.Bytes; b != Unlimited && b%(1<<20) == 0 {

@@ -208,15 +208,16 @@ func (s *scanner) walk(dir []string, ps []gitignore.Pattern, ignored bool) error
 		}
 		p := append(dir[:len(dir):len(dir)], e.Name())
 		r := rel + "/" + e.Name()
-		isDir := e.IsDir()
-		ign := ignored || m.Match(p, isDir)
-		if isDir {
-			if err := s.walk(p, ps, ign); err != nil {
+		if e.IsDir() {
+			if err := s.walk(p, ps, ignored || m.Match(p, true)); err != nil {
 				return err
 			}
 			continue
 		}
-		if !ign || s.tracked[r] {
+		// A tracked file is never snapshotted, so it is not matched: in a
+		// mailcow checkout most files under data/conf are tracked, and
+		// matching them against every pattern was most of a scan.
+		if s.tracked[r] || !(ignored || m.Match(p, false)) {
 			continue
 		}
 		switch t := e.Type(); {

@@ -286,7 +286,7 @@ func (r *run) patch(b *Bound) PatchResult {
 		}
 		view[abs] = fileState{data: out, exists: true}
 		p.old, p.new = cur, fileState{data: out, exists: true}
-		pr.Edits[i].Diff = b.mask.mask(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out))
+		pr.Edits[i].Diff = b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out))
 		plans = append(plans, p)
 	}
 	if len(errs) > 0 {

@@ -153,7 +153,43 @@ func newMasker(params map[string]string) masker {
 
 func (m masker) mask(s string) string {
 	for _, v := range m {
-		s = strings.ReplaceAll(s, v, "********")
+		s = strings.ReplaceAll(s, v, masked)
 	}
 	return s
+}
+
+const masked = "********"
+
+// maskDiff masks a unified diff of a patch with secret parameters. The
+// removed lines are the file's old content, which can hold the old
+// password no parameter names any more: a removed line keeps only the
+// start it shares with an added line up to that line's masked value, and
+// is masked past it.
+func (m masker) maskDiff(diff string) string {
+	if len(m) == 0 || diff == "" {
+		return diff
+	}
+	lines := strings.Split(m.mask(diff), "\n")
+	var added []string
+	for _, l := range lines[min(2, len(lines)):] {
+		if strings.HasPrefix(l, "+") && strings.Contains(l, masked) {
+			added = append(added, l[1:])
+		}
+	}
+	for i := 2; i < len(lines); i++ {
+		l := lines[i]
+		if !strings.HasPrefix(l, "-") {
+			continue
+		}
+		keep := 0
+		for _, a := range added {
+			n := 0
+			for n < len(a) && n+1 < len(l) && a[n] == l[n+1] {
+				n++
+			}
+			keep = max(keep, min(n, strings.Index(a, masked)))
+		}
+		lines[i] = l[:1+keep] + masked
+	}
+	return strings.Join(lines, "\n")
 }

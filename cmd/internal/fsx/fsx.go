@@ -127,11 +127,16 @@ func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 		return statErr
 	}
 	dir := filepath.Dir(target)
+	cleanOnce(dir)
 	f, err := createTemp(dir, TempPrefix+filepath.Base(target)+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	tmp := f.Name()
+	// The temp stays locked until it is renamed or removed, so that
+	// CleanTemps in another process never takes it for a killed run's.
+	unlock := lockTemp(f)
+	defer unlock()
 	defer func() {
 		if err != nil {
 			_ = f.Close()
@@ -221,7 +226,37 @@ func syncDir(dir string) error {
 	return err
 }
 
-// CleanTemps removes temp files a killed mcupdate run left in dir.
+// lockTemp takes a flock on the temp file f through a duplicate of its
+// descriptor, which outlives f.Close until the returned func runs: the
+// kernel drops it when the writer dies, so a temp without it is a killed
+// run's. Best effort: without the lock a concurrent CleanTemps could
+// remove the temp, and the rename then fails; the original is intact.
+func lockTemp(f *os.File) func() {
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = syscall.Close(fd)
+		return func() {}
+	}
+	return func() { _ = syscall.Close(fd) }
+}
+
+// cleaned holds a sync.Once per directory this process wrote to.
+var cleaned sync.Map
+
+// cleanOnce removes, before this process's first write to dir, the temp
+// files a killed run left there: the run that finishes the job leaves
+// none behind. Later writes to dir skip the scan; the Once also keeps a
+// concurrent writer of this process from creating its temp mid-scan.
+func cleanOnce(dir string) {
+	o, _ := cleaned.LoadOrStore(dir, new(sync.Once))
+	o.(*sync.Once).Do(func() { _ = CleanTemps(dir) })
+}
+
+// CleanTemps removes temp files a killed mcupdate run left in dir. A temp
+// file another live run is writing (it holds its flock) is left alone.
 func CleanTemps(dir string) error {
 	matches, err := filepath.Glob(filepath.Join(dir, TempPrefix+"*"))
 	if err != nil {
@@ -229,11 +264,24 @@ func CleanTemps(dir string) error {
 	}
 	var errs []error
 	for _, m := range matches {
+		if inUse(m) {
+			continue
+		}
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inUse reports whether a live writer holds the flock of the temp file p.
+func inUse(p string) bool {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB), syscall.EWOULDBLOCK)
 }
 
 // Change is one write a [Recorder] saw.

@@ -231,6 +231,12 @@ func Prune(sys fsx.System, store string, keep int) error {
 	}
 	var errs []error
 	for _, id := range incomplete {
+		// A run killed while writing the manifest left its temp file.
+		if tmps, err := filepath.Glob(filepath.Join(store, id, fsx.TempPrefix+"*")); err == nil {
+			for _, t := range tmps {
+				_ = sys.Remove(t)
+			}
+		}
 		if err := sys.Remove(filepath.Join(store, id)); err != nil {
 			errs = append(errs, fmt.Errorf("prune incomplete snapshot: %w", err))
 		}

@@ -1,0 +1,330 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/hook"
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
+	"github.com/mcupdate/mcupdate/cmd/internal/verify"
+	"github.com/mcupdate/mcupdate/patches"
+)
+
+// target replays one update: the pre hook's record, update.sh's git
+// steps, the post hook without restarts, the risk ranking and the verify
+// checks; then the verdict.
+func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, error) {
+	start := r.now()
+	tr := &Target{Ref: t.name, Commit: t.commit, Base: base, Reasons: []Reason{}, Findings: []Finding{}, Checks: []verify.Check{}}
+	env := r.hookEnv()
+
+	// The pre hook's part: the snapshot (a new one per update in a chain)
+	// and the record the post hook and the risk ranking start from.
+	snap := r.admin
+	if r.opt.Chain && base != r.opt.From {
+		m, err := snapshot.Create(scratchSys{}, snapshot.Options{
+			MailcowDir: r.work, Store: env.SnapshotStore(), Paths: r.cfg.SnapshotPaths, Dirs: r.cfg.SnapshotDirs,
+			Keep: 1000, Now: r.now(),
+		})
+		if m == nil {
+			return nil, fmt.Errorf("snapshot before %s: %w", t.name, err)
+		}
+		snap = m
+	}
+	head, err := r.git.run(ctx, r.work, "rev-parse", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.stateDir.SaveRecord(scratchSys{}, state.Record{Time: r.now(), MailcowDir: r.work, Commit: head, Branch: "master", SnapshotID: snap.ID}); err != nil {
+		return nil, err
+	}
+
+	res, runErr := updatesh.Run(r.work, updatesh.Options{Target: t.commit, Date: r.now().UTC().Format("2006-01-02_15_04_05"), Env: r.git.env})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, fmt.Errorf("update.sh's git steps to %s: %w", t.name, runErr)
+	}
+	tr.Merge = Merge{Exit: res.MergeExit, Removed: res.Removed, Aborted: res.Aborted, Before: res.Before, Head: res.Head}
+	if runErr != nil || res.Aborted {
+		msg := "update.sh would abort the merge"
+		if runErr != nil {
+			msg = runErr.Error()
+		}
+		tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindMergeAborted, Message: msg + ": update.sh stops and asks the admin to move the files"})
+		r.finish(tr, start)
+		return tr, nil
+	}
+
+	// What the merge clobbered, before the post hook puts it back.
+	var pre *patches.Result
+	if len(r.bound) > 0 {
+		pre, _ = patches.Apply(fsx.Check{}, r.work, r.bound, patches.ModeCheck)
+	}
+	_ = os.Remove(filepath.Join(r.stateDir.Path, hook.RiskFile))
+	postRep, _ := hook.Post(ctx, env, hook.PostOptions{NoRestart: true})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var post *patches.Result
+	if len(r.bound) > 0 {
+		post, _ = patches.Apply(fsx.Check{}, r.work, r.bound, patches.ModeCheck)
+	}
+	tr.Reasons = append(tr.Reasons, patchReasons(pre, post)...)
+	if postRep != nil {
+		for _, s := range postRep.Steps {
+			if s.Name == "overrides" && s.Status == hook.StatusChanged {
+				for _, d := range s.Details {
+					tr.Reasons = append(tr.Reasons, Reason{Verdict: Reapplied, Kind: KindOverrideBack, Message: d})
+				}
+			}
+		}
+	}
+
+	// The post hook's risk ranking, as it kept it (risk.JSONReport,
+	// read back without the diffs: --keep leaves them in the clone).
+	var jr struct {
+		Counts   risk.JSONCounts `json:"counts"`
+		Findings []Finding       `json:"findings"`
+	}
+	// A file whose patch failed is reported by the patch's reasons.
+	brokenPatch := map[string]bool{}
+	for _, x := range tr.Reasons {
+		if x.Verdict == Broken && x.Patch != "" {
+			brokenPatch[x.File] = true
+		}
+	}
+	if err := r.stateDir.ReadJSON(hook.RiskFile, &jr); err == nil {
+		tr.Risk = jr.Counts
+		for _, f := range jr.Findings {
+			tr.Findings = append(tr.Findings, f)
+			if f.Risk == risk.High.String() && len(f.Lost) > 0 && !brokenPatch[f.File] {
+				tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindLostLines, File: f.File, Lost: f.Lost,
+					Message: fmt.Sprintf("the merge dropped %d local %s of %s and no patch puts %s back", len(f.Lost), plural(len(f.Lost), "line", "lines"), f.File, plural(len(f.Lost), "it", "them"))})
+			}
+		}
+	} else {
+		r.warnf("%s: no risk ranking: %v", t.name, err)
+	}
+	deleted, err := r.deletedCustomized(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	tr.Reasons = append(tr.Reasons, deleted...)
+
+	vr, _ := verify.Run(ctx, verify.Options{MailcowDir: r.work, Config: r.run, StateDir: r.stateDir.Path, DaemonJSON: env.DaemonJSON, Now: r.now()})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if vr != nil {
+		for _, c := range vr.Checks {
+			if c.Status == verify.StatusOK || c.Status == verify.StatusSkipped {
+				continue
+			}
+			tr.Checks = append(tr.Checks, c)
+			if c.Status != verify.StatusFail {
+				continue
+			}
+			switch c.Name {
+			case verify.CheckPatches:
+				// Reported edit by edit above.
+			case verify.CheckOverrideRefs:
+				tr.Reasons = append(tr.Reasons, vanished(c)...)
+			default:
+				tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindCheckFailed, Check: c.Name, Message: c.Detail})
+			}
+		}
+	}
+	r.finish(tr, start)
+	return tr, nil
+}
+
+// finish decides the verdict, orders the reasons (BROKEN first) and hides
+// mailcow.conf's secrets in every string.
+func (r *replayer) finish(tr *Target, start time.Time) {
+	conf, _ := os.ReadFile(filepath.Join(r.work, "mailcow.conf"))
+	red := risk.NewRedactor(conf)
+	var broken, back []Reason
+	for _, x := range tr.Reasons {
+		x.Message, x.Anchor = red.String(x.Message), red.String(x.Anchor)
+		for i := range x.Lost {
+			x.Lost[i] = red.String(x.Lost[i])
+		}
+		if x.Verdict == Broken {
+			broken = append(broken, x)
+		} else {
+			back = append(back, x)
+		}
+	}
+	tr.Reasons = append(broken, back...)
+	if tr.Reasons == nil {
+		tr.Reasons = []Reason{}
+	}
+	for i := range tr.Checks {
+		c := &tr.Checks[i]
+		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
+		for j := range c.Items {
+			c.Items[j] = red.String(c.Items[j])
+		}
+	}
+	switch {
+	case len(broken) > 0:
+		tr.Verdict = Broken
+	case len(back) > 0:
+		tr.Verdict = Reapplied
+	default:
+		tr.Verdict = OK
+	}
+	tr.Seconds = seconds(r.now().Sub(start))
+}
+
+// patchReasons compares the patches' state after the merge (pre) with the
+// state after the post hook (post): an edit the merge undid and the post
+// hook redid is REAPPLIED; an edit that still does not hold is BROKEN.
+func patchReasons(pre, post *patches.Result) []Reason {
+	if post == nil {
+		return nil
+	}
+	clobbered := map[string]bool{}
+	if pre != nil {
+		for _, p := range pre.Patches {
+			for _, e := range p.Edits {
+				if e.State == patches.StateWouldChange {
+					clobbered[p.Name+"\x00"+e.Edit] = true
+				}
+			}
+		}
+	}
+	var out []Reason
+	for _, p := range post.Patches {
+		failed := ""
+		for _, e := range p.Edits {
+			if e.State == patches.StateAnchorMissing || e.State == patches.StateFileMissing || e.State == patches.StateFailed {
+				failed = e.Edit
+			}
+		}
+		for _, e := range p.Edits {
+			x := Reason{Verdict: Broken, Patch: p.Name, Edit: e.Edit, File: e.File}
+			switch e.State {
+			case patches.StateAlreadyApplied:
+				if !clobbered[p.Name+"\x00"+e.Edit] {
+					continue
+				}
+				x.Verdict, x.Kind = Reapplied, KindReapplied
+				x.Message = fmt.Sprintf("patch %s, edit %s: the update changed %s; the post hook re-applied it", p.Name, e.Edit, e.File)
+			case patches.StateAnchorMissing:
+				x.Kind = KindAnchorMissing
+				var ae *patches.AnchorError
+				if errors.As(e.Err, &ae) {
+					x.Anchor = ae.Anchor
+				}
+				x.Message = errMsg(e, "anchor gone")
+			case patches.StateFileMissing:
+				x.Kind = KindFileMissing
+				x.Message = errMsg(e, "file gone")
+			case patches.StateSkipped:
+				x.Kind = KindCoupledEdit
+				x.Message = fmt.Sprintf("patch %s, edit %s: %s not set: edit %s of the same patch failed, and a patch applies all or none", p.Name, e.Edit, e.File, failed)
+			case patches.StateWouldChange:
+				x.Kind = KindEditFailed
+				x.Message = fmt.Sprintf("patch %s, edit %s: %s still differs after the post hook", p.Name, e.Edit, e.File)
+			case patches.StateFailed:
+				x.Kind = KindEditFailed
+				x.Message = errMsg(e, "failed")
+			default:
+				continue
+			}
+			out = append(out, x)
+		}
+		if p.Err != nil && len(p.Edits) == 0 {
+			out = append(out, Reason{Verdict: Broken, Kind: KindEditFailed, Patch: p.Name, Message: oneLine(p.Err.Error())})
+		}
+	}
+	return out
+}
+
+func errMsg(e patches.EditResult, fallback string) string {
+	if e.Err == nil {
+		return fallback
+	}
+	return oneLine(e.Err.Error())
+}
+
+// deletedCustomized finds the files the admin had changed (the "Before
+// update" commit) that update.sh's conflict clean-up deleted because
+// upstream deleted them: the admin's lines in them are gone.
+func (r *replayer) deletedCustomized(ctx context.Context, res *updatesh.Result) ([]Reason, error) {
+	if res.Before == "" || len(res.Removed) == 0 {
+		return nil, nil
+	}
+	args := append([]string{"diff", "--no-color", "--no-ext-diff", "-U0", res.Before + "^", res.Before, "--"}, res.Removed...)
+	out, err := r.git.run(ctx, r.work, args...)
+	if err != nil {
+		return nil, err
+	}
+	lost := map[string][]string{}
+	var order []string
+	cur := ""
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, "+++ "):
+			cur = strings.TrimPrefix(strings.TrimPrefix(l, "+++ "), "b/")
+			if _, ok := lost[cur]; !ok && cur != "/dev/null" {
+				lost[cur] = []string{}
+				order = append(order, cur)
+			}
+		case strings.HasPrefix(l, "--- "):
+		case strings.HasPrefix(l, "+") && cur != "" && strings.TrimSpace(l[1:]) != "":
+			lost[cur] = append(lost[cur], l)
+		}
+	}
+	var reasons []Reason
+	for _, f := range order {
+		reasons = append(reasons, Reason{Verdict: Broken, Kind: KindFileDeleted, File: f, Lost: lost[f],
+			Message: fmt.Sprintf("upstream deleted %s, which the admin changed; update.sh's conflict clean-up removed it with the admin's %d %s", f, len(lost[f]), plural(len(lost[f]), "line", "lines"))})
+	}
+	return reasons, nil
+}
+
+// vanished turns verify's failed override-references check into one
+// reason per service; its items read "service NAME (FILE line N) is not
+// in docker-compose.yml[: renamed to X?]".
+func vanished(c verify.Check) []Reason {
+	var out []Reason
+	for _, item := range c.Items {
+		x := Reason{Verdict: Broken, Kind: KindVanishedService, File: risk.OverrideFile, Message: item}
+		if rest, ok := strings.CutPrefix(item, "service "); ok {
+			x.Service, _, _ = strings.Cut(rest, " ")
+		}
+		out = append(out, x)
+	}
+	if len(out) == 0 {
+		out = append(out, Reason{Verdict: Broken, Kind: KindVanishedService, File: risk.OverrideFile, Message: c.Detail})
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}

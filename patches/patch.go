@@ -170,8 +170,6 @@ var (
 	ownerValue = regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`)
 )
 
-var topKeys = map[string]bool{"description": true, "params": true, "services": true, "restart": true}
-
 // keysByKind lists the keys each kind allows besides file and kind.
 var keysByKind = map[Kind][]string{
 	KindINI:   {"section", "key", "value", "missing", "create"},
@@ -584,7 +582,7 @@ func checkRel(p string) error {
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return fmt.Errorf("%w: %q contains ..", ErrUnsafePath, p)
+			return fmt.Errorf("%w: %q goes up a directory (..)", ErrUnsafePath, p)
 		}
 	}
 	if c := path.Clean(p); c == "." {

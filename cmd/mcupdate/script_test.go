@@ -9,9 +9,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"mcupdate": func() int { return Main(os.Args[1:]) },
-	}))
+	testscript.Main(m, map[string]func(){
+		"mcupdate": func() { os.Exit(Main(os.Args[1:])) },
+	})
 }
 
 // fakeDocker records its arguments in $WORK/docker.log. `docker version`

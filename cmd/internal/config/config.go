@@ -219,7 +219,7 @@ func (c *Config) parse(data []byte) error {
 	}{{"paths", c.SnapshotPaths}, {"dirs", c.SnapshotDirs}} {
 		for _, p := range k.list {
 			if strings.HasPrefix(p, "/") || containsDotDot(p) {
-				keyErr("snapshot", k.key, fmt.Errorf("%q must be relative to the mailcow dir, without ..", p))
+				keyErr("snapshot", k.key, fmt.Errorf("%q must be relative to the mailcow dir, with no .. parts", p))
 			}
 		}
 	}

@@ -80,7 +80,7 @@ func (Real) Lchown(name string, uid, gid int) error {
 // Symlink implements [System]: the link is made beside name under a temp
 // name and renamed over it, so name is never missing.
 func (Real) Symlink(target, name string) error {
-	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".mcupdate-link")
+	tmp := filepath.Join(filepath.Dir(name), TempPrefix+filepath.Base(name)+"-link")
 	_ = os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
 		return err

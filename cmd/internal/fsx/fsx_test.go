@@ -396,7 +396,7 @@ func TestRealSymlink(t *testing.T) {
 			}
 		}},
 		{"stale temp link from a killed run", func(t *testing.T, p string) {
-			mustSymlink(t, "stale", filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".mcupdate-link"))
+			mustSymlink(t, "stale", filepath.Join(filepath.Dir(p), TempPrefix+filepath.Base(p)+"-link"))
 		}},
 	}
 	for _, tt := range tests {

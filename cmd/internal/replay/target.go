@@ -116,7 +116,7 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 	} else {
 		r.warnf("%s: no risk ranking: %v", t.name, err)
 	}
-	deleted, err := r.deletedCustomized(ctx, res)
+	deleted, err := r.deletedCustomized(ctx, res, head, t.commit)
 	if err != nil {
 		return nil, err
 	}
@@ -260,14 +260,24 @@ func errMsg(e patches.EditResult, fallback string) string {
 	return oneLine(e.Err.Error())
 }
 
-// deletedCustomized finds the files the admin had changed (the "Before
-// update" commit) that update.sh's conflict clean-up deleted because
+// deletedCustomized finds the files the admin had changed that update.sh's conflict clean-up deleted because
 // upstream deleted them: the admin's lines in them are gone.
-func (r *replayer) deletedCustomized(ctx context.Context, res *updatesh.Result) ([]Reason, error) {
-	if res.Before == "" || len(res.Removed) == 0 {
+func (r *replayer) deletedCustomized(ctx context.Context, res *updatesh.Result, head, target string) ([]Reason, error) {
+	if len(res.Removed) == 0 {
 		return nil, nil
 	}
-	args := append([]string{"diff", "--no-color", "--no-ext-diff", "-U0", res.Before + "^", res.Before, "--"}, res.Removed...)
+	// The admin's changes: from where the install and the target part
+	// (the release it was at) to the install before the merge, which is
+	// the "Before update" commit, or HEAD when there was nothing to
+	// commit (in a chain, earlier updates committed the edits).
+	if res.Before != "" {
+		head = res.Before
+	}
+	base, err := r.git.run(ctx, r.work, "merge-base", head, target)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"diff", "--no-color", "--no-ext-diff", "--no-renames", "-U0", base, head, "--"}, res.Removed...)
 	out, err := r.git.run(ctx, r.work, args...)
 	if err != nil {
 		return nil, err

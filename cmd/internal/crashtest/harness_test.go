@@ -31,6 +31,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	// A helper in a mount namespace reuses its parent's binary.
+	if bin = os.Getenv("MCUPDATE_CRASHTEST_BIN"); bin != "" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "mcupdate-crashtest-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -89,6 +93,15 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	w := worldAt(t, root)
+	w.write(filepath.Join(root, "bin", "docker"), fakeDocker, 0o755)
+	w.write(w.daemon, "{\n  \"ipv6\": true,\n  \"fixed-cidr-v6\": \"fd00:dead:beef:c0::/80\"\n}\n", 0o644)
+	return w
+}
+
+// worldAt is the world below root, made by newWorld (maybe in another
+// process).
+func worldAt(t *testing.T, root string) *world {
 	w := &world{
 		t: t, root: root,
 		dir:      filepath.Join(root, "mailcow"),
@@ -98,7 +111,6 @@ func newWorld(t *testing.T) *world {
 		patchDir: filepath.Join(root, "etc", "patches"),
 	}
 	binDir := filepath.Join(root, "bin")
-	w.write(filepath.Join(binDir, "docker"), fakeDocker, 0o755)
 	w.env = []string{
 		"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + root, "NO_COLOR=1", "LANG=C",
@@ -110,7 +122,6 @@ func newWorld(t *testing.T) *world {
 		"MCUPDATE_DAEMON_JSON=" + w.daemon,
 		"MCUPDATE_MAILCOW_DIR=" + w.dir,
 	}
-	w.write(w.daemon, "{\n  \"ipv6\": true,\n  \"fixed-cidr-v6\": \"fd00:dead:beef:c0::/80\"\n}\n", 0o644)
 	return w
 }
 

@@ -168,6 +168,10 @@ func nearest(name string, candidates []string, n int) []string {
 		if out[i].d != out[j].d {
 			return out[i].d < out[j].d
 		}
+		// 2026-04: 2026-05 and 2026-03 before 2026-09.
+		if ci, cj := charGap(name, out[i].s), charGap(name, out[j].s); ci != cj {
+			return ci < cj
+		}
 		return out[i].s > out[j].s // newer release names first
 	})
 	var names []string
@@ -202,4 +206,15 @@ func firstN(s []string, n int) []string {
 		return append(s[:n:n], "…")
 	}
 	return s
+}
+
+// charGap is how far apart a and b are at their first differing byte.
+func charGap(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			d := int(a[i]) - int(b[i])
+			return max(d, -d)
+		}
+	}
+	return 0
 }

@@ -170,7 +170,19 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 // keepNew saves the current (update.sh's) version of rel beside it as
 // rel.mcupdate-new before the admin's version is restored over it.
 func (env *Env) keepNew(rel string) error {
+	// Checked as Restore checks its paths: a parent directory that is
+	// now a link to elsewhere must not take this write out of the
+	// mailcow dir.
+	if err := snapshot.CheckPath(env.MailcowDir, rel); err != nil {
+		return err
+	}
 	p := filepath.Join(env.MailcowDir, filepath.FromSlash(rel))
+	// Never write through a link (or anything else) at the kept name.
+	if fi, err := os.Lstat(p + NewSuffix); err == nil && !fi.Mode().IsRegular() {
+		if err := env.Sys.Remove(p + NewSuffix); err != nil {
+			return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+		}
+	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)

@@ -153,6 +153,18 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// CheckPath refuses rel as [Restore] does: absolute, with .., or below a
+// directory link that resolves outside mailcowDir. For a write beside a
+// file Restore will put back, such as the post hook's copy of update.sh's
+// version.
+func CheckPath(mailcowDir, rel string) error {
+	root, err := filepath.EvalSymlinks(mailcowDir)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return checkSafe(root, mailcowDir, rel)
+}
+
 // checkSafe refuses rel if it could lead a write outside the mailcow dir:
 // absolute, with .., or below a directory link that resolves outside
 // root (the mailcow dir with its own links resolved). Missing parents are

@@ -130,7 +130,7 @@ var clobberCases = map[string]clobberCase{
 		// extra.cf (gitignored) keeps the admin's line through the merge;
 		// the tracked rspamd and clamd files lose theirs. A changed patch
 		// restarts all its services.
-		restarts: []string{"docker compose restart clamd-mailcow postfix-mailcow rspamd-mailcow"},
+		restarts: []string{"docker compose restart clamd-mailcow rspamd-mailcow"}, // extra.cf was already right: postfix keeps running
 	},
 }
 

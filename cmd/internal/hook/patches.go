@@ -75,11 +75,11 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 			failed = append(failed, p.Name)
 		case len(p.Changed) > 0:
 			changed = append(changed, p.Name)
-			for _, svc := range p.Services {
-				m := restart.Restart
-				if p.Restart == patches.RestartRecreate {
-					m = restart.Recreate
-				}
+			m := restart.Restart
+			if p.Restart == patches.RestartRecreate {
+				m = restart.Recreate
+			}
+			for _, svc := range servicesToRestart(p) {
 				plan.Add(svc, m)
 			}
 		default:
@@ -128,6 +128,30 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 		s.Message = fmt.Sprintf("all %d enabled patches in place", len(inPlace))
 	}
 	return s, res, err
+}
+
+// servicesToRestart narrows a patch's services to those whose files it
+// changed: message-size-limit names postfix, rspamd and clamd, but when
+// only clamd.conf changed only clamd-mailcow restarts. A changed file no
+// known service reads (mailcow.conf, the compose files) restarts them all.
+func servicesToRestart(p patches.PatchResult) []string {
+	declared := map[string]bool{}
+	for _, svc := range p.Services {
+		declared[svc] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range p.Changed {
+		svc, _, ok := restart.ServiceFor(f)
+		if !ok || !declared[svc] {
+			return p.Services
+		}
+		if !seen[svc] {
+			seen[svc] = true
+			out = append(out, svc)
+		}
+	}
+	return out
 }
 
 // stepRestart restarts the planned services (only those), or says what it

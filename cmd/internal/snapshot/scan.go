@@ -13,8 +13,9 @@ import (
 	"strings"
 	"syscall"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 )
 
 // reasonNotPresent is the Skip reason for a configured path that is not
@@ -35,19 +36,13 @@ type scanResult struct {
 	skipped []Skip
 }
 
-// tracked reads the paths git tracks from the index, once per scan.
+// tracked reads the paths git tracks from the index, once per scan. It
+// reads only their names: go-git decodes every entry of the thousands in
+// a mailcow index, which took a fifth of the pre hook's time.
 func tracked(mailcowDir string) (map[string]bool, error) {
-	repo, err := git.PlainOpen(mailcowDir)
+	out, err := gitstate.IndexPaths(mailcowDir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: open git repository: %w", mailcowDir, err)
-	}
-	idx, err := repo.Storer.Index()
-	if err != nil {
-		return nil, fmt.Errorf("%s: read git index: %w", filepath.Join(mailcowDir, ".git", "index"), err)
-	}
-	out := make(map[string]bool, len(idx.Entries))
-	for _, e := range idx.Entries {
-		out[e.Name] = true
+		return nil, fmt.Errorf("read the files git tracks: %w", err)
 	}
 	return out, nil
 }

@@ -276,7 +276,10 @@ type replayer struct {
 	local         *localState
 	from          ref
 	admin         *snapshot.Manifest // the admin's overrides at From, for direct mode
-	report        *Report
+	// overridesTouched is set when a post hook's restore step did more
+	// than compare: the next direct target must put the overrides back.
+	overridesTouched bool
+	report           *Report
 }
 
 // Run replays the update from opt.From to every target and returns the
@@ -563,15 +566,36 @@ func (r *replayer) reset(ctx context.Context) error {
 	if err := r.checkoutFrom(ctx); err != nil {
 		return err
 	}
-	// Files the last target left untracked (update.sh's kept versions,
-	// FILE.mcupdate-new); ignored files are put right below.
-	if _, err := r.git.run(ctx, r.work, "clean", "-fdq"); err != nil {
-		return err
-	}
 	if r.local != nil {
 		if err := r.local.writeTo(r.work); err != nil {
 			return fmt.Errorf("--local: copy the tracked edits: %w", err)
 		}
+	}
+	if err := r.resetOverrides(ctx); err != nil {
+		return err
+	}
+	if len(r.bound) > 0 {
+		if res, err := patches.Apply(scratchSys{}, r.work, r.bound, patches.ModeApply); res == nil || err != nil {
+			return fmt.Errorf("re-apply the patches at %s: %w", r.opt.From, err)
+		}
+	}
+	return nil
+}
+
+// resetOverrides puts the gitignored files back as they were at From.
+// Only the post hook's restore step changes them (a merge leaves ignored
+// files alone, and the patches write the same content again), so a
+// target whose restore step found nothing needs nothing here: the walk
+// of the snapshot dirs is skipped.
+func (r *replayer) resetOverrides(ctx context.Context) error {
+	if !r.overridesTouched {
+		return nil
+	}
+	r.overridesTouched = false
+	// update.sh's versions the restore kept beside the admin's
+	// (FILE.mcupdate-new), where no ignore rule covers them.
+	if _, err := r.git.run(ctx, r.work, "clean", "-fdq"); err != nil {
+		return err
 	}
 	changes, err := snapshot.Diff(r.admin, r.work)
 	if err != nil {
@@ -589,13 +613,8 @@ func (r *replayer) reset(ctx context.Context) error {
 		}
 	}
 	if len(restore) > 0 {
-		if _, err := snapshot.Restore(scratchSys{}, r.stateDir.Path+"/snapshots", r.admin.ID, r.work, restore); err != nil {
+		if _, err := snapshot.Restore(scratchSys{}, filepath.Join(r.stateDir.Path, "snapshots"), r.admin.ID, r.work, restore); err != nil {
 			return err
-		}
-	}
-	if len(r.bound) > 0 {
-		if res, err := patches.Apply(scratchSys{}, r.work, r.bound, patches.ModeApply); res == nil || err != nil {
-			return fmt.Errorf("re-apply the patches at %s: %w", r.opt.From, err)
 		}
 	}
 	return nil

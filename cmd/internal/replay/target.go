@@ -81,8 +81,12 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 		post, _ = patches.Apply(fsx.Check{}, r.work, r.bound, patches.ModeCheck)
 	}
 	tr.Reasons = append(tr.Reasons, patchReasons(pre, post)...)
+	r.overridesTouched = true
 	if postRep != nil {
 		for _, s := range postRep.Steps {
+			if s.Name == "overrides" && s.Status == hook.StatusOK {
+				r.overridesTouched = false
+			}
 			if s.Name == "overrides" && s.Status == hook.StatusChanged {
 				for _, d := range s.Details {
 					tr.Reasons = append(tr.Reasons, Reason{Verdict: Reapplied, Kind: KindOverrideBack, Message: d})

@@ -79,7 +79,16 @@ func (d Dir) Lock(what string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	// A run killed while it was starting a program (git, docker) leaves
+	// the lock to the child for the moment between fork and exec, the
+	// descriptor being close-on-exec: when the pid on the holder line is
+	// gone, give the kernel a moment to drop the lock.
+	for end := time.Now().Add(deadHolderWait); errors.Is(err, syscall.EWOULDBLOCK) && holderGone(p) && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
 		holder, _ := os.ReadFile(p)
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -91,6 +100,24 @@ func (d Dir) Lock(what string) (*Lock, error) {
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d (%s) since %s\n", os.Getpid(), what, time.Now().UTC().Format(time.RFC3339))), 0)
 	return &Lock{f: f}, nil
+}
+
+// deadHolderWait bounds how long Lock waits for a lock whose holder is
+// gone.
+const deadHolderWait = 500 * time.Millisecond
+
+// holderGone reports whether the lock file at p names a pid that no
+// longer exists.
+func holderGone(p string) bool {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(b), "pid %d ", &pid); err != nil || pid <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 // Release gives the lock up.

@@ -256,6 +256,10 @@ func TestBase(t *testing.T) {
 				if len(r.Findings) != 0 || len(r.Low) != 0 {
 					t.Errorf("nothing merged, yet:\n%s", dump(r))
 				}
+				if r.Base != want {
+					t.Errorf("base %s, want %s", r.Base, want)
+				}
+				return
 			}
 			if r.Base != want {
 				t.Errorf("base %s, want %s", r.Base, want)

@@ -4,6 +4,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,8 +84,9 @@ func (d Dir) Lock(what string) (*Lock, error) {
 	// A run killed while it was starting a program (git, docker) leaves
 	// the lock to the child for the moment between fork and exec, the
 	// descriptor being close-on-exec: when the pid on the holder line is
-	// gone, give the kernel a moment to drop the lock.
-	for end := time.Now().Add(deadHolderWait); errors.Is(err, syscall.EWOULDBLOCK) && holderGone(p) && time.Now().Before(end); {
+	// gone, give the kernel a moment to drop the lock. An empty line is a
+	// holder that has not written it yet: wait for it, to name it.
+	for end := time.Now().Add(deadHolderWait); errors.Is(err, syscall.EWOULDBLOCK) && holderUnknown(p) && time.Now().Before(end); {
 		time.Sleep(5 * time.Millisecond)
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	}
@@ -106,16 +108,16 @@ func (d Dir) Lock(what string) (*Lock, error) {
 // gone.
 const deadHolderWait = 500 * time.Millisecond
 
-// holderGone reports whether the lock file at p names a pid that no
-// longer exists.
-func holderGone(p string) bool {
+// holderUnknown reports whether the lock file at p names no pid yet, or
+// one that no longer exists.
+func holderUnknown(p string) bool {
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return false
 	}
 	var pid int
 	if _, err := fmt.Sscanf(string(b), "pid %d ", &pid); err != nil || pid <= 0 {
-		return false
+		return len(bytes.TrimSpace(b)) == 0
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

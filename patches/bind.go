@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
 // boundEdit is an edit with its parameters substituted and its regexps
@@ -215,7 +217,7 @@ func nearest(n string, all map[string]*Patch) string {
 	}
 	var cs []cand
 	for k := range all {
-		d := levenshtein(n, k)
+		d := editdist.Levenshtein(n, k)
 		if d <= len(n)/2+2 || strings.Contains(k, n) || strings.Contains(n, k) {
 			cs = append(cs, cand{k, d})
 		}
@@ -237,24 +239,4 @@ func nearest(n string, all map[string]*Patch) string {
 		names[i] = c.name
 	}
 	return " (did you mean " + strings.Join(names, ", ") + "?)"
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
 // ref is a tag or branch of the upstream clone.
@@ -156,7 +158,7 @@ func nearest(name string, candidates []string, n int) []string {
 	var out []scored
 	limit := max(3, len(name)/2)
 	for _, c := range candidates {
-		d := levenshtein(name, c)
+		d := editdist.Levenshtein(name, c)
 		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
 			d = min(d, 1)
 		}
@@ -179,26 +181,6 @@ func nearest(name string, candidates []string, n int) []string {
 		names = append(names, out[i].s)
 	}
 	return names
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func firstN(s []string, n int) []string {

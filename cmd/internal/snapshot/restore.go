@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
 // RestoreResult says what [Restore] did.
@@ -117,7 +118,7 @@ func nearest(p string, es []Entry, n int) []string {
 	}
 	var cs []cand
 	for _, e := range es {
-		d := min(editDistance(p, e.Path), editDistance(p, path.Base(e.Path)))
+		d := min(editdist.Levenshtein(p, e.Path), editdist.Levenshtein(p, path.Base(e.Path)))
 		cs = append(cs, cand{e.Path, d})
 	}
 	sort.SliceStable(cs, func(i, j int) bool {
@@ -131,26 +132,6 @@ func nearest(p string, es []Entry, n int) []string {
 		out = append(out, cs[i].path)
 	}
 	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // CheckPath refuses rel as [Restore] does: absolute, with .., or below a

@@ -51,6 +51,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
 // Schema is the version of the JSON form; it changes only when a field is
@@ -323,7 +324,7 @@ func Home(rel string, byFile map[string][]string) string {
 func nearest(name string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
-		d := levenshtein(name, c)
+		d := editdist.Levenshtein(name, c)
 		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
 			d = min(d, 2)
 		}
@@ -335,24 +336,4 @@ func nearest(name string, candidates []string) string {
 		return ""
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

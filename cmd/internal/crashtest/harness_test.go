@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/mcupdate/mcupdate/cmd/mcupdate")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		_ = os.RemoveAll(dir)
 		os.Exit(2)
 	}
 	code := m.Run()

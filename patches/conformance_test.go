@@ -9,33 +9,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
-// upstreamDir finds <repo>/../shared/upstream, the real mailcow files per
-// release tag that CI provides; a user's checkout has none.
-func upstreamDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test: cannot locate ../shared/upstream")
-		}
-		dir = parent
-	}
-	up := filepath.Join(dir, "..", "shared", "upstream")
-	if fi, err := os.Stat(up); err != nil || !fi.IsDir() {
-		t.Skipf("real upstream mailcow files not found at %s (CI provides them beside the repo); skipping the conformance test", up)
-	}
-	return up
-}
+// upstreamDir finds <repo>/../shared/upstream, or skips.
+func upstreamDir(t testing.TB) string { t.Helper(); return upstreamtest.Dir(t) }
 
 func upstreamTags(t testing.TB, up string) []string {
 	t.Helper()

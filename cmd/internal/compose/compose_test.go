@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 )
 
 func TestParse(t *testing.T) {
@@ -187,17 +189,7 @@ func TestFingerprint(t *testing.T) {
 
 // upstreamDir locates the shared copies of real upstream files, which a
 // user's checkout does not have.
-func upstreamDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "upstream"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real upstream files not found at %s (only CI has ../shared/upstream): %v", dir, err)
-	}
-	return dir
-}
+func upstreamDir(t *testing.T) string { t.Helper(); return upstreamtest.Dir(t) }
 
 func TestParseUpstream(t *testing.T) {
 	dir := upstreamDir(t)

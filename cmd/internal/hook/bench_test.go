@@ -19,6 +19,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 	"github.com/mcupdate/mcupdate/patches"
 )
 
@@ -339,29 +340,8 @@ func BenchmarkBashHook(b *testing.B) {
 	}
 }
 
-// upstreamTree finds ../shared/upstream/2026-07a beside the repository.
-func upstreamTree(b *testing.B) string {
-	b.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Skip("no go.mod above the package: cannot locate ../shared/upstream")
-		}
-		dir = parent
-	}
-	up := filepath.Join(dir, "..", "shared", "upstream", "2026-07a")
-	if fi, err := os.Stat(up); err != nil || !fi.IsDir() {
-		b.Skipf("real upstream mailcow files not found at %s; skipping", up)
-	}
-	return up
-}
+// upstreamTree finds ../shared/upstream/2026-07a beside the repository, or skips.
+func upstreamTree(b *testing.B) string { b.Helper(); return upstreamtest.Tag(b, "2026-07a") }
 
 // stageUpstream copies the upstream tree into dir, with a mailcow.conf and
 // the template cache twig-cache-perms works on.

@@ -22,6 +22,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
+	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 	"github.com/mcupdate/mcupdate/patches"
 )
 
@@ -162,29 +163,8 @@ var adminFiles = map[string]string{
 	"docker-compose.override.yml":         "services:\n  postfix-mailcow:\n    environment:\n      - TZ=Europe/Berlin\n",
 }
 
-// clobberUpstreamDir finds <repo>/../shared/upstream/<clobberTag>.
-func clobberUpstreamDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test: cannot locate ../shared/upstream")
-		}
-		dir = parent
-	}
-	up := filepath.Join(dir, "..", "shared", "upstream", clobberTag)
-	if fi, err := os.Stat(up); err != nil || !fi.IsDir() {
-		t.Skipf("real upstream mailcow files of %s not found at %s (CI provides them beside the repo); skipping the clobber test", clobberTag, up)
-	}
-	return up
-}
+// clobberUpstreamDir finds <repo>/../shared/upstream/<clobberTag>, or skips.
+func clobberUpstreamDir(t *testing.T) string { t.Helper(); return upstreamtest.Tag(t, clobberTag) }
 
 // readRelease returns the release's files (dot.gitignore as .gitignore)
 // plus the tracked .gitkeep of the template cache.

@@ -5,25 +5,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 )
 
 // upstreamDir is <repo>/../shared/upstream: real mailcow files per tag.
-func upstreamDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "upstream")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("upstream mailcow files not found at %s (they live beside the repository, not in it): %v", d, err)
-	}
-	return d
-}
+func upstreamDir(t *testing.T) string { t.Helper(); return upstreamtest.Dir(t) }
 
 // TestUpstreamIgnoreRules checks, for every upstream tag's real
 // .gitignore, that the snapshot holds exactly what git calls ignored and

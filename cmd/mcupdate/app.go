@@ -18,6 +18,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Exit codes, decided in one place (exitCode) and documented in usage.
@@ -70,6 +71,10 @@ func exitCode(err error) int {
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+		return exitUsage
+	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
+		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
+		// A patch file or its parameters are wrong: the configuration.
 		return exitUsage
 	}
 	return exitFailed

@@ -131,7 +131,11 @@ func (r *Report) summarize() string {
 	if len(parts) == 0 {
 		parts = append(parts, "nothing to do")
 	}
-	s := fmt.Sprintf("mcupdate %s hook: %s", r.Kind, strings.Join(parts, "; "))
+	what := r.Kind + " hook"
+	if r.Kind == "apply" {
+		what = "apply"
+	}
+	s := fmt.Sprintf("mcupdate %s: %s", what, strings.Join(parts, "; "))
 	if r.DryRun {
 		s += " (dry run: nothing written)"
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mcupdate/mcupdate/patches/editdist"
 )
@@ -117,7 +118,11 @@ func Bind(p *Patch, params map[string]string) (*Bound, error) {
 				perr(e.lines["line"], "%w: [edit %s] line must be one line", ErrParam, e.Name)
 				failed = true
 			}
-			if e.Match == "" {
+			if !utf8.ValidString(be.line) {
+				// regexp cannot find it again: MustCompile panicked.
+				perr(e.lines["line"], "%w: [edit %s] line is not valid UTF-8", ErrParam, e.Name)
+				failed = true
+			} else if e.Match == "" {
 				be.match = regexp.MustCompile("^" + regexp.QuoteMeta(be.line) + "$")
 			} else if be.match = re("match", e.Match); be.match != nil && !failed && !be.match.MatchString(be.line) {
 				// Else a second run would not find the line the first

@@ -150,23 +150,32 @@ func BenchmarkBareGit10(b *testing.B) {
 // cpuTime is the CPU time (user and system) of this process and of the
 // children it waited for: on a shared machine it varies much less than
 // the wall time.
-func cpuTime() float64 {
+func cpuTime() cpuSeconds {
 	var self, kids syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
 	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+	return cpuSeconds{self: tv(self.Utime) + tv(self.Stime), kids: tv(kids.Utime) + tv(kids.Stime)}
 }
 
-// reportRSS reports the CPU seconds per replay since start, the peak
+// cpuSeconds splits the CPU time between this process (the Go work) and
+// the children it waited for (git).
+type cpuSeconds struct{ self, kids float64 }
+
+// reportRSS reports the CPU seconds per replay since start (in all, of
+// the Go work, of the git commands), the peak
 // resident set of the test process and of the largest git it waited for.
-func reportRSS(b *testing.B, start float64) {
-	b.ReportMetric((cpuTime()-start)/float64(b.N), "cpu-s/op")
-	var self, kids syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) == nil {
-		b.ReportMetric(float64(self.Maxrss)/1024, "peak-rss-MB")
+func reportRSS(b *testing.B, start cpuSeconds) {
+	now := cpuTime()
+	self, kids := (now.self-start.self)/float64(b.N), (now.kids-start.kids)/float64(b.N)
+	b.ReportMetric(self+kids, "cpu-s/op")
+	b.ReportMetric(self, "go-cpu-s/op")
+	b.ReportMetric(kids, "git-cpu-s/op")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 	}
-	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids) == nil {
-		b.ReportMetric(float64(kids.Maxrss)/1024, "git-peak-rss-MB")
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "git-peak-rss-MB")
 	}
 }

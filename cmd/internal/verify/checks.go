@@ -311,9 +311,12 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, l
 			item += ", deleted"
 		}
 		item += ")"
-		if u.Home != "" {
-			item += ": move to " + u.Home
-		} else {
+		switch {
+		case strings.HasPrefix(u.Home, "patch "):
+			item += ": protect it with " + u.Home
+		case u.Home != "":
+			item += ": move it to " + u.Home
+		default:
 			item += ": no safer home: write a patch of your own"
 		}
 		c.Items = append(c.Items, item)

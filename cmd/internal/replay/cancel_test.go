@@ -109,26 +109,40 @@ func TestCancelBetweenTargets(t *testing.T) {
 }
 
 // TestSignal interrupts a replay process with SIGINT or SIGTERM, once
-// between targets and once while git clone's remote helper runs (a
-// grandchild of the replay): the process ends promptly, reports the
-// interruption, kills the helper and removes its scratch directory.
+// between targets, once while git clone's remote helper runs (a
+// grandchild of the replay) and once while update.sh's git merge runs (a
+// stand-in git whose merge forks a helper): the process ends promptly,
+// reports the interruption, kills the helper and removes its scratch
+// directory.
 func TestSignal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
 	up := fixtureUpstream(t)
 	marker := fmt.Sprintf("61.%d", os.Getpid()) // a sleep no other process runs
+	realGit, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowMerge := t.TempDir()
+	script := "#!/bin/sh\nif [ \"$1\" = merge ]; then\n  sleep " + marker + " &\n  wait\n  exit 0\nfi\nexec '" + realGit + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(slowMerge, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name, mode, upstream string
 		sig                  syscall.Signal
 		ready                func(out *bytes.Buffer) bool
+		path                 string // put before $PATH
 	}{
 		{"between targets SIGINT", "target", up, syscall.SIGINT,
-			func(out *bytes.Buffer) bool { return strings.Contains(out.String(), "started 2026-05") }},
+			func(out *bytes.Buffer) bool { return strings.Contains(out.String(), "started 2026-05") }, ""},
 		{"between targets SIGTERM", "target", up, syscall.SIGTERM,
-			func(out *bytes.Buffer) bool { return strings.Contains(out.String(), "started 2026-05") }},
+			func(out *bytes.Buffer) bool { return strings.Contains(out.String(), "started 2026-05") }, ""},
 		{"during git clone SIGINT", "clone", "ext::sleep " + marker, syscall.SIGINT,
-			func(*bytes.Buffer) bool { return len(sleepers(marker)) > 0 }},
+			func(*bytes.Buffer) bool { return len(sleepers(marker)) > 0 }, ""},
+		{"during git merge SIGINT", "merge", up, syscall.SIGINT,
+			func(*bytes.Buffer) bool { return len(sleepers(marker)) > 0 }, slowMerge},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +150,9 @@ func TestSignal(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "REPLAY_CHILD="+tc.mode, "REPLAY_UPSTREAM="+tc.upstream, "REPLAY_TMP="+tmp,
 				"GIT_ALLOW_PROTOCOL=ext:file")
+			if tc.path != "" {
+				cmd.Env = append(cmd.Env, "PATH="+tc.path+string(os.PathListSeparator)+os.Getenv("PATH"))
+			}
 			var out syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {

@@ -11,12 +11,15 @@ package updatesh
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Result is what one run did.
@@ -52,13 +55,21 @@ type Options struct {
 	Date string
 	// Env is the environment for git; nil means os.Environ().
 	Env []string
+	// Ctx stops the run when it is cancelled: the running git command's
+	// whole process group is killed (a merge forks helpers), no further
+	// step runs, and Run returns the context's error. nil means
+	// context.Background().
+	Ctx context.Context
 }
 
 // Run performs update.sh's git steps in dir.
 func Run(dir string, opt Options) (*Result, error) {
-	g := runner{dir: dir, env: opt.Env}
+	g := runner{ctx: opt.Ctx, dir: dir, env: opt.Env}
 	if g.env == nil {
 		g.env = os.Environ()
+	}
+	if g.ctx == nil {
+		g.ctx = context.Background()
 	}
 	res := &Result{}
 	before, err := g.out("rev-parse", "HEAD")
@@ -85,7 +96,7 @@ func Run(dir string, opt Options) (*Result, error) {
 	out, code, err := g.run(args...)
 	res.MergeExit, res.Output = code, out
 	switch {
-	case err != nil && code < 0:
+	case err != nil && code < 0: // git did not run, or the context stopped it
 		return nil, err
 	case code == 0:
 	case code == 1:
@@ -106,6 +117,9 @@ func Run(dir string, opt Options) (*Result, error) {
 			return nil, err
 		}
 		if _, err := g.out("commit", "-q", "-m", "After update on "+opt.Date); err != nil {
+			if ctxErr := g.ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
 			res.Aborted = true
 			return res, fmt.Errorf("%w: the conflict clean-up commit failed: %v", ErrAborted, err)
 		}
@@ -122,17 +136,33 @@ func Run(dir string, opt Options) (*Result, error) {
 }
 
 type runner struct {
+	ctx context.Context
 	dir string
 	env []string
 }
 
-// run returns combined output and the exit code (-1 when git did not run).
+// waitDelay bounds how long a killed git may keep its output pipe open.
+const waitDelay = 5 * time.Second
+
+// run returns combined output and the exit code (-1 when git did not run
+// or was stopped by the context, whose error is then returned).
 func (g runner) run(args ...string) (string, int, error) {
-	cmd := exec.Command("git", args...)
+	if err := g.ctx.Err(); err != nil {
+		return "", -1, err
+	}
+	cmd := exec.CommandContext(g.ctx, "git", args...)
 	cmd.Dir, cmd.Env = g.dir, g.env
+	// Its own process group, killed whole on cancel: a SIGINT to
+	// mcupdate alone must stop git and the helpers it forked.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = waitDelay
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
+	if ctxErr := g.ctx.Err(); ctxErr != nil && err != nil {
+		return b.String(), -1, ctxErr
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return b.String(), ee.ExitCode(), err
@@ -146,6 +176,9 @@ func (g runner) run(args ...string) (string, int, error) {
 // out runs git and returns its trimmed output; the error carries it.
 func (g runner) out(args ...string) (string, error) {
 	out, _, err := g.run(args...)
+	if err != nil && g.ctx.Err() != nil {
+		return "", err
+	}
 	if err != nil {
 		return "", fmt.Errorf("git %s in %s: %w: %s", strings.Join(args, " "), g.dir, err, strings.TrimSpace(out))
 	}

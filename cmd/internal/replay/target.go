@@ -40,20 +40,19 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 		}
 		snap = m
 	}
-	head, err := r.git.run(ctx, r.work, "rev-parse", "HEAD")
-	if err != nil {
-		return nil, err
-	}
-	if err := r.stateDir.SaveRecord(scratchSys{}, state.Record{Time: r.now(), MailcowDir: r.work, Commit: head, Branch: "master", SnapshotID: snap.ID}); err != nil {
-		return nil, err
-	}
-
 	res, runErr := updatesh.Run(r.work, updatesh.Options{Target: t.commit, Date: r.now().UTC().Format("2006-01-02_15_04_05"), Env: r.git.env, Ctx: ctx})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if res == nil {
 		return nil, fmt.Errorf("update.sh's git steps to %s: %w", t.name, runErr)
+	}
+	// The record the pre hook writes before update.sh runs; only the
+	// post hook reads it, so it is written now, with the HEAD update.sh's
+	// steps started from (one git command less per target).
+	head := res.Start
+	if err := r.stateDir.SaveRecord(scratchSys{}, state.Record{Time: r.now(), MailcowDir: r.work, Commit: head, Branch: "master", SnapshotID: snap.ID}); err != nil {
+		return nil, err
 	}
 	tr.Merge = Merge{Exit: res.MergeExit, Removed: res.Removed, Aborted: res.Aborted, Before: res.Before, Head: res.Head}
 	if runErr != nil || res.Aborted {

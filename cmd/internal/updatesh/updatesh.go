@@ -24,6 +24,8 @@ import (
 
 // Result is what one run did.
 type Result struct {
+	// Start is HEAD when the run began.
+	Start string `json:"start"`
 	// Before is the "Before update" commit, "" when there were no local
 	// changes to commit (the merge is then a fast-forward).
 	Before string `json:"before,omitempty"`
@@ -72,10 +74,11 @@ func Run(dir string, opt Options) (*Result, error) {
 		g.ctx = context.Background()
 	}
 	res := &Result{}
-	before, err := g.out("rev-parse", "HEAD")
+	start, err := g.out("rev-parse", "HEAD")
 	if err != nil {
 		return nil, err
 	}
+	res.Start = start
 	if _, err := g.out("add", "-u"); err != nil {
 		return nil, err
 	}
@@ -83,7 +86,6 @@ func Run(dir string, opt Options) (*Result, error) {
 	if _, err := g.out("commit", "-q", "-am", "Before update on "+opt.Date); err == nil {
 		res.Before, _ = g.out("rev-parse", "HEAD")
 	}
-	_ = before
 	if _, err := g.out("config", "merge.defaultToUpstream", "true"); err != nil {
 		return nil, err
 	}

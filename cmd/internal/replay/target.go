@@ -84,13 +84,16 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 	// verify's overrides check would compare the same snapshot (the
 	// latest in the scratch store) with the same files again: when the
 	// restore step found every file as it was and kept none, it is skipped.
-	var skip map[string]string
+	// verify's unprotected check only warns, and what a merge really
+	// drops of the local edits is in the risk ranking's lost lines above:
+	// a replay does not walk the tree for it again.
+	skip := map[string]string{verify.CheckUnprotected: "the risk ranking reports the local edits the merge drops"}
 	if postRep != nil {
 		for _, s := range postRep.Steps {
 			if s.Name == "overrides" && s.Status == hook.StatusOK {
 				r.overridesTouched = false
 				if len(s.Details) == 0 {
-					skip = map[string]string{verify.CheckOverrides: "compared by the post hook: " + s.Message}
+					skip[verify.CheckOverrides] = "compared by the post hook: " + s.Message
 				}
 			}
 			if s.Name == "overrides" && s.Status == hook.StatusChanged {

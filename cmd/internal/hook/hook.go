@@ -31,6 +31,8 @@ type Env struct {
 	// its exit status (from MCUPDATE_CHAINED_HOOK/_STATUS).
 	ChainedHook   string
 	ChainedStatus string
+	// RiskBrief shows the risk diff's table and lost lines without diffs.
+	RiskBrief bool
 }
 
 // Status is the outcome of one step.

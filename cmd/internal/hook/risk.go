@@ -67,7 +67,7 @@ func (env *Env) snapshotFile(id, rel string) []byte {
 
 // RenderRisk prints a risk report for the terminal.
 func (env *Env) RenderRisk(r *risk.Report, full bool) error {
-	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full})
+	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full, Brief: env.RiskBrief})
 }
 
 // stepRisk prints the risk diff against the pre-update state and keeps it

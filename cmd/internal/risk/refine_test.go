@@ -51,3 +51,30 @@ func TestPatchedFileShowsUpstreamChange(t *testing.T) {
 		t.Errorf("diff is not upstream's change:\n%s", f.Diff)
 	}
 }
+
+// Brief shows the table and the lost lines, no diffs.
+func TestRenderBrief(t *testing.T) {
+	s := newScenario(t)
+	s.upstream(t, "docker-compose.yml", "dovecot:2.3.21.1-1", "dovecot:2.3.21.1-2")
+	edit(t, s.inst, "docker-compose.yml", "dovecot:2.3.21.1-1\n", "dovecot:2.3.21.1-1\n    mem_limit: 4g\n")
+	s.update(t)
+	r := analyze(t, Options{Dir: s.inst})
+	var full, brief strings.Builder
+	if err := r.Render(&full, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Render(&brief, RenderOptions{Brief: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(full.String(), "--- a/docker-compose.yml") {
+		t.Fatalf("the full render has no diff:\n%s", full.String())
+	}
+	for _, want := range []string{"HIGH", "+    mem_limit: 4g", "the diffs of the HIGH files: mcupdate diff"} {
+		if !strings.Contains(brief.String(), want) {
+			t.Errorf("brief render lacks %q:\n%s", want, brief.String())
+		}
+	}
+	if strings.Contains(brief.String(), "--- a/") || strings.Contains(brief.String(), "@@") {
+		t.Errorf("brief render shows a diff:\n%s", brief.String())
+	}
+}

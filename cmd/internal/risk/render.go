@@ -20,6 +20,8 @@ type RenderOptions struct {
 	Color bool
 	// Full adds the diffs of every changed file, not only HIGH ones.
 	Full bool
+	// Brief prints the table and the lost lines, and no diffs (the demo).
+	Brief bool
 }
 
 const (
@@ -45,7 +47,7 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 
 	shown := map[string]bool{}
 	for _, f := range r.Findings {
-		if f.Risk != High || (len(f.Lost) == 0 && f.Diff == "") {
+		if f.Risk != High || (len(f.Lost) == 0 && f.Diff == "") || opt.Brief && len(f.Lost) == 0 {
 			continue
 		}
 		p.line("")
@@ -60,7 +62,7 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 			}
 		}
 		switch {
-		case f.Diff == "":
+		case f.Diff == "", opt.Brief:
 		case shown[f.DiffFile]:
 			p.line("(diff of " + f.DiffFile + " above)")
 		default:
@@ -68,7 +70,11 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 			p.diff(f.Diff)
 		}
 	}
-	if opt.Full && r.src != nil && len(r.src.changes) > 0 {
+	if opt.Brief && r.Count(High) > 0 {
+		p.line("")
+		p.line("the diffs of the HIGH files: mcupdate diff")
+	}
+	if opt.Full && !opt.Brief && r.src != nil && len(r.src.changes) > 0 {
 		repo, closeRepo, err := openRepo(r.src.dir)
 		if err != nil {
 			return err

@@ -143,11 +143,6 @@ func (w *world) write(name, data string, mode fs.FileMode) {
 	}
 }
 
-func (w *world) git(args ...string) string {
-	w.t.Helper()
-	return w.gitIn(w.dir, args...)
-}
-
 func (w *world) gitIn(dir string, args ...string) string {
 	w.t.Helper()
 	cmd := exec.Command("git", args...)

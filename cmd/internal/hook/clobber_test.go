@@ -388,8 +388,7 @@ func clobberOne(t *testing.T, lib map[string]*patches.Patch, name string, c clob
 
 	// The post hook.
 	out.Reset()
-	r, err = Post(context.Background(), env, PostOptions{})
-	if err != nil {
+	if _, err := Post(context.Background(), env, PostOptions{}); err != nil {
 		t.Fatalf("post hook: %v\n%s", err, out)
 	}
 	t.Logf("post hook:\n%s", out)

@@ -325,7 +325,13 @@ usage: mcupdate [global options] COMMAND [options]
 COMMANDS
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-34s %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
+		syn := strings.TrimSpace(c.name + " " + c.args)
+		if len(syn) > 34 {
+			// A long synopsis gets its own line, the summary the next.
+			fmt.Fprintf(w, "  %s\n  %-34s %s\n", syn, "", c.summary)
+			continue
+		}
+		fmt.Fprintf(w, "  %-34s %s\n", syn, c.summary)
 	}
 	fmt.Fprintf(w, `
 GLOBAL OPTIONS

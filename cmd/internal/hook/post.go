@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
@@ -133,7 +134,7 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		s.Details = append(s.Details, k+": changed by update.sh (it adds and migrates keys): kept; the risk diff shows the change")
 	}
 	if len(restore) == 0 {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("%d override files as before the update (snapshot %s)", len(m.Entries), m.ID)
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", plural(len(m.Entries), "override file"), m.ID)
 		return s, nil
 	}
 	res, err := snapshot.Restore(env.Sys, env.SnapshotStore(), m.ID, env.MailcowDir, restore)
@@ -162,8 +163,8 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
-	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %d override files lost or changed by the update (snapshot %s)", verb, len(res.Restored), m.ID)
-	env.UI.Warnf("%s %d override files the update lost or changed: %v", verb, len(res.Restored), res.Restored)
+	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, plural(len(res.Restored), "override file"), m.ID)
+	env.UI.Warnf("%s %s the update lost or changed: %s", verb, plural(len(res.Restored), "override file"), strings.Join(res.Restored, ", "))
 	return s, nil
 }
 

@@ -621,7 +621,7 @@ func (a *analysis) patched() {
 				what = "deleted"
 			}
 			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path, upstream: true,
-				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still does what you meant (upstream's change below)"})
+				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still does what you meant"})
 		}
 	}
 }

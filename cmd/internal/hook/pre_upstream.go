@@ -11,7 +11,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 )
 
 // errUntrackedInTheWay is the danger stepUpstream reports.
@@ -42,30 +43,15 @@ func stepUpstream(_ context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusOK, fmt.Sprintf("up to date with origin/%s", ps.branch)
 		return s, nil
 	}
-	trees := make([]*object.Tree, 2)
-	for i, h := range []plumbing.Hash{plumbing.NewHash(ps.head), upRef.Hash()} {
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			s.Status, s.Message = StatusSkipped, fmt.Sprintf("read commit %s: %v", short(h.String()), err)
-			return s, nil
-		}
-		if trees[i], err = c.Tree(); err != nil {
-			s.Status, s.Message = StatusSkipped, fmt.Sprintf("read tree of %s: %v", short(h.String()), err)
-			return s, nil
-		}
-	}
-	changes, err := trees[0].Diff(trees[1])
+	added, err := risk.AddedFiles(env.MailcowDir, plumbing.NewHash(ps.head), upRef.Hash())
 	if err != nil {
 		s.Status, s.Message = StatusSkipped, "compare with upstream: "+err.Error()
 		return s, nil
 	}
 	var inTheWay []string
-	for _, c := range changes {
-		if c.From.Name != "" || c.To.Name == "" {
-			continue // not a file upstream adds
-		}
-		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(c.To.Name))); err == nil {
-			inTheWay = append(inTheWay, c.To.Name)
+	for _, p := range added {
+		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(p))); err == nil {
+			inTheWay = append(inTheWay, p)
 		}
 	}
 	// git overwrites ignored files silently (they are expendable to it);

@@ -11,8 +11,9 @@ const hookHelp = `Run mcupdate's part of update.sh. The shims pre_update_hook.sh
 post_update_hook.sh that install.sh puts in the mailcow directory exec
 'mcupdate hook pre' and 'mcupdate hook post'; update.sh runs them.
 
-pre:  repairs a detached HEAD, makes daemon.json pass update.sh's IPv6
-      checks without restarting Docker, snapshots the gitignored overrides,
+pre:  repairs a detached HEAD, checks that no untracked file is in the
+      way of the merge, makes daemon.json pass update.sh's IPv6 checks
+      without restarting Docker, snapshots the gitignored overrides,
       records the pre-update commit. Stops update.sh before it changes
       anything when going on would leave mailcow down half-way.
 post: restores lost override files, re-applies the enabled patches,

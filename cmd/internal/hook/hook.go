@@ -33,6 +33,8 @@ type Env struct {
 	ChainedStatus string
 	// RiskBrief shows the risk diff's table and lost lines without diffs.
 	RiskBrief bool
+
+	loaded *loadedPatches // LoadPatches' kept result
 }
 
 // Status is the outcome of one step.

@@ -12,8 +12,24 @@ import (
 
 // LoadPatches binds the enabled patches (shipped and the admin's own) to
 // their parameters from the configuration. Every problem is reported
-// before anything is touched.
+// before anything is touched. The result is kept: the post hook's patch
+// and risk steps need the same set, and the patch dir is read once.
 func (env *Env) LoadPatches() ([]*patches.Bound, []string, error) {
+	if env.loaded == nil {
+		env.loaded = &loadedPatches{}
+		env.loaded.bound, env.loaded.warnings, env.loaded.err = env.loadPatches()
+	}
+	return env.loaded.bound, env.loaded.warnings, env.loaded.err
+}
+
+// loadedPatches is the kept result of LoadPatches.
+type loadedPatches struct {
+	bound    []*patches.Bound
+	warnings []string
+	err      error
+}
+
+func (env *Env) loadPatches() ([]*patches.Bound, []string, error) {
 	lib, err := patches.Library()
 	if err != nil {
 		return nil, nil, err

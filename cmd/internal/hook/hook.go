@@ -163,7 +163,7 @@ func (env *Env) print(s Step) {
 		StatusOK: u.Green("ok"), StatusChanged: u.Cyan("changed"), StatusSkipped: "skipped",
 		StatusWarning: u.Yellow("warning"), StatusError: u.Red("error"),
 	}[s.Status]
-	line := fmt.Sprintf("  %-10s %-8s %s", s.Name, mark, s.Message)
+	line := fmt.Sprintf("  %-14s %-8s %s", s.Name, mark, s.Message)
 	if s.Status == StatusWarning || s.Status == StatusError {
 		u.Printf("%s", line)
 	} else {
@@ -171,9 +171,9 @@ func (env *Env) print(s Step) {
 	}
 	for _, d := range s.Details {
 		if s.Status == StatusWarning || s.Status == StatusError {
-			u.Printf("             %s", d)
+			u.Printf("                 %s", d)
 		} else {
-			u.Infof("             %s", d)
+			u.Infof("                 %s", d)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 	env.UI.Infof("mcupdate pre hook in %s", env.MailcowDir)
 	ps := &preState{}
 	env.stepChained(r)
-	for _, f := range []stepFunc{stepGit, stepUpstream, stepDaemonJSON, stepSnapshot, stepRecord} {
+	for _, f := range []stepFunc{stepGit, stepUpstream, stepLedgerPre, stepDaemonJSON, stepSnapshot, stepRecord} {
 		s, err := f(ctx, env, ps)
 		env.print(s)
 		r.add(s, err)

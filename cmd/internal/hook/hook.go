@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
@@ -33,6 +34,8 @@ type Env struct {
 	ChainedStatus string
 	// RiskBrief shows the risk diff's table and lost lines without diffs.
 	RiskBrief bool
+	// TempDir is where scratch repositories go; "" means os.TempDir().
+	TempDir string
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -73,8 +76,10 @@ type Report struct {
 	ChainedStatus string    `json:"chained_status,omitempty"`
 	Steps         []Step    `json:"steps"`
 	StoppedUpdate bool      `json:"stopped_update,omitempty"`
-	Summary       string    `json:"summary"`
-	Duration      string    `json:"duration"`
+	// Prediction is the pre hook's prediction of update.sh's merge.
+	Prediction *predict.Prediction `json:"prediction,omitempty"`
+	Summary    string              `json:"summary"`
+	Duration   string              `json:"duration"`
 
 	err *multierror.Error
 }

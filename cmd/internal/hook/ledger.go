@@ -131,6 +131,9 @@ func (env *Env) stepLedgerPost(r *risk.Report) (Step, error) {
 			s.Details = append(s.Details, fmt.Sprintf("put back by %s: %s", c.By, c.Block.Label()))
 		}
 	}
+	if p := env.loadPrediction(); p != nil && r.Upstream != "" && p.Upstream == r.Upstream {
+		s.Details = append(s.Details, predictionCameTrue(p, r.Custom))
+	}
 	if open := l.Open(); len(open) > 0 {
 		s.Status = StatusWarning
 		for _, e := range open {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 )
 
@@ -18,6 +19,7 @@ type preState struct {
 	branch     string
 	repaired   bool // the detached HEAD was repaired
 	snapshotID string
+	prediction *predict.Prediction
 }
 
 // Pre runs the pre update hook. It returns the report; the error is every
@@ -40,7 +42,7 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 	env.UI.Infof("mcupdate pre hook in %s", env.MailcowDir)
 	ps := &preState{}
 	env.stepChained(r)
-	for _, f := range []stepFunc{stepGit, stepUpstream, stepLedgerPre, stepDaemonJSON, stepSnapshot, stepRecord} {
+	for _, f := range []stepFunc{stepGit, stepUpstream, stepLedgerPre, stepPredict, stepDaemonJSON, stepSnapshot, stepRecord} {
 		s, err := f(ctx, env, ps)
 		env.print(s)
 		r.add(s, err)
@@ -48,6 +50,7 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 	if ps.repaired {
 		env.UI.Printf("%s", env.UI.Yellow("The detached HEAD was repaired, but update.sh already fetched its _modules for the detached state."))
 	}
+	r.Prediction = ps.prediction
 	env.maybeStop(r, ps)
 	env.finish(r, start)
 	return r, r.Err()

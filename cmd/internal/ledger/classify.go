@@ -1,5 +1,12 @@
 package ledger
 
+import (
+	"context"
+	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+)
+
 // Outcome is what an update did to a customization.
 type Outcome string
 
@@ -89,4 +96,44 @@ func allIn(ls []Line, have map[string]bool) bool {
 		}
 	}
 	return true
+}
+
+// OverrideFor returns the file mailcow reads after p, whose settings win
+// over p's, or "" when there is none. docker-compose.override.yml is
+// judged per service by the risk diff.
+func OverrideFor(p string) string {
+	switch {
+	case strings.HasPrefix(p, "data/conf/rspamd/local.d/"):
+		return "data/conf/rspamd/override.d/" + strings.TrimPrefix(p, "data/conf/rspamd/local.d/")
+	case p == "data/conf/dovecot/dovecot.conf":
+		return "data/conf/dovecot/extra.conf"
+	case p == "data/conf/postfix/main.cf":
+		return "data/conf/postfix/extra.cf"
+	}
+	return ""
+}
+
+// Judge finds the customizations of mine against the upstream commit base
+// (see [Scan]) and classifies each against the versions of its file that
+// versions returns: the one judgement of what an update does to the
+// install's customizations, for the post hook, diff, replay and the pre
+// hook's prediction alike.
+func Judge(ctx context.Context, g *gitx.Runner, base, mine string, red func(string) string, versions func(file string) (Files, error)) (*Set, []Result, error) {
+	set, err := Scan(ctx, g, base, mine, red)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Result
+	for _, file := range set.Files() {
+		f, err := versions(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, b := range set.Blocks {
+			if b.File == file {
+				out = append(out, Classify(b, f))
+			}
+		}
+	}
+	return set, out, nil
 }

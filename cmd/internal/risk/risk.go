@@ -179,6 +179,9 @@ type Report struct {
 	// each of them (redacted).
 	UpstreamBase string
 	Custom       []ledger.Result
+	// Upstream is the upstream commit the update merged ("" when nothing
+	// was merged).
+	Upstream string
 
 	src *source // for Full rendering
 }
@@ -263,6 +266,7 @@ type analysis struct {
 	findings           []Finding
 	red                *Redactor
 	upstreamBase       string          // merge-base of the pre-update commit and what was merged
+	upstream           string          // the commit merged
 	custom             []ledger.Result // every customization's outcome
 }
 
@@ -531,24 +535,15 @@ func (a *analysis) lostHunks() error {
 	if err != nil {
 		return fmt.Errorf("upstream base of %s: %w", short(a.base.Hash), err)
 	}
-	a.upstreamBase = ub
-	set, err := ledger.Scan(ctx, g, ub, a.base.Hash.String(), a.red.String)
+	a.upstreamBase, a.upstream = ub, upstream.String()
+	set, results, err := ledger.Judge(ctx, g, ub, a.base.Hash.String(), a.red.String, a.versions)
 	if err != nil {
 		return fmt.Errorf("customizations of %s: %w", short(a.base.Hash), err)
 	}
+	a.custom = results
 	byFile := map[string][]ledger.Result{}
-	for _, file := range set.Files() {
-		f, err := a.versions(file)
-		if err != nil {
-			return err
-		}
-		for _, b := range set.Blocks {
-			if b.File == file {
-				r := ledger.Classify(b, f)
-				a.custom = append(a.custom, r)
-				byFile[file] = append(byFile[file], r)
-			}
-		}
+	for _, r := range results {
+		byFile[r.Block.File] = append(byFile[r.Block.File], r)
 	}
 	for _, file := range set.Files() {
 		a.customFinding(file, byFile[file])
@@ -566,7 +561,7 @@ func (a *analysis) versions(file string) (ledger.Files, error) {
 	if f.Now, f.NowOK, err = a.current(file); err != nil {
 		return f, err
 	}
-	if ovr := overrideFor(file); ovr != "" {
+	if ovr := ledger.OverrideFor(file); ovr != "" {
 		if ob, ok, err := a.current(ovr); err == nil && ok {
 			f.Override, f.OverrideName = ob, ovr
 		}
@@ -631,7 +626,7 @@ func (a *analysis) patched() {
 // composeChecks.
 func (a *analysis) shadows() {
 	for _, c := range a.changes {
-		ovr := overrideFor(c.path)
+		ovr := ledger.OverrideFor(c.path)
 		if ovr == "" {
 			continue
 		}
@@ -640,21 +635,6 @@ func (a *analysis) shadows() {
 				Reason: fmt.Sprintf("overrides %s, which the update changed: check the override still fits", c.path)})
 		}
 	}
-}
-
-// overrideFor returns the file mailcow reads after p, whose settings win
-// over p's, or "" when there is none. docker-compose.override.yml is
-// handled per service in composeChecks.
-func overrideFor(p string) string {
-	switch {
-	case strings.HasPrefix(p, "data/conf/rspamd/local.d/"):
-		return "data/conf/rspamd/override.d/" + strings.TrimPrefix(p, "data/conf/rspamd/local.d/")
-	case p == "data/conf/dovecot/dovecot.conf":
-		return "data/conf/dovecot/extra.conf"
-	case p == "data/conf/postfix/main.cf":
-		return "data/conf/postfix/extra.cf"
-	}
-	return ""
 }
 
 func (a *analysis) exists(p string) bool {
@@ -994,7 +974,7 @@ func (a *analysis) report() *Report {
 	}
 	r := &Report{
 		Base: a.base.Hash.String(), BaseSource: a.source, Head: a.head.Hash.String(),
-		Findings: a.findings, Low: low, UpstreamBase: a.upstreamBase, Custom: a.custom,
+		Findings: a.findings, Low: low, UpstreamBase: a.upstreamBase, Upstream: a.upstream, Custom: a.custom,
 		src: &source{dir: a.opt.Dir, changes: a.changes, redactor: a.red},
 	}
 	if r.Findings == nil {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 )
 
@@ -78,25 +76,5 @@ func TestRenderBrief(t *testing.T) {
 	}
 	if strings.Contains(brief.String(), "--- a/") || strings.Contains(brief.String(), "@@") {
 		t.Errorf("brief render shows a diff:\n%s", brief.String())
-	}
-}
-
-func TestAddedFiles(t *testing.T) {
-	s := newScenario(t)
-	from := gittest.Git(t, s.up, "rev-parse", "HEAD")
-	gittest.Commit(t, s.up, "upstream adds", map[string]string{
-		"data/conf/postfix/custom_transport.pcre": "# new\n",
-		"data/conf/new/dir/file.conf":             "x\n",
-	})
-	edit(t, s.up, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 6;")
-	gittest.Git(t, s.up, "commit", "-q", "-am", "upstream changes")
-	to := gittest.Git(t, s.up, "rev-parse", "HEAD")
-	got, err := AddedFiles(s.up, plumbing.NewHash(from), plumbing.NewHash(to))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"data/conf/new/dir/file.conf", "data/conf/postfix/custom_transport.pcre"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("AddedFiles = %q, want %q", got, want)
 	}
 }

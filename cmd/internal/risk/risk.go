@@ -1014,35 +1014,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-
-// AddedFiles returns the files the commit to has that the commit from has
-// not, sorted: what a merge of to would add to a checkout of from. It
-// descends only into subtrees whose hashes differ.
-func AddedFiles(dir string, from, to plumbing.Hash) ([]string, error) {
-	repo, closeRepo, err := openRepo(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer closeRepo()
-	trees := make([]*object.Tree, 2)
-	for i, h := range []plumbing.Hash{from, to} {
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: %w", short(h), err)
-		}
-		if trees[i], err = c.Tree(); err != nil {
-			return nil, fmt.Errorf("tree of %s: %w", short(h), err)
-		}
-	}
-	changes, err := diffTrees(repo, trees[0], trees[1])
-	if err != nil {
-		return nil, err
-	}
-	var added []string
-	for _, c := range changes {
-		if c.from.IsZero() && !c.to.IsZero() {
-			added = append(added, c.path)
-		}
-	}
-	return added, nil
-}

@@ -1,0 +1,107 @@
+package gitx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sort"
+	"strings"
+)
+
+// ErrNoMergeBase means two commits share no history.
+var ErrNoMergeBase = errors.New("no common history")
+
+// RevParse resolves rev to a commit hash; ok is false when rev names no
+// commit.
+func (r *Runner) RevParse(ctx context.Context, rev string) (hash string, ok bool, err error) {
+	out, err := r.Output(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if ExitCode(err) == 1 {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return out, true, nil
+}
+
+// MergeBase returns the best common ancestor of a and b, as `git merge`
+// picks it.
+func (r *Runner) MergeBase(ctx context.Context, a, b string) (string, error) {
+	out, err := r.Output(ctx, "merge-base", "--end-of-options", a, b)
+	if ExitCode(err) == 1 && out == "" {
+		return "", ErrNoMergeBase
+	}
+	return out, err
+}
+
+// Change is one path that differs between two trees.
+type Change struct {
+	// Status is git's letter: A added, D deleted, M modified, T type
+	// changed.
+	Status byte
+	Path   string
+}
+
+// DiffTree lists the files that differ between the trees of two commits,
+// recursively, without rename detection (a rename is a deletion and an
+// addition), sorted by path. filter is git's --diff-filter ("" for all).
+func (r *Runner) DiffTree(ctx context.Context, from, to, filter string) ([]Change, error) {
+	args := []string{"diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", "--name-status"}
+	if filter != "" {
+		args = append(args, "--diff-filter="+filter)
+	}
+	out, err := r.Run(ctx, append(args, "--end-of-options", from, to)...)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Change
+	f := splitZ(out)
+	for i := 0; i+1 < len(f); i += 2 {
+		if f[i] == "" {
+			continue
+		}
+		cs = append(cs, Change{Status: f[i][0], Path: f[i+1]})
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
+	return cs, nil
+}
+
+// Untracked returns the files below paths (each a file or a directory,
+// relative to the work tree, slash-separated) that git counts as
+// untracked and not ignored, sorted: what `git merge` and `git checkout`
+// refuse to overwrite. A path in the index, however new, is not
+// untracked.
+func (r *Runner) Untracked(ctx context.Context, paths []string) ([]string, error) {
+	return r.others(ctx, paths, false)
+}
+
+// Ignored returns the files below paths that are untracked and ignored by
+// git's exclude rules, sorted: git overwrites those without asking.
+func (r *Runner) Ignored(ctx context.Context, paths []string) ([]string, error) {
+	return r.others(ctx, paths, true)
+}
+
+func (r *Runner) others(ctx context.Context, paths []string, ignored bool) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	args := []string{"--literal-pathspecs", "ls-files", "-z", "--others", "--exclude-standard"}
+	if ignored {
+		args = append(args, "--ignored")
+	}
+	out, err := r.Run(ctx, append(append(args, "--"), paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	list := splitZ(out)
+	sort.Strings(list)
+	return list, nil
+}
+
+func splitZ(b []byte) []string {
+	b = bytes.TrimSuffix(b, []byte{0})
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\x00")
+}

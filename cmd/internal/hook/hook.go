@@ -61,6 +61,8 @@ type Step struct {
 	// Danger is set when going on with update.sh would leave mailcow down
 	// half-way.
 	Danger bool `json:"danger,omitempty"`
+	// Millis is how long the step took, in milliseconds.
+	Millis int64 `json:"ms"`
 }
 
 // Report is what a hook writes to the state directory.
@@ -174,6 +176,7 @@ func (env *Env) print(s Step) {
 	} else {
 		u.Infof("%s", line)
 	}
+	u.Debugf("  %s took %d ms", s.Name, s.Millis)
 	for _, d := range s.Details {
 		if s.Status == StatusWarning || s.Status == StatusError {
 			u.Printf("                 %s", d)

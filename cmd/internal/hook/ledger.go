@@ -23,17 +23,19 @@ func stepLedgerPre(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusSkipped, "no commit to compare with upstream (git state unreadable)"
 		return s, nil
 	}
-	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
-	base, from, err := ledger.UpstreamBase(ctx, g, ps.head, ps.branch)
+	up, err := ps.upstream(ctx, env)
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "cannot tell the customizations: "+err.Error()
 		return s, nil
 	}
+	base, from := up.Base, up.Name
+	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
 	set, err := ledger.Scan(ctx, g, base, "", env.redactor().String)
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "cannot tell the customizations: "+err.Error()
 		return s, nil
 	}
+	ps.set = set
 	l, err := ledger.Load(env.State)
 	if err != nil {
 		s.Status, s.Message = StatusWarning, err.Error()
@@ -131,7 +133,7 @@ func (env *Env) stepLedgerPost(r *risk.Report) (Step, error) {
 			s.Details = append(s.Details, fmt.Sprintf("put back by %s: %s", c.By, c.Block.Label()))
 		}
 	}
-	if p := env.loadPrediction(); p != nil && r.Upstream != "" && p.Upstream == r.Upstream {
+	if p := env.loadPrediction(); p != nil && r.Upstream != "" && p.Upstream == r.Upstream && (len(p.Losses()) > 0 || len(l.Open()) > 0) {
 		s.Details = append(s.Details, predictionCameTrue(p, r.Custom))
 	}
 	if open := l.Open(); len(open) > 0 {

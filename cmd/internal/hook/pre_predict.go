@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
-	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 )
@@ -32,25 +31,20 @@ func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusSkipped, "no branch to merge upstream into"
 		return s, nil
 	}
-	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
-	_, upstream, err := ledger.UpstreamBase(ctx, g, ps.head, ps.branch)
+	u, err := ps.upstream(ctx, env)
 	if err != nil {
 		s.Status, s.Message = StatusSkipped, "no upstream to predict the merge of: "+err.Error()
 		return s, nil
 	}
-	up, _, err := g.RevParse(ctx, upstream)
-	if err != nil || up == "" {
-		s.Status, s.Message = StatusSkipped, "no upstream to predict the merge of"
-		return s, nil
-	}
-	if up == ps.head {
+	up, upstream := u.Commit, u.Name
+	if up == ps.head || u.Base == up {
 		s.Status, s.Message = StatusOK, "nothing to merge: up to date with "+upstream
 		return s, nil
 	}
 	bound, _, _ := env.LoadPatches()
 	p, err := predict.Run(ctx, predict.Options{
 		Dir: env.MailcowDir, Head: ps.head, Upstream: up, Patches: bound,
-		Redact: env.redactor().String, TempDir: env.TempDir,
+		Redact: env.redactor().String, TempDir: env.TempDir, Set: ps.set,
 	})
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "cannot predict the merge: "+firstLine(err.Error())

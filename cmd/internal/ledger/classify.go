@@ -114,20 +114,26 @@ func OverrideFor(p string) string {
 }
 
 // Judge finds the customizations of mine against the upstream commit base
-// (see [Scan]) and classifies each against the versions of its file that
-// versions returns: the one judgement of what an update does to the
-// install's customizations, for the post hook, diff, replay and the pre
-// hook's prediction alike.
+// (see [Scan]) and classifies them (see [JudgeSet]).
 func Judge(ctx context.Context, g *gitx.Runner, base, mine string, red func(string) string, versions func(file string) (Files, error)) (*Set, []Result, error) {
 	set, err := Scan(ctx, g, base, mine, red)
 	if err != nil {
 		return nil, nil, err
 	}
+	out, err := JudgeSet(set, versions)
+	return set, out, err
+}
+
+// JudgeSet classifies each customization of set against the versions of
+// its file that versions returns: the one judgement of what an update
+// does to the install's customizations, for the post hook, diff, replay
+// and the pre hook's prediction alike.
+func JudgeSet(set *Set, versions func(file string) (Files, error)) ([]Result, error) {
 	var out []Result
 	for _, file := range set.Files() {
 		f, err := versions(file)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, b := range set.Blocks {
 			if b.File == file {
@@ -135,5 +141,5 @@ func Judge(ctx context.Context, g *gitx.Runner, base, mine string, red func(stri
 			}
 		}
 	}
-	return set, out, nil
+	return out, nil
 }

@@ -45,6 +45,10 @@ type Options struct {
 	TempDir string
 	// Env is the environment for git; nil means os.Environ().
 	Env []string
+	// Set is the install's customizations against the upstream base,
+	// when the caller has them already (the pre hook's ledger step);
+	// nil scans.
+	Set *ledger.Set
 }
 
 // Prediction is what update.sh's merge will do.
@@ -100,7 +104,11 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	if err := os.Mkdir(work, 0o700); err != nil {
 		return nil, err
 	}
-	if _, err := sg.Run(ctx, "init", "-q", "-b", "mcupdate-predict"); err != nil {
+	// No template: nothing to copy, no sample hooks.
+	if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(work, ".git", "objects", "info"), 0o700); err != nil {
 		return nil, err
 	}
 	scratchObjects := filepath.Join(work, ".git", "objects")
@@ -117,14 +125,16 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
 		return nil, err
 	}
-	set, err := ledger.Scan(ctx, sg, p.UpstreamBase, ours, opt.Redact)
-	if err != nil {
-		return nil, err
+	set := opt.Set
+	if set == nil || set.Base != p.UpstreamBase {
+		if set, err = ledger.Scan(ctx, sg, p.UpstreamBase, ours, opt.Redact); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkout(ctx, sg, ours, sparseFiles(set, opt.Patches)); err != nil {
 		return nil, err
 	}
-	res, err := updatesh.Run(work, updatesh.Options{Target: opt.Upstream, Date: "prediction", Env: isolatedEnv(opt.Env), Ctx: ctx})
+	res, err := updatesh.Run(work, updatesh.Options{Target: opt.Upstream, Date: "prediction", Env: isolatedEnv(opt.Env), Ctx: ctx, Committed: true})
 	if res != nil {
 		p.MergeExit, p.Aborted, p.Removed = res.MergeExit, res.Aborted, res.Removed
 	}
@@ -135,7 +145,7 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	p.PatchErrors = applyPatches(opt, work)
-	_, p.Results, err = ledger.Judge(ctx, sg, p.UpstreamBase, ours, opt.Redact, func(file string) (ledger.Files, error) {
+	p.Results, err = ledger.JudgeSet(set, func(file string) (ledger.Files, error) {
 		return versions(ctx, sg, opt, work, file)
 	})
 	if err != nil {
@@ -207,11 +217,28 @@ func sparseFiles(set *ledger.Set, ps []*patches.Bound) []string {
 }
 
 // checkout puts the scratch branch at ours and checks out only files.
+// The scratch repository is new and its own: its branch and config are
+// written as files, without a git process each.
 func checkout(ctx context.Context, sg *gitx.Runner, ours string, files []string) error {
-	if _, err := sg.Run(ctx, "update-ref", "refs/heads/mcupdate-predict", ours); err != nil {
+	gitDir := filepath.Join(sg.Dir, ".git")
+	if err := os.MkdirAll(filepath.Join(gitDir, "refs", "heads"), 0o700); err != nil {
 		return err
 	}
-	if _, err := sg.Run(ctx, "config", "core.sparseCheckout", "true"); err != nil {
+	if err := os.WriteFile(filepath.Join(gitDir, "refs", "heads", "mcupdate-predict"), []byte(ours+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg, err := os.OpenFile(filepath.Join(gitDir, "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = cfg.WriteString("[core]\n\tsparseCheckout = true\n")
+	if cerr := cfg.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(gitDir, "info"), 0o700); err != nil {
 		return err
 	}
 	var pat strings.Builder
@@ -221,10 +248,10 @@ func checkout(ctx context.Context, sg *gitx.Runner, ours string, files []string)
 	if pat.Len() == 0 {
 		pat.WriteString("/.mcupdate-nothing\n") // an empty pattern list checks out everything
 	}
-	if err := os.WriteFile(filepath.Join(sg.Dir, ".git", "info", "sparse-checkout"), []byte(pat.String()), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(gitDir, "info", "sparse-checkout"), []byte(pat.String()), 0o600); err != nil {
 		return err
 	}
-	_, err := sg.Run(ctx, "read-tree", "-mu", "HEAD")
+	_, err = sg.Run(ctx, "read-tree", "-mu", "HEAD")
 	return err
 }
 

@@ -57,6 +57,10 @@ type Options struct {
 	Date string
 	// Env is the environment for git; nil means os.Environ().
 	Env []string
+	// Committed says the work tree holds nothing to commit (the caller
+	// made the "Before update" commit itself): the run starts at the
+	// merge.
+	Committed bool
 	// Ctx stops the run when it is cancelled: the running git command's
 	// whole process group is killed (a merge forks helpers), no further
 	// step runs, and Run returns the context's error. nil means
@@ -79,12 +83,14 @@ func Run(dir string, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.Start = start
-	if _, err := g.out("add", "-u"); err != nil {
-		return nil, err
-	}
-	// update.sh ignores the commit's failure (nothing to commit).
-	if _, err := g.out("commit", "-q", "-am", "Before update on "+opt.Date); err == nil {
-		res.Before, _ = g.out("rev-parse", "HEAD")
+	if !opt.Committed {
+		if _, err := g.out("add", "-u"); err != nil {
+			return nil, err
+		}
+		// update.sh ignores the commit's failure (nothing to commit).
+		if _, err := g.out("commit", "-q", "-am", "Before update on "+opt.Date); err == nil {
+			res.Before, _ = g.out("rev-parse", "HEAD")
+		}
 	}
 	if _, err := g.out("config", "merge.defaultToUpstream", "true"); err != nil {
 		return nil, err

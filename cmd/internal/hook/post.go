@@ -46,7 +46,7 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
-	s, _, err = env.stepPatches(plan)
+	s, pres, err := env.stepPatches(plan)
 	env.print(s)
 	r.add(s, err)
 
@@ -54,7 +54,7 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
-	rr, s, err := env.stepRisk(rec.Commit, rec.SnapshotID)
+	rr, s, err := env.stepRisk(rec.Commit, rec.SnapshotID, env.failedPatches(pres))
 	env.print(s)
 	r.add(s, err)
 

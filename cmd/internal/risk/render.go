@@ -145,10 +145,25 @@ type row struct {
 	file, reason string
 }
 
+// briefMedium is how many MEDIUM rows a brief render shows: the hook's
+// whole risk section must fit one screen.
+const briefMedium = 8
+
 func (p *printer) table(r *Report) {
 	var rows []row
+	medium, hidden := 0, 0
 	for _, f := range r.Findings {
+		if f.Risk == Medium {
+			medium++
+			if p.opt.Brief && medium > briefMedium {
+				hidden++
+				continue
+			}
+		}
 		rows = append(rows, row{f.Risk, f.File, f.Reason})
+	}
+	if hidden > 0 {
+		rows = append(rows, row{Medium, "…", fmt.Sprintf("%d more: mcupdate diff", hidden)})
 	}
 	dirs := make([]string, 0, len(r.Low))
 	for d := range r.Low {
@@ -162,6 +177,9 @@ func (p *printer) table(r *Report) {
 			name = "./"
 		}
 		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, plural(n, "file", "files"))})
+	}
+	if len(dirs) > 0 {
+		rows = append(rows, row{Low, "", "every changed file: mcupdate diff --full"})
 	}
 	if len(rows) == 0 {
 		p.line("nothing changed")

@@ -268,8 +268,8 @@ type analysis struct {
 	changed            map[string]change
 	findings           []Finding
 	red                *Redactor
-	upstreamBase       string          // merge-base of the pre-update commit and what was merged
-	upstream           string          // the commit merged
+	upstreamBase       string // merge-base of the pre-update commit and what was merged
+	upstream           string // the commit merged
 	trees              map[string]*object.Tree
 	custom             []ledger.Result // every customization's outcome
 }

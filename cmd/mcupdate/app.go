@@ -401,6 +401,10 @@ func (a *app) mailcowDir() (string, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".git")); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: no .git: mailcow must be a git checkout for update.sh to work", abs)}
 	}
+	// Every write below it, by any command, through a handle on it.
+	if err := fsx.Confine(abs); err != nil {
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, err)}
+	}
 	return abs, nil
 }
 

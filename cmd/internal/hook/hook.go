@@ -203,6 +203,16 @@ func (env *Env) writeReport(r *Report) error {
 	return env.State.PruneReports(reportsKept)
 }
 
+// confine makes every write below the mailcow dir, whichever step makes
+// it, go through a handle on the mailcow dir (fsx.Confine): no link or
+// directory swapped mid-run can take one outside.
+func (env *Env) confine() error {
+	if err := fsx.Confine(env.MailcowDir); err != nil {
+		return fmt.Errorf("mailcow dir: %w", err)
+	}
+	return nil
+}
+
 // stepChained reports the hand-written hook the shim ran before mcupdate
 // (install.sh keeps an admin's own hook and chains it).
 func (env *Env) stepChained(r *Report) {

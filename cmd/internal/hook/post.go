@@ -34,6 +34,9 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
 
 	env.UI.Infof("mcupdate post hook in %s", env.MailcowDir)
 	rec, haveRec, recErr := env.State.LoadRecord()
@@ -72,6 +75,9 @@ func Apply(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
 	plan := restart.Plan{}
 	s, _, err := env.stepPatches(plan)
 	env.print(s)

@@ -51,7 +51,14 @@ func (e *NotInSnapshotError) Unwrap() error { return ErrNotInSnapshot }
 // or whose parent directories are links leading outside mailcowDir stops
 // the whole restore. An object that fails its sha256 check leaves its
 // file untouched; the other files are restored and the error names it.
+//
+// The checks give clear errors; what keeps the writes inside is that each
+// is made through a handle on the mailcow dir ([fsx.Confine]): a parent
+// swapped for a link between the check and the write fails the write.
 func Restore(sys fsx.System, store, id, mailcowDir string, paths []string) (*RestoreResult, error) {
+	if err := fsx.Confine(mailcowDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 	m, err := Load(store, id)
 	if err != nil {
 		return nil, err

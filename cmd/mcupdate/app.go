@@ -70,7 +70,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
+		errors.Is(err, state.ErrUnsafe):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):

@@ -130,7 +130,7 @@ func (a *app) snapshotRestore(store, id string, paths []string) error {
 		a.ui.Printf("%s %s", verb, p)
 	}
 	for _, n := range res.Notes {
-		a.ui.Infof("note: %s", n)
+		a.ui.Warnf("%s", n)
 	}
 	a.ui.Printf("snapshot %s: %d %s, %d already as in the snapshot%s", res.ID, len(res.Restored), verb, len(res.Unchanged), dryNote(a.g.dryRun))
 	return err

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
@@ -119,19 +122,21 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 	keptNew := map[string]bool{}
 	for _, c := range changes {
 		switch c.Kind {
-		case snapshot.Missing, snapshot.TypeChanged:
+		case snapshot.Missing:
 			restore = append(restore, c.Path)
-		case snapshot.Modified:
-			if c.Path == "mailcow.conf" {
+		case snapshot.TypeChanged, snapshot.Modified:
+			if c.Kind == snapshot.Modified && c.Path == "mailcow.conf" {
 				kept = append(kept, c.Path)
 				continue
 			}
-			if c.Content {
-				if err := env.keepNew(c.Path); err != nil {
+			if c.Kind == snapshot.TypeChanged || c.Content {
+				// update.sh's version, when it is a file, is kept.
+				ok, err := env.keepNew(c.Path)
+				if err != nil {
 					s.Status, s.Message = StatusError, err.Error()
 					return s, err
 				}
-				keptNew[c.Path] = true
+				keptNew[c.Path] = ok
 			}
 			restore = append(restore, c.Path)
 		}
@@ -165,6 +170,9 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		}
 	}
 	s.Details = append(s.Details, res.Notes...)
+	for _, n := range res.Notes {
+		env.UI.Warnf("%s", n)
+	}
 	if err != nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
@@ -175,27 +183,52 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 }
 
 // keepNew saves the current (update.sh's) version of rel beside it as
-// rel.mcupdate-new before the admin's version is restored over it.
-func (env *Env) keepNew(rel string) error {
+// rel.mcupdate-new before the admin's version is restored over it. Only a
+// regular file is kept, read without following a link: a link's content
+// is wherever it leads, possibly outside the mailcow dir, and must not be
+// copied into it. It reports whether it kept one.
+func (env *Env) keepNew(rel string) (bool, error) {
 	// Checked as Restore checks its paths: a parent directory that is
 	// now a link to elsewhere must not take this write out of the
-	// mailcow dir.
+	// mailcow dir (the write itself goes through a handle on it).
 	if err := snapshot.CheckPath(env.MailcowDir, rel); err != nil {
-		return err
+		return false, err
 	}
 	p := filepath.Join(env.MailcowDir, filepath.FromSlash(rel))
+	data, ok, err := readRegularNoFollow(p)
+	if err != nil {
+		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	if !ok {
+		return false, nil
+	}
 	// Never write through a link (or anything else) at the kept name.
 	if fi, err := os.Lstat(p + NewSuffix); err == nil && !fi.Mode().IsRegular() {
 		if err := env.Sys.Remove(p + NewSuffix); err != nil {
-			return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+			return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 		}
 	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
-	}
 	if err := env.Sys.WriteFile(p+NewSuffix, data, 0o600); err != nil {
-		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 	}
-	return nil
+	return true, nil
+}
+
+// readRegularNoFollow reads p if it is a regular file, without following
+// a link at it; ok is false for anything else.
+func readRegularNoFollow(p string) (data []byte, ok bool, err error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, false, err
+	}
+	data, err = io.ReadAll(f)
+	return data, err == nil, err
 }

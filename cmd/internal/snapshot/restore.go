@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/patches"
 	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
@@ -326,6 +327,9 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		}
 	}
 	if !e.TargetOutside {
+		if changed && r.outside(abs) {
+			r.note("%s: link to %s restored; that file is outside the mailcow dir and mcupdate does not write there", e.Path, e.Target)
+		}
 		return changed, nil
 	}
 	if !intact {
@@ -334,13 +338,19 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		r.note("%s: link restored to %s; the content of that file (outside the mailcow dir) was not written: object %s holds it", e.Path, e.Target, e.SHA256)
 		return changed, nil
 	}
-	target, err := filepath.EvalSymlinks(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		r.note("%s: link target %s is missing; its content was not written: object %s holds it", e.Path, e.Target, e.SHA256)
+	if e.Path != patches.LinkedFile {
+		// An older snapshot kept the content of a link leading out:
+		// never written through (only mailcow.conf is, as update.sh does).
+		r.note("%s: a link to %s, outside the mailcow dir: its content was not written (mcupdate writes outside the mailcow dir only through mailcow.conf's link): object %s holds it", e.Path, e.Target, e.SHA256)
 		return changed, nil
 	}
+	target, err := fsx.ResolveLink(abs)
 	if err != nil {
 		return changed, fmt.Errorf("restore %s: %w", e.Path, err)
+	}
+	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+		r.note("%s: link target %s is missing; its content was not written: object %s holds it", e.Path, e.Target, e.SHA256)
+		return changed, nil
 	}
 	old, tfi, err := readRegular(target, e.Size+1)
 	if err != nil || !bytes.Equal(old, data) {
@@ -356,4 +366,17 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		changed = true
 	}
 	return changed, nil
+}
+
+// outside reports whether the link at abs leads outside the mailcow dir.
+func (r *restorer) outside(abs string) bool {
+	t, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		t, err = fsx.ResolveLink(abs)
+		if err != nil {
+			return true
+		}
+	}
+	_, in := inside(r.root, t)
+	return !in
 }

@@ -14,8 +14,13 @@
 //
 // Symlinks are recorded as links, not followed. A configured path that
 // is a link (mailcow.conf may be one; .env links to it) also gets its
-// target recorded: as its own entry when the target is inside the
-// mailcow dir, or as the link entry's content (TargetOutside) when not.
+// target recorded when the target is inside the mailcow dir, as its own
+// entry. A link that leads outside the mailcow dir is recorded as the
+// link (its target text) and listed in Skipped: mcupdate neither keeps
+// nor writes a file outside the mailcow dir. The one exception is
+// mailcow.conf ([patches.LinkedFile]), which update.sh itself edits
+// through its link: its target's content is recorded with the link entry
+// (TargetOutside), for the risk diff and for an explicit restore.
 //
 // A file that cannot be read (permissions, a named pipe or socket, too
 // large) is listed in the manifest's Skipped and never aborts the
@@ -49,6 +54,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Defaults, the same as mcupdate.ini's.
@@ -305,6 +311,11 @@ func (c *creator) record(f candidate) error {
 		c.add(e)
 		return c.record(candidate{rel: rel})
 	}
+	if f.rel != patches.LinkedFile {
+		c.add(e)
+		c.m.Skipped = append(c.m.Skipped, Skip{Path: f.rel, Reason: OutsideLinkReason(resolved)})
+		return nil
+	}
 	data, tfi, err := readRegular(resolved, c.opt.MaxSize)
 	if err != nil {
 		c.add(e)
@@ -318,6 +329,12 @@ func (c *creator) record(f candidate) error {
 	}
 	c.add(t)
 	return nil
+}
+
+// OutsideLinkReason is the Skip reason of a configured path that is a link
+// leading outside the mailcow dir.
+func OutsideLinkReason(target string) string {
+	return "a link to " + target + ", outside the mailcow dir: the snapshot keeps the link, not that file's content (mcupdate never writes outside the mailcow dir; move the file into it to have it protected)"
 }
 
 func fileEntry(rel string, typ EntryType, fi fs.FileInfo, data []byte) Entry {

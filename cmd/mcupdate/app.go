@@ -417,8 +417,8 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// state returns the state directory.
-func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir} }
+// state returns the state directory, read-only with --dry-run.
+func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir, ReadOnly: a.g.dryRun} }
 
 // system returns where writes go: disk, or a recorder with --dry-run.
 func (a *app) system() fsx.System {

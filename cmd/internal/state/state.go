@@ -25,7 +25,14 @@ import (
 const DefaultDir = "/var/lib/mcupdate"
 
 // Dir is the state directory.
-type Dir struct{ Path string }
+type Dir struct {
+	Path string
+	// ReadOnly is a dry run's state dir: nothing in it is created,
+	// changed or removed. Ensure creates and tightens nothing, Lock takes
+	// a shared lock only on a lock file that exists and writes no holder
+	// line, WriteJSON and PruneReports do nothing.
+	ReadOnly bool
+}
 
 // ErrUnsafe is wrapped by the error for a state dir another user could
 // plant files or links in, or replace: a link, a directory not owned by
@@ -40,16 +47,19 @@ var ErrUnsafe = errors.New("unsafe state dir")
 // fsx.ConfinePrivate: no link at or below it is ever followed.
 func (d Dir) Ensure() error {
 	f, err := d.open()
-	if err != nil {
+	if err != nil || f == nil {
 		return err
 	}
 	return f.Close()
 }
 
 // open is Ensure, returning the checked directory, opened without
-// following a link at it.
+// following a link at it; nil for a ReadOnly one that does not exist.
 func (d Dir) open() (*os.File, error) {
 	if _, err := os.Lstat(d.Path); errors.Is(err, fs.ErrNotExist) {
+		if d.ReadOnly {
+			return nil, nil
+		}
 		if err := os.MkdirAll(d.Path, 0o700); err != nil {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
@@ -67,7 +77,7 @@ func (d Dir) open() (*os.File, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	if fi.Mode().Perm() != 0o700 {
+	if fi.Mode().Perm() != 0o700 && !d.ReadOnly {
 		if err := f.Chmod(0o700); err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("state dir: %w", err)
@@ -76,6 +86,9 @@ func (d Dir) open() (*os.File, error) {
 	if err := fsx.ConfinePrivate(d.Path); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if d.ReadOnly {
+		return f, nil
 	}
 	if err := fsx.CleanTemps(d.Path); err != nil {
 		_ = f.Close()
@@ -165,7 +178,10 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // Lock is a held lock; Release it when done. The kernel releases a flock
 // when its holder dies, so a killed run never leaves a stale lock.
-type Lock struct{ f *os.File }
+type Lock struct {
+	f        *os.File
+	readOnly bool
+}
 
 // LockFile is the name of the lock in the state directory.
 const LockFile = "lock"
@@ -173,18 +189,30 @@ const LockFile = "lock"
 // Lock takes the state directory's lock without waiting. what describes
 // the run for the message another run shows. The lock file is opened
 // relative to the checked directory and never through a link.
+//
+// A ReadOnly (dry run) Dir takes a shared lock, which excludes a real run
+// but not another dry run, and only when the lock file exists: a flock
+// writes nothing, creating the file would. Without the file it runs
+// unlocked, reading only.
 func (d Dir) Lock(what string) (*Lock, error) {
 	dir, err := d.open()
 	if err != nil {
 		return nil, err
 	}
+	if dir == nil {
+		return &Lock{readOnly: true}, nil
+	}
 	defer dir.Close()
 	p := filepath.Join(d.Path, LockFile)
-	f, err := openLock(dir, p)
-	if err != nil {
-		return nil, err
+	f, err := openLock(dir, p, d.ReadOnly)
+	if err != nil || f == nil {
+		return &Lock{readOnly: true}, err
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	how := syscall.LOCK_EX
+	if d.ReadOnly {
+		how = syscall.LOCK_SH
+	}
+	err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	// A run killed while it was starting a program (git, docker) leaves
 	// the lock to the child for the moment between fork and exec, the
 	// descriptor being close-on-exec: when the pid on the holder line is
@@ -192,7 +220,7 @@ func (d Dir) Lock(what string) (*Lock, error) {
 	// holder that has not written it yet: wait for it, to name it.
 	for end := time.Now().Add(deadHolderWait); errors.Is(err, syscall.EWOULDBLOCK) && holderUnknown(f) && time.Now().Before(end); {
 		time.Sleep(5 * time.Millisecond)
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	}
 	if err != nil {
 		holder := readHolder(f)
@@ -201,6 +229,9 @@ func (d Dir) Lock(what string) (*Lock, error) {
 			return nil, &LockedError{Path: p, Holder: strings.TrimSpace(string(holder))}
 		}
 		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	if d.ReadOnly {
+		return &Lock{f: f, readOnly: true}, nil
 	}
 	// The holder line is informational; the flock is what excludes.
 	_ = f.Truncate(0)
@@ -211,8 +242,16 @@ func (d Dir) Lock(what string) (*Lock, error) {
 // openLock opens (or creates, 0600) the lock file in the directory dir
 // without following a link, and checks that it is a regular file of the
 // running user's with no other name: it is truncated and written to.
-func openLock(dir *os.File, p string) (*os.File, error) {
-	fd, err := syscall.Openat(int(dir.Fd()), LockFile, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+// readOnly opens an existing one only, and returns nil without one.
+func openLock(dir *os.File, p string, readOnly bool) (*os.File, error) {
+	flags := syscall.O_RDWR | syscall.O_CREAT
+	if readOnly {
+		flags = syscall.O_RDONLY
+	}
+	fd, err := syscall.Openat(int(dir.Fd()), LockFile, flags|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if readOnly && errors.Is(err, syscall.ENOENT) {
+		return nil, nil
+	}
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("lock %s is a symbolic link: %w: not followed; remove it", p, ErrUnsafe)
 	}
@@ -268,15 +307,20 @@ func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	_ = l.f.Truncate(0)
+	if !l.readOnly {
+		_ = l.f.Truncate(0)
+	}
 	err := l.f.Close()
 	l.f = nil
 	return err
 }
 
 // WriteJSON writes v as indented JSON to name below the directory,
-// atomically and 0600.
+// atomically and 0600; nothing for a ReadOnly (dry run) Dir.
 func (d Dir) WriteJSON(sys fsx.System, name string, v any) error {
+	if d.ReadOnly {
+		return nil
+	}
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -352,8 +396,12 @@ func LastReportName(kind string) string { return "last-" + kind + ".json" }
 // PID is the current process id as a string, for messages.
 func PID() string { return strconv.Itoa(os.Getpid()) }
 
-// PruneReports removes the oldest timestamped reports beyond keep.
+// PruneReports removes the oldest timestamped reports beyond keep;
+// nothing for a ReadOnly (dry run) Dir.
 func (d Dir) PruneReports(keep int) error {
+	if d.ReadOnly {
+		return nil
+	}
 	matches, err := filepath.Glob(filepath.Join(d.Path, "report-*.json"))
 	if err != nil {
 		return err

@@ -566,3 +566,65 @@ func modes(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+// A dry run's state dir: nothing created, changed or removed; its lock is
+// shared, taken only on a lock file that exists, and excludes a real run.
+func TestReadOnlyDir(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state")
+	ro := Dir{Path: p, ReadOnly: true}
+	if err := ro.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ro.Lock("mcupdate apply --dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release()
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a read-only Ensure or Lock created the dir: %v", err)
+	}
+	mkdir(t, p, 0o755)
+	if err := os.WriteFile(filepath.Join(p, "report-20200101T000000.000Z-pre.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err = ro.Lock("mcupdate apply --dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release()
+	if err := ro.WriteJSON(fsx.Real{}, "last-apply.json", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.PruneReports(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := modes(t, p); strings.Count(got, "\n") != 2 || !strings.Contains(got, p+" drwxr-xr-x") {
+		t.Fatalf("the dir changed: %s", got)
+	}
+	// With a lock file: shared between dry runs, excluding a real run.
+	real := Dir{Path: p}
+	rl, err := real.Lock("mcupdate apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.Lock("dry"); !errors.Is(err, ErrLocked) {
+		t.Errorf("dry run while a real run holds the lock: %v", err)
+	}
+	_ = rl.Release()
+	before, _ := os.ReadFile(filepath.Join(p, LockFile))
+	l1, err := ro.Lock("dry 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := ro.Lock("dry 2")
+	if err != nil {
+		t.Errorf("two dry runs: %v", err)
+	}
+	if _, err := real.Lock("mcupdate apply"); !errors.Is(err, ErrLocked) {
+		t.Errorf("real run while a dry run holds the lock: %v", err)
+	}
+	_, _ = l1.Release(), l2.Release()
+	if after, _ := os.ReadFile(filepath.Join(p, LockFile)); string(after) != string(before) {
+		t.Errorf("a dry run wrote the lock: %q, was %q", after, before)
+	}
+}

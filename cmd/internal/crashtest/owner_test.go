@@ -150,3 +150,26 @@ func (w *world) runUmask000(args ...string) result {
 	}
 	return result{args: args, code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
+
+// Issue 11 (minor): update.sh's version of an override, kept as
+// FILE.mcupdate-new, has update.sh's mode, owner and group, not 0600
+// root (nor an older kept copy's).
+func TestKeptVersionKeepsModeAndOwner(t *testing.T) {
+	w := newWorld(t)
+	w.initMailcow(nil, "[docker]\nipv6 = off\n[restart]\nenabled = off\n")
+	p := w.path(overrideFile(0))
+	w.write(p, overrideAdmin(0), 0o640)
+	for round, mode := range []fs.FileMode{0o644, 0o664 | fs.ModeSetgid} {
+		w.mustRun("hook", "pre")
+		w.write(p, "update.sh's\n", mode)
+		chown(t, p, mode)
+		w.mustRun("hook", "post", "--no-restart")
+		wantOwned(t, "kept version, round "+string(rune('1'+round)), p+".mcupdate-new", mode)
+		if v, _ := read(p + ".mcupdate-new"); v.data != "update.sh's\n" {
+			t.Errorf("kept version: %s", v)
+		}
+		if v, _ := read(p); v.data != overrideAdmin(0) {
+			t.Errorf("not restored: %s", v)
+		}
+	}
+}

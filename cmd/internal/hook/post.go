@@ -195,40 +195,54 @@ func (env *Env) keepNew(rel string) (bool, error) {
 		return false, err
 	}
 	p := filepath.Join(env.MailcowDir, filepath.FromSlash(rel))
-	data, ok, err := readRegularNoFollow(p)
+	data, fi, err := readRegularNoFollow(p)
 	if err != nil {
 		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 	}
-	if !ok {
+	if fi == nil {
 		return false, nil
 	}
+	kept := p + NewSuffix
 	// Never write through a link (or anything else) at the kept name.
-	if fi, err := os.Lstat(p + NewSuffix); err == nil && !fi.Mode().IsRegular() {
-		if err := env.Sys.Remove(p + NewSuffix); err != nil {
+	if cur, err := os.Lstat(kept); err == nil && !cur.Mode().IsRegular() {
+		if err := env.Sys.Remove(kept); err != nil {
 			return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 		}
 	}
-	if err := env.Sys.WriteFile(p+NewSuffix, data, 0o600); err != nil {
+	// With update.sh's mode, owner and group: an older kept copy's must
+	// not win, so they are set after the write too (owner first: chown
+	// clears setuid and setgid).
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if err := env.Sys.WriteFile(kept, data, mode); err != nil {
 		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := env.Sys.Lchown(kept, int(st.Uid), int(st.Gid)); err != nil {
+			return false, fmt.Errorf("keep update.sh's version of %s: owner: %w", rel, err)
+		}
+	}
+	if err := env.Sys.Chmod(kept, mode); err != nil {
+		return false, fmt.Errorf("keep update.sh's version of %s: mode: %w", rel, err)
 	}
 	return true, nil
 }
 
 // readRegularNoFollow reads p if it is a regular file, without following
-// a link at it; ok is false for anything else.
-func readRegularNoFollow(p string) (data []byte, ok bool, err error) {
+// a link at it; fi is nil for anything else.
+func readRegularNoFollow(p string) (data []byte, fi fs.FileInfo, err error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, syscall.ELOOP) || errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return nil, false, err
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, nil, err
 	}
-	data, err = io.ReadAll(f)
-	return data, err == nil, err
+	if data, err = io.ReadAll(f); err != nil {
+		return nil, nil, err
+	}
+	return data, fi, nil
 }

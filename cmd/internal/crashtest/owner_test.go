@@ -173,3 +173,25 @@ func TestKeptVersionKeepsModeAndOwner(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11 (minor): the daemon.json backups the pre hook makes are
+// pruned like the snapshots, to the newest [snapshot] keep; they grew
+// by one on every update whose daemon.json needed a key.
+func TestDaemonJSONBackupsPruned(t *testing.T) {
+	w := newWorld(t)
+	w.initMailcow(nil, "[restart]\nenabled = off\n[snapshot]\nkeep = 3\n")
+	for i := 0; i < 5; i++ {
+		w.write(w.daemon+".mcupdate-2025010"+string(rune('1'+i))+"T000000Z.bak", "{}\n", 0o644)
+	}
+	for i := 0; i < 2; i++ {
+		w.write(w.daemon, `{"log-driver": "local"}`+"\n", 0o644)
+		w.mustRun("hook", "pre")
+	}
+	baks, _ := filepath.Glob(w.daemon + ".mcupdate-*.bak")
+	if len(baks) != 3 {
+		t.Fatalf("backups after two pre hooks with keep = 3: %v", baks)
+	}
+	if !strings.Contains(baks[0], "20250105T000000Z") {
+		t.Errorf("kept %v, want the newest three", baks)
+	}
+}

@@ -26,6 +26,8 @@ it up and that the next update.sh run finds nothing in its way:
   message-size         rspamd and clamd scan mail up to postfix's limit
   unprotected          local edits of tracked files no patch protects, each
                        with a safer home (a warning)
+  leftovers            temp files a killed mcupdate run left in the mailcow
+                       dir, the state dir or beside daemon.json (a warning)
 
 Exits 1 when a check failed; warnings do not fail. --json prints the report
 in a versioned schema ("schema": 1); --prometheus FILE also writes

@@ -78,10 +78,11 @@ const (
 	CheckOverrideRefs = "override-references"
 	CheckMessageSize  = "message-size"
 	CheckUnprotected  = "unprotected"
+	CheckLeftovers    = "leftovers"
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected}
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLeftovers}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
 // names patches that cannot be loaded or bound: the report is still
@@ -116,7 +117,7 @@ type Unprotected struct {
 //	  "mailcow_dir": "/opt/mailcow-dockerized",
 //	  "ok": true,                              // false when any check failed
 //	  "last_update": "2026-02-28T03:00:00Z",   // omitted when unknown
-//	  "checks": [                              // always all seven, in CheckNames order
+//	  "checks": [                              // always all eight, in CheckNames order
 //	    {"name": "git", "status": "ok|warn|fail|skipped",
 //	     "detail": "one line", "fix": "one line (omitted when ok)",
 //	     "items": ["one line per problem, file or value"]}
@@ -228,6 +229,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	do(3, func() Check { return checkOverrides(opt) })
 	do(4, func() Check { return checkOverrideRefs(opt) })
 	do(5, func() Check { return checkMessageSize(opt) })
+	do(7, func() Check { return checkLeftovers(opt) })
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]

@@ -626,3 +626,35 @@ func TestOverrideLinkOutside(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11 (minor): IDs sort strictly by creation. More than keep
+// snapshots in one second: pruning freed the ID without a suffix, the
+// next snapshot took it, sorted oldest and was pruned at once, so the
+// pre hook's record named a deleted snapshot. Also when the clock goes
+// back, a new snapshot sorts after every one in the store.
+func TestCreateIDsSortByCreation(t *testing.T) {
+	dir, store := newMailcow(t)
+	o := opts(dir, store, t0)
+	o.Keep = 10
+	var prev string
+	for i := 0; i < 25; i++ {
+		if i == 20 {
+			o.Now = t0.Add(-time.Hour) // the clock went back
+		}
+		m := mustCreate(t, fsx.Real{}, o)
+		if prev != "" && !idLess(prev, m.ID) {
+			t.Errorf("snapshot %d: ID %s does not sort after %s", i+1, m.ID, prev)
+		}
+		prev = m.ID
+		if _, err := Load(store, m.ID); err != nil {
+			t.Fatalf("snapshot %d (%s) is gone right after Create: %v", i+1, m.ID, err)
+		}
+		if latest, err := Load(store, Latest); err != nil || latest.ID != m.ID {
+			t.Fatalf("snapshot %d: latest is %v, %v; want %s", i+1, latest, err, m.ID)
+		}
+	}
+	list, err := List(store)
+	if err != nil || len(list) != 10 {
+		t.Fatalf("List: %d snapshots, %v", len(list), err)
+	}
+}

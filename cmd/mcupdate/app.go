@@ -70,7 +70,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
+		errors.Is(err, state.ErrUnsafe):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
@@ -402,6 +403,10 @@ func (a *app) mailcowDir() (string, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".git")); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: no .git: mailcow must be a git checkout for update.sh to work", abs)}
 	}
+	// Every write below it, by any command, through a handle on it.
+	if err := fsx.Confine(abs); err != nil {
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, err)}
+	}
 	return abs, nil
 }
 
@@ -413,8 +418,8 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// state returns the state directory.
-func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir} }
+// state returns the state directory, read-only with --dry-run.
+func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir, ReadOnly: a.g.dryRun} }
 
 // system returns where writes go: disk, or a recorder with --dry-run.
 func (a *app) system() fsx.System {

@@ -24,6 +24,7 @@
 //	                     covers, each with a safer home (warn when any)
 //	customizations       the ledger's customizations that an update dropped
 //	                     and that are still missing, not acknowledged (fail)
+//	leftovers            temp files killed runs left behind (warn)
 //
 // # One code path
 //

@@ -94,7 +94,7 @@ func (a *app) demo(ctx context.Context, root string) error {
 	}
 	env := &hook.Env{
 		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
-		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, RiskBrief: true,
+		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now,
 	}
 
 	step(2, "./update.sh starts and runs pre_update_hook.sh: mcupdate hook pre")

@@ -48,7 +48,7 @@ func runDiffCmd(_ context.Context, a *app, args []string) error {
 	if *asJSON {
 		return r.WriteJSON(a.stdout)
 	}
-	if err := env.RenderRisk(r, *full); err != nil {
+	if err := env.RenderRisk(r, *full, false); err != nil {
 		return err
 	}
 	if n := r.Count(risk.High); n > 0 {

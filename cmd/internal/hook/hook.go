@@ -32,8 +32,6 @@ type Env struct {
 	// its exit status (from MCUPDATE_CHAINED_HOOK/_STATUS).
 	ChainedHook   string
 	ChainedStatus string
-	// RiskBrief shows the risk diff's table and lost lines without diffs.
-	RiskBrief bool
 	// TempDir is where scratch repositories go; "" means os.TempDir().
 	TempDir string
 

@@ -70,9 +70,11 @@ func (env *Env) snapshotFile(id, rel string) []byte {
 	return nil
 }
 
-// RenderRisk prints a risk report for the terminal.
-func (env *Env) RenderRisk(r *risk.Report, full bool) error {
-	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full, Brief: env.RiskBrief})
+// RenderRisk prints a risk report for the terminal: brief (the table and
+// the lost lines, no diffs: what a hook prints inside update.sh's output,
+// one screen), or with the diffs of the HIGH files, or of every file.
+func (env *Env) RenderRisk(r *risk.Report, full, brief bool) error {
+	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full, Brief: brief})
 }
 
 // stepRisk prints the risk diff against the pre-update state and keeps it
@@ -85,7 +87,7 @@ func (env *Env) stepRisk(commit, snapshotID string, failed map[string]string) (*
 		return nil, s, nil
 	}
 	env.UI.Printf("")
-	if err := env.RenderRisk(r, false); err != nil {
+	if err := env.RenderRisk(r, false, true); err != nil {
 		env.UI.Warnf("risk diff: %v", err)
 	}
 	if !env.DryRun {

@@ -63,6 +63,12 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 				p.line("  " + l)
 			}
 		}
+		if f.UpstreamDiff != "" && !opt.Brief {
+			// The three sides of the merge, each labelled.
+			p.line("upstream's change (the release you had → the new one):")
+			p.diff(f.UpstreamDiff)
+			p.line("what the merge made of your version (- yours, + now):")
+		}
 		switch {
 		case f.Diff == "", opt.Brief:
 		case shown[f.DiffFile]:
@@ -279,9 +285,10 @@ const SchemaVersion = 1
 //	base, head      commit hashes; before: the "Before update" commit or ""
 //	base_source     how base was found: explicit, merge, before-update-commit,
 //	                recorded, ORIG_HEAD or HEAD~1
-//	findings        [{risk: HIGH|MEDIUM, file, reason, lost: [lines], diff_file, diff}]
-//	                ordered by risk then file; diff only on HIGH findings
-//	low             {directory: number of other changed files}
+//	findings        [{risk: HIGH|MEDIUM, file, reason, lost: [lines], diff_file, diff,
+//	                upstream_diff}] ordered by risk then file; diff only on HIGH
+//	                findings; upstream_diff on lost customizations
+//	low             {area: number of other changed files} (areas: ".", data/web, …)
 //	counts          {high, medium, low}
 //	upstream_base   the upstream commit the customizations were made on
 //	customizations  [{block: {id, file, where, lines: [{op, text, sum}]},
@@ -307,6 +314,9 @@ type JSONFinding struct {
 	Lost     []string `json:"lost,omitempty"`
 	DiffFile string   `json:"diff_file,omitempty"`
 	Diff     string   `json:"diff,omitempty"`
+	// UpstreamDiff is upstream's change of a file whose customization was
+	// lost.
+	UpstreamDiff string `json:"upstream_diff,omitempty"`
 }
 
 // JSONCounts counts findings per risk.
@@ -331,7 +341,7 @@ func (r *Report) JSON() JSONReport {
 		j.Low = map[string]int{}
 	}
 	for _, f := range r.Findings {
-		j.Findings = append(j.Findings, JSONFinding{Risk: f.Risk, File: f.File, Reason: f.Reason, Lost: f.Lost, DiffFile: f.DiffFile, Diff: f.Diff})
+		j.Findings = append(j.Findings, JSONFinding{Risk: f.Risk, File: f.File, Reason: f.Reason, Lost: f.Lost, DiffFile: f.DiffFile, Diff: f.Diff, UpstreamDiff: f.UpstreamDiff})
 	}
 	return j
 }

@@ -159,6 +159,11 @@ type Finding struct {
 	// DiffFile is the file Diff is of, which for an override is the file
 	// it shadows.
 	DiffFile string
+	// UpstreamDiff is, for a lost customization, upstream's own change of
+	// the file (from the upstream commit the install was based on to the
+	// one merged): with Lost (the admin's lines) and Diff (what the merge
+	// made of the admin's version) the three sides of the merge.
+	UpstreamDiff string
 
 	// upstream makes Diff show upstream's own change of the file (from
 	// the commit the admin's edits were made on), not base to HEAD.
@@ -1024,6 +1029,11 @@ func (a *analysis) attachDiffs() error {
 			return err
 		}
 		f.Diff = d
+		if len(f.Lost) > 0 && !f.upstream && a.upstreamBase != "" {
+			if f.UpstreamDiff, err = a.diff(a.upstreamChange(c)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

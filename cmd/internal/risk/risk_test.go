@@ -207,6 +207,20 @@ func TestClobberedHunk(t *testing.T) {
 			if !strings.Contains(f.Diff, "-    mem_limit: 4g") || !strings.Contains(f.Diff, "+    image: ghcr.io/mailcow/dovecot:2.3.21.1-2") {
 				t.Errorf("diff:\n%s", f.Diff)
 			}
+			// The three sides: upstream's own change has no line of the
+			// admin's; the render labels each side.
+			if !strings.Contains(f.UpstreamDiff, "-    image: ghcr.io/mailcow/dovecot:2.3.21.1-1") || strings.Contains(f.UpstreamDiff, "mem_limit") {
+				t.Errorf("upstream diff:\n%s", f.UpstreamDiff)
+			}
+			var full strings.Builder
+			if err := r.Render(&full, RenderOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"lost lines:\n  +    mem_limit: 4g\n", "upstream's change (the release you had → the new one):\n--- a/docker-compose.yml", "what the merge made of your version (- yours, + now):\n--- a/docker-compose.yml"} {
+				if !strings.Contains(full.String(), want) {
+					t.Errorf("render lacks %q:\n%s", want, full.String())
+				}
+			}
 			if find(r, Medium, "docker-compose.yml", "1 image updated: dovecot 2.3.21.1-2") == nil {
 				t.Errorf("no MEDIUM image change:\n%s", dump(r))
 			}

@@ -281,7 +281,7 @@ const SchemaVersion = 1
 
 // JSONReport is the JSON form of a Report. The field names are stable:
 //
-//	schema_version  int: SchemaVersion
+//	schema          int: SchemaVersion (the same name as in every JSON mcupdate writes)
 //	base, head      commit hashes; before: the "Before update" commit or ""
 //	base_source     how base was found: explicit, merge, before-update-commit,
 //	                recorded, ORIG_HEAD or HEAD~1
@@ -294,7 +294,7 @@ const SchemaVersion = 1
 //	customizations  [{block: {id, file, where, lines: [{op, text, sum}]},
 //	                outcome: kept|put-back|moved|lost|deleted, missing, by}]
 type JSONReport struct {
-	SchemaVersion int             `json:"schema_version"`
+	SchemaVersion int             `json:"schema"`
 	Base          string          `json:"base"`
 	BaseSource    BaseSource      `json:"base_source"`
 	Head          string          `json:"head"`
@@ -332,7 +332,7 @@ func (r *Report) JSON() JSONReport {
 		SchemaVersion: SchemaVersion, Base: r.Base, BaseSource: r.BaseSource, Head: r.Head, Before: r.Before,
 		Findings: make([]JSONFinding, 0, len(r.Findings)), Low: r.Low,
 		Counts:       JSONCounts{High: r.Count(High), Medium: r.Count(Medium), Low: r.Count(Low)},
-		UpstreamBase: r.UpstreamBase, Custom: r.Custom,
+		UpstreamBase: r.UpstreamBase, Custom: ledger.Public(r.Custom),
 	}
 	if j.Custom == nil {
 		j.Custom = []ledger.Result{}

@@ -524,7 +524,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		SchemaVersion int    `json:"schema_version"`
+		SchemaVersion int    `json:"schema"`
 		BaseSource    string `json:"base_source"`
 		Before        string `json:"before"`
 		Findings      []struct {

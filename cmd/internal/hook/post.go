@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
@@ -182,7 +181,6 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		return s, err
 	}
 	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, plural(len(res.Restored), "override file"), m.ID)
-	env.UI.Warnf("%s %s the update lost or changed: %s", verb, plural(len(res.Restored), "override file"), strings.Join(res.Restored, ", "))
 	return s, nil
 }
 

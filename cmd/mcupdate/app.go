@@ -92,20 +92,115 @@ type globals struct {
 	verbose    bool
 }
 
+// globalFlag is one global option. The table below is the one place
+// they are defined: the top-level parse, every command's parse, --help
+// and the shell completions are made from it.
+type globalFlag struct {
+	name string
+	env  string // the environment variable that sets the default, or ""
+	arg  string // the value's name in the usage ("DIR"), "" for a switch
+	help string
+	def  string // the default when the environment does not set it
+	// defHelp says the default in words where it is not a value.
+	defHelp string
+	str     func(*globals) *string
+	on      func(*globals) *bool
+}
+
+var globalFlags = []globalFlag{
+	{name: "mailcow-dir", env: "MCUPDATE_MAILCOW_DIR", arg: "DIR", help: "mailcow directory", defHelp: "the current directory if it holds mailcow.conf",
+		str: func(g *globals) *string { return &g.mailcowDir }},
+	{name: "config", env: "MCUPDATE_CONFIG", arg: "FILE", help: "configuration", def: config.DefaultPath,
+		str: func(g *globals) *string { return &g.configPath }},
+	{name: "state-dir", env: "MCUPDATE_STATE_DIR", arg: "DIR", help: "state directory", def: state.DefaultDir,
+		str: func(g *globals) *string { return &g.stateDir }},
+	{name: "daemon-json", env: "MCUPDATE_DAEMON_JSON", arg: "FILE", help: "Docker's daemon.json", def: "/etc/docker/daemon.json",
+		str: func(g *globals) *string { return &g.daemonJSON }},
+	{name: "dry-run", help: "change nothing; show what would change", on: func(g *globals) *bool { return &g.dryRun }},
+	{name: "q", help: "quiet: nothing when all is well, only what failed otherwise", on: func(g *globals) *bool { return &g.quiet }},
+	{name: "v", help: "verbose", on: func(g *globals) *bool { return &g.verbose }},
+}
+
+// register defines the global flags on fs with their defaults: the
+// environment's, else the built-in ones.
 func (g *globals) register(fs *flag.FlagSet, getenv func(string) string) {
-	def := func(env, fallback string) string {
-		if v := getenv(env); v != "" {
-			return v
+	for _, f := range globalFlags {
+		if f.on != nil {
+			fs.BoolVar(f.on(g), f.name, false, f.help)
+			continue
 		}
-		return fallback
+		def := f.def
+		if v := getenv(f.env); f.env != "" && v != "" {
+			def = v
+		}
+		fs.StringVar(f.str(g), f.name, def, f.help)
 	}
-	fs.StringVar(&g.mailcowDir, "mailcow-dir", def("MCUPDATE_MAILCOW_DIR", ""), "mailcow directory (env MCUPDATE_MAILCOW_DIR; default: the current directory if it holds mailcow.conf)")
-	fs.StringVar(&g.configPath, "config", def("MCUPDATE_CONFIG", config.DefaultPath), "configuration file (env MCUPDATE_CONFIG)")
-	fs.StringVar(&g.stateDir, "state-dir", def("MCUPDATE_STATE_DIR", state.DefaultDir), "state directory (env MCUPDATE_STATE_DIR)")
-	fs.StringVar(&g.daemonJSON, "daemon-json", def("MCUPDATE_DAEMON_JSON", "/etc/docker/daemon.json"), "Docker daemon.json (env MCUPDATE_DAEMON_JSON)")
-	fs.BoolVar(&g.dryRun, "dry-run", false, "change nothing; show what would change")
-	fs.BoolVar(&g.quiet, "q", false, "quiet: only warnings, errors and results")
-	fs.BoolVar(&g.verbose, "v", false, "verbose")
+}
+
+// redefine defines the global flags on a command's fs with the values
+// parsed so far as their defaults, so that they are accepted after the
+// command's name too.
+func (g *globals) redefine(fs *flag.FlagSet) {
+	now := *g
+	for _, f := range globalFlags {
+		if f.on != nil {
+			fs.BoolVar(f.on(g), f.name, *f.on(&now), f.help)
+		} else {
+			fs.StringVar(f.str(g), f.name, *f.str(&now), f.help)
+		}
+	}
+}
+
+// globalUsage is the GLOBAL OPTIONS part of --help.
+func globalUsage() string {
+	var b strings.Builder
+	for _, f := range globalFlags {
+		dash := "--"
+		if len(f.name) == 1 {
+			dash = "-"
+		}
+		head := dash + f.name
+		if f.arg != "" {
+			head += " " + f.arg
+		}
+		help := f.help
+		var extra []string
+		if f.env != "" {
+			extra = append(extra, "env "+f.env)
+		}
+		if f.defHelp != "" {
+			extra = append(extra, "default: "+f.defHelp)
+		} else if f.def != "" {
+			extra = append(extra, "default "+f.def)
+		}
+		if len(extra) > 0 {
+			help += " (" + strings.Join(extra, "; ") + ")"
+		}
+		lines := wrapWords(help, 58)
+		fmt.Fprintf(&b, "  %-19s %s\n", head, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(&b, "  %-19s %s\n", "", l)
+		}
+	}
+	return b.String()
+}
+
+// wrapWords breaks s at spaces into lines of at most width bytes.
+func wrapWords(s string, width int) []string {
+	var out []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		if cur != "" && len(cur)+1+len(w) > width {
+			out = append(out, cur)
+			cur = w
+			continue
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(out, cur)
 }
 
 // app is one invocation of mcupdate.
@@ -261,16 +356,7 @@ func (a *app) applyGlobals() {
 func (a *app) flags(name, synopsis, help string) *flag.FlagSet {
 	fs := flag.NewFlagSet("mcupdate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	// Re-register the globals on this set with the values parsed so far
-	// as their defaults.
-	g := a.g
-	fs.StringVar(&a.g.mailcowDir, "mailcow-dir", g.mailcowDir, "mailcow directory")
-	fs.StringVar(&a.g.configPath, "config", g.configPath, "configuration file")
-	fs.StringVar(&a.g.stateDir, "state-dir", g.stateDir, "state directory")
-	fs.StringVar(&a.g.daemonJSON, "daemon-json", g.daemonJSON, "Docker daemon.json")
-	fs.BoolVar(&a.g.dryRun, "dry-run", g.dryRun, "change nothing; show what would change")
-	fs.BoolVar(&a.g.quiet, "q", g.quiet, "quiet")
-	fs.BoolVar(&a.g.verbose, "v", g.verbose, "verbose")
+	a.g.redefine(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(a.stdout, "usage: mcupdate %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
 		own := false
@@ -289,9 +375,10 @@ func (a *app) flags(name, synopsis, help string) *flag.FlagSet {
 }
 
 func isGlobalFlag(name string) bool {
-	switch name {
-	case "mailcow-dir", "config", "state-dir", "daemon-json", "dry-run", "q", "v":
-		return true
+	for _, f := range globalFlags {
+		if f.name == name {
+			return true
+		}
 	}
 	return false
 }
@@ -303,7 +390,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				// The flag package has printed fs.Usage already.
 				return nil, flag.ErrHelp
 			}
 			return nil, usagef("%v", err)
@@ -337,20 +424,11 @@ COMMANDS
 	}
 	fmt.Fprintf(w, `
 GLOBAL OPTIONS
-  --mailcow-dir DIR   mailcow directory (env MCUPDATE_MAILCOW_DIR; default: the
-                      current directory if it holds mailcow.conf)
-  --config FILE       configuration (env MCUPDATE_CONFIG; default %s)
-  --state-dir DIR     state directory (env MCUPDATE_STATE_DIR; default %s)
-  --daemon-json FILE  Docker's daemon.json (env MCUPDATE_DAEMON_JSON;
-                      default /etc/docker/daemon.json)
-  --dry-run           change nothing; show what would change
-  -q                  quiet: only warnings, errors and results
-  -v                  verbose
-
+%s
 Run 'mcupdate COMMAND --help' for a command's options.
 Colour only on a terminal, never with NO_COLOR.
 
-%s`, config.DefaultPath, state.DefaultDir, exitStatusHelp)
+%s`, globalUsage(), exitStatusHelp)
 }
 
 // config loads the configuration once, printing its warnings.

@@ -117,19 +117,41 @@ var known = map[string][]string{
 	"patches":          {"enable", "dir"},
 }
 
-// Load reads the configuration at path. A missing file yields the defaults.
+// Load reads the configuration at path. A missing file yields the
+// defaults; a path that is not a readable regular file is an *Error, a
+// configuration error like any other (a directory, a FIFO that would
+// block, a file root cannot read).
 func Load(path string) (*Config, error) {
 	c := Default()
 	c.Path = path
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, &Error{File: path, Err: pathErr(err)}
+	}
+	switch {
+	case fi.IsDir():
+		return nil, &Error{File: path, Err: errors.New("is a directory, not a configuration file: --config (or MCUPDATE_CONFIG) names the file, such as " + DefaultPath)}
+	case !fi.Mode().IsRegular():
+		return nil, &Error{File: path, Err: fmt.Errorf("is not a regular file (%v): --config (or MCUPDATE_CONFIG) names the file, such as %s", fi.Mode().Type(), DefaultPath)}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: pathErr(err)}
 	}
 	c.Exists = true
 	return c, c.parse(data)
+}
+
+// pathErr drops the path an *fs.PathError repeats: the *Error names it.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Parse reads a configuration from data; path names it in messages.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,10 +27,25 @@ func TestLoadMissingFileIsDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadUnreadable(t *testing.T) {
-	dir := t.TempDir() // a directory cannot be read as a file, even by root
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), dir) {
-		t.Errorf("Load(directory) = %v, want an error naming it", err)
+// TestLoadNotAFile: --config naming a directory, a FIFO (which a plain
+// read would block on forever) or an unreadable file is a configuration
+// error (*Error, exit 2) naming the path, not a failure (exit 1).
+func TestLoadNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dir, dir + ": is a directory, not a configuration file: --config (or MCUPDATE_CONFIG) names the file, such as /etc/mcupdate/mcupdate.ini"},
+		{fifo, fifo + ": is not a regular file"},
+		{filepath.Join(dir, "x", "..", "fifo", "y"), "not a directory"},
+	} {
+		c, err := Load(tc.path)
+		var e *Error
+		if c != nil || !errors.As(err, &e) || e.File != tc.path || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s) = %v, %v; want a *config.Error %q", tc.path, c, err, tc.want)
+		}
 	}
 }
 

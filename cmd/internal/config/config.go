@@ -66,6 +66,8 @@ type Config struct {
 	PatchDir string
 	// Params holds each patch's parameters, by patch name.
 	Params map[string]map[string]string
+	// paramLines holds the line of each parameter, by patch name.
+	paramLines map[string]map[string]int
 
 	// Warnings are non-fatal problems found while reading, such as unknown keys.
 	Warnings []string
@@ -90,11 +92,16 @@ func Default() *Config {
 // Error is a problem with one key of the configuration.
 type Error struct {
 	File, Section, Key string
-	Err                error
+	// Line is the line the problem is on, or 0.
+	Line int
+	Err  error
 }
 
 func (e *Error) Error() string {
 	where := e.File
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
 	if e.Section != "" {
 		where += ": [" + e.Section + "]"
 	}
@@ -162,6 +169,11 @@ func Parse(path string, data []byte) (*Config, error) {
 }
 
 func (c *Config) parse(data []byte) error {
+	lines, err := scanLines(c.Path, data)
+	if err != nil {
+		return err
+	}
+	c.paramLines = lines.params
 	f, err := ini.LoadSources(ini.LoadOptions{
 		AllowNonUniqueSections:   false,
 		SpaceBeforeInlineComment: true,
@@ -291,6 +303,15 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean (on/off, true/false, yes/no)", s)
+}
+
+// ParamOrigin returns where the parameter param of patch was set, such as
+// "/etc/mcupdate/mcupdate.ini:14", or "" when it was not set here.
+func (c *Config) ParamOrigin(patch, param string) string {
+	if n, ok := c.paramLines[patch][param]; ok {
+		return c.Path + ":" + strconv.Itoa(n)
+	}
+	return ""
 }
 
 // PatchParams returns the parameters set for patch name, sorted by key, for

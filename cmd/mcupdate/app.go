@@ -143,7 +143,25 @@ func commands() []command {
 // Main runs mcupdate with args (without the program name) and returns the
 // exit code. The testscript tests register it as the mcupdate command.
 func Main(args []string) int {
+	keepWorkingWithoutOutput()
 	return run(args, os.Stdout, os.Stderr, os.Getenv)
+}
+
+// keepWorkingWithoutOutput makes sure output never decides the work: a
+// stdout closed under a hook (`./update.sh | head`, a dropped SSH
+// session's pipe) killed the post hook with SIGPIPE after it restored the
+// overrides and before it re-applied the patches. With SIGPIPE caught, a
+// write to the closed pipe fails with EPIPE, which ui ignores; SIGHUP (the
+// terminal is gone) is caught too. Every step runs, the report is written,
+// then mcupdate exits. Caught, not ignored: an ignored signal stays
+// ignored in git and docker after exec, a caught one is reset.
+func keepWorkingWithoutOutput() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGPIPE, syscall.SIGHUP)
+	go func() {
+		for range ch {
+		}
+	}()
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {

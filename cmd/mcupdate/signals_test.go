@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +33,8 @@ sleep 1
 `
 
 // TestSignals runs the built binary as update.sh would and disturbs it
-// the ways a server does: SIGTERM while docker compose runs.
+// the ways a server does: SIGTERM while docker compose runs, a closed
+// stdout, a lost terminal (SIGHUP).
 func TestSignals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -72,6 +75,52 @@ func TestSignals(t *testing.T) {
 		t.Fatalf("%s never held %q", file, want)
 		return ""
 	}
+	// updated is an install after update.sh's git steps to the second
+	// release, with the pre hook run first, and a docker whose compose
+	// commands take a while.
+	updated := func(t *testing.T) *install {
+		in := newInstall(t, bin)
+		must(t, os.WriteFile(filepath.Join(in.work, "bin", "docker"), []byte(signalDocker), 0o755))
+		wantOK(t, in.run("hook", "pre"))
+		in.update(fixtures.Tags()[1])
+		if b, _ := os.ReadFile(in.path("data/conf/rspamd/local.d/greylist.conf")); bytes.Contains(b, []byte("enabled = false;")) {
+			t.Fatal("the update did not clobber greylist.conf: the test would prove nothing")
+		}
+		return in
+	}
+	// reapplied checks that the post hook re-applied the patches and
+	// wrote its report, whatever happened to its output.
+	reapplied := func(t *testing.T, in *install) {
+		t.Helper()
+		if b, _ := os.ReadFile(in.path("data/conf/rspamd/local.d/greylist.conf")); !bytes.Contains(b, []byte("enabled = false;")) {
+			t.Errorf("greylist-off was not re-applied:\n%s", b)
+		}
+		data, err := os.ReadFile(filepath.Join(in.state, "last-post.json"))
+		if err != nil {
+			t.Fatalf("no report: %v", err)
+		}
+		var r struct {
+			Steps []struct{ Name, Status string }
+		}
+		must(t, json.Unmarshal(data, &r))
+		var steps []string
+		for _, s := range r.Steps {
+			steps = append(steps, s.Name+"="+s.Status)
+		}
+		if got := strings.Join(steps, " "); !strings.Contains(got, "patches=changed") || !strings.Contains(got, "risk") {
+			t.Errorf("report steps %s: want every step, the patches re-applied", got)
+		}
+	}
+	notSignalled := func(t *testing.T, cmd *exec.Cmd, err error) {
+		t.Helper()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			t.Fatalf("mcupdate died of %v", ws.Signal())
+		}
+	}
 
 	// SIGTERM while docker compose runs: docker and the child it forked
 	// are killed together, and mcupdate returns within 2 s (it waited
@@ -110,5 +159,34 @@ func TestSignals(t *testing.T) {
 				t.Fatalf("docker's child %d outlived mcupdate", child)
 			}
 		}
+	})
+
+	// A closed stdout and stderr (`./update.sh 2>&1 | head` after head
+	// exited): the post hook died of SIGPIPE after restoring the
+	// overrides, before re-applying the patches.
+	t.Run("closed stdout", func(t *testing.T) {
+		in := updated(t)
+		r, w, err := os.Pipe()
+		must(t, err)
+		must(t, r.Close())
+		cmd, _ := start(in, w, w, "hook", "post")
+		must(t, w.Close())
+		notSignalled(t, cmd, cmd.Wait())
+		reapplied(t, in)
+	})
+
+	// The terminal is gone (SIGHUP) while the post hook restarts a
+	// service, and its output with it: the hook finishes.
+	t.Run("SIGHUP", func(t *testing.T) {
+		in := updated(t)
+		r, w, err := os.Pipe()
+		must(t, err)
+		cmd, _ := start(in, w, w, "hook", "post")
+		must(t, w.Close())
+		waitFor(in.dockerL, "compose")
+		must(t, r.Close())
+		must(t, cmd.Process.Signal(syscall.SIGHUP))
+		notSignalled(t, cmd, cmd.Wait())
+		reapplied(t, in)
 	})
 }

@@ -1,6 +1,8 @@
 package patches
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -225,4 +227,35 @@ func fsSources() ([]string, error) {
 		out = append(out, string(b))
 	}
 	return out, nil
+}
+
+// FuzzShellLines: shellLines never panics, gives one answer per line,
+// names a line of the file when it refuses it, and a file it accepts
+// becomes one it refuses when a lone quote is added on a new line.
+func FuzzShellLines(f *testing.F) {
+	for _, c := range shellCases {
+		f.Add(c.in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		inside, err := shellLines(in)
+		if err != nil {
+			if !errors.Is(err, ErrShellQuoting) {
+				t.Fatalf("error %v is not ErrShellQuoting", err)
+			}
+			var n int
+			if _, serr := fmt.Sscanf(err.Error(), "line %d:", &n); serr != nil || n < 1 || n > len(splitLines(in)) {
+				t.Fatalf("error %q names no line of the %d", err, len(splitLines(in)))
+			}
+			return
+		}
+		if len(inside) != len(splitLines(in)) {
+			t.Fatalf("%d answers for %d lines", len(inside), len(splitLines(in)))
+		}
+		if len(inside) > 0 && inside[0] {
+			t.Fatal("the first line starts inside a word")
+		}
+		if _, err := shellLines(in + "\n'"); err == nil {
+			t.Fatalf("%q with a lone quote added is accepted", in)
+		}
+	})
 }

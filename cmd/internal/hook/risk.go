@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // RiskFile is the name of the last risk diff's JSON in the state dir.
@@ -31,7 +32,7 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		Recorded:       opt.Recorded,
 		PatchedFiles:   env.PatchedFiles(),
 		OldMailcowConf: old,
-		Redactor:       risk.NewRedactor(cur, old),
+		Redactor:       secret.NewRedactor(cur, old),
 	})
 }
 

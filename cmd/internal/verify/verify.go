@@ -31,7 +31,7 @@
 //
 // # Secrets
 //
-// Every string of a Report passes through a risk.Redactor built from
+// Every string of a Report passes through a secret.Redactor built from
 // mailcow.conf, so no output form shows a password.
 package verify
 
@@ -48,10 +48,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
-	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/patches"
 	"github.com/mcupdate/mcupdate/patches/editdist"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Schema is the version of the JSON form; it changes only when a field is
@@ -184,7 +184,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}}
 
 	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 
 	bound, lib, cfgErr := resolvePatches(opt.Config)
 	checks := make([]Check, len(CheckNames))
@@ -272,7 +272,7 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 	return bound, lib, nil
 }
 
-func (r *Report) redact(red *risk.Redactor) {
+func (r *Report) redact(red *secret.Redactor) {
 	if red.Len() == 0 {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/mcupdate/mcupdate/patches/secret"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
@@ -73,7 +74,9 @@ type EditResult struct {
 	State State
 	// Diff is a unified diff of the edit's change (for a mode edit, a
 	// list of the permission and owner changes), with secret parameter
-	// values masked. Empty when nothing changes.
+	// values masked and every secret hidden, context lines included: the
+	// secret settings of the file (its old and new version) and the
+	// values of mailcow.conf's. Empty when nothing changes.
 	Diff string
 	Err  error
 }
@@ -181,6 +184,7 @@ type run struct {
 	realDir string
 	mode    Mode
 	files   map[string]fileState // by absolute path
+	secrets *secret.Redactor     // mailcow.conf's secrets, read once for the first diff
 }
 
 // Seams for tests.
@@ -286,7 +290,7 @@ func (r *run) patch(b *Bound) PatchResult {
 		}
 		view[abs] = fileState{data: out, exists: true}
 		p.old, p.new = cur, fileState{data: out, exists: true}
-		pr.Edits[i].Diff = b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out))
+		pr.Edits[i].Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
 		plans = append(plans, p)
 	}
 	if len(errs) > 0 {
@@ -317,6 +321,18 @@ func (r *run) patch(b *Bound) PatchResult {
 	}
 	sort.Strings(pr.Changed)
 	return pr
+}
+
+// redact hides every secret in the diff of old → new: the secret
+// settings of both versions, context lines included (a dry run of
+// fts-heap showed mailcow.conf's DBPASS line as context), and every value
+// mailcow.conf sets as a secret, wherever it stands.
+func (r *run) redact(old, new, diff string) string {
+	if r.secrets == nil {
+		conf, _ := r.read(filepath.Join(r.root, "mailcow.conf"))
+		r.secrets = secret.NewRedactor([]byte(conf.data))
+	}
+	return r.secrets.Learn([]byte(old), []byte(new)).String(diff)
 }
 
 // edit runs the editor of one text edit.

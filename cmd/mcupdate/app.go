@@ -19,6 +19,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Exit codes, decided in one place (exitCode) and documented in usage.
@@ -115,7 +116,8 @@ type app struct {
 	stderr io.Writer
 	getenv func(string) string
 
-	cfg *config.Config
+	cfg     *config.Config
+	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
 }
 
 // command is one subcommand.
@@ -167,6 +169,9 @@ func keepWorkingWithoutOutput() {
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
 	a.ui = ui.New(stdout, stderr)
+	// Every line printed hides secret settings; mailcowDir adds the
+	// values of mailcow.conf's secrets once it knows the install.
+	a.ui.Secrets = secret.NewRedactor()
 	if getenv("NO_COLOR") != "" {
 		a.ui.Color = false
 	}
@@ -419,7 +424,17 @@ func (a *app) mailcowDir() (string, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".git")); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: no .git: mailcow must be a git checkout for update.sh to work", abs)}
 	}
+	a.learnSecrets(abs)
 	return abs, nil
+}
+
+// learnSecrets makes every line printed from now on hide the secrets
+// mailcow.conf in dir sets, wherever they appear.
+func (a *app) learnSecrets(dir string) *secret.Redactor {
+	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
+	a.secrets = secret.NewRedactor(conf)
+	a.ui.Secrets = a.secrets
+	return a.secrets
 }
 
 func unwrapPath(err error) error {

@@ -51,48 +51,48 @@ const Redacted = "<redacted>"
 const MinLen = 6
 
 // IsName reports whether a setting or variable named name holds a secret,
-// by the rule in the package documentation.
+// by the rule in the package documentation. It allocates nothing: the
+// redactor asks it for every setting of a file.
 func IsName(name string) bool {
-	ws := words(name)
-	if len(ws) == 0 || ws[len(ws)-1] == "SCHEME" {
-		return false
-	}
-	if len(ws) == 1 && ws[0] == "DBROOT" {
-		return true
-	}
-	for _, w := range ws {
-		w = strings.TrimRight(w, "0123456789")
+	found, n := false, 0
+	var last string
+	for i := 0; i < len(name); {
+		for i < len(name) && !alnum(name[i]) {
+			i++
+		}
+		if i == len(name) {
+			break
+		}
+		j := i + 1
+		for j < len(name) && alnum(name[j]) && !(upper(name[j]) && lower(name[j-1])) {
+			j++
+		}
+		w := strings.TrimRight(name[i:j], "0123456789")
 		for _, s := range secretWords {
-			if strings.HasSuffix(w, s) {
-				return true
+			if len(w) >= len(s) && strings.EqualFold(w[len(w)-len(s):], s) {
+				found = true
 			}
 		}
+		last, n, i = name[i:j], n+1, j
 	}
-	return false
+	switch {
+	case n == 0 || strings.EqualFold(last, "SCHEME"):
+		return false
+	case n == 1 && strings.EqualFold(last, "DBROOT"):
+		return true
+	}
+	return found
 }
 
-// secretWords end the words of secret names.
+// secretWords end the words of secret names. Words are split at every
+// byte that is not a letter or digit and where a lower-case letter meets
+// an upper-case one: SOGoURLPathEncryptionKey is SOGo URLPath Encryption
+// Key.
 var secretWords = []string{"PASS", "PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "KEY", "TOKEN"}
 
-// words splits a name into upper-cased words at every byte that is not a
-// letter or digit and where a lower-case letter meets an upper-case one:
-// SOGoURLPathEncryptionKey is SOGO URLPATH ENCRYPTION KEY.
-func words(name string) []string {
-	var out []string
-	start := -1
-	for i := 0; i <= len(name); i++ {
-		alnum := i < len(name) && (name[i] >= 'a' && name[i] <= 'z' || name[i] >= 'A' && name[i] <= 'Z' || name[i] >= '0' && name[i] <= '9')
-		camel := alnum && i > 0 && name[i] >= 'A' && name[i] <= 'Z' && name[i-1] >= 'a' && name[i-1] <= 'z'
-		if start >= 0 && (!alnum || camel) {
-			out = append(out, strings.ToUpper(name[start:i]))
-			start = -1
-		}
-		if alnum && start < 0 {
-			start = i
-		}
-	}
-	return out
-}
+func alnum(c byte) bool { return lower(c) || upper(c) || c >= '0' && c <= '9' }
+func lower(c byte) bool { return c >= 'a' && c <= 'z' }
+func upper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 // Redactor hides secrets in texts. The zero Redactor, and a nil one, knows
 // no values but still hides the values of secret settings.

@@ -182,3 +182,20 @@ func TestRedactorNil(t *testing.T) {
 		t.Error("Learn")
 	}
 }
+
+// BenchmarkLearn reads a 50 MB mailcow.conf of settings, the worst a
+// hostile one can be for the redactor (every line a KEY=VALUE).
+func BenchmarkLearn(b *testing.B) {
+	var conf bytes.Buffer
+	for i := 0; conf.Len() < 50<<20; i++ {
+		conf.WriteString("PADDING_VARIABLE_" + strings.Repeat("X", i%7) + "=some value of a huge mailcow.conf\n")
+	}
+	conf.WriteString("DBPASS=endOfHugeConf\n")
+	b.SetBytes(int64(conf.Len()))
+	b.ResetTimer()
+	for b.Loop() {
+		if r := NewRedactor(conf.Bytes()); r.Len() != 1 {
+			b.Fatalf("learned %d values", r.Len())
+		}
+	}
+}

@@ -12,6 +12,19 @@ type span struct{ from, to int }
 // redactSettings hides the values of secret settings in every line of s,
 // and returns the values it hid that are long enough to hide everywhere.
 func redactSettings(s string) (string, []string) {
+	return scanSettings(s, true)
+}
+
+// settingValues returns the secret values set in s that are long enough
+// to hide everywhere.
+func settingValues(s string) []string {
+	_, v := scanSettings(s, false)
+	return v
+}
+
+// scanSettings walks the lines of s; with redact it also builds s with
+// the secrets hidden. It does not split s: mailcow.conf may be 50 MB.
+func scanSettings(s string, redact bool) (string, []string) {
 	if !strings.ContainsAny(s, "=:") {
 		return s, nil
 	}
@@ -19,36 +32,41 @@ func redactSettings(s string) (string, []string) {
 	var learned []string
 	changed := false
 	w := walker{}
-	for i, line := range strings.Split(s, "\n") {
-		if i > 0 {
-			b.WriteByte('\n')
+	for start := 0; start <= len(s); {
+		end := strings.IndexByte(s[start:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
 		}
+		line := s[start:end]
 		spans, values := w.line(line)
 		learned = append(learned, values...)
-		if len(spans) == 0 {
-			b.WriteString(line)
-			continue
+		if redact {
+			if len(spans) > 0 && !changed {
+				changed = true
+				b.Grow(len(s))
+				b.WriteString(s[:start])
+			}
+			if changed {
+				pos := 0
+				for _, sp := range spans {
+					b.WriteString(line[pos:sp.from])
+					b.WriteString(Redacted)
+					pos = sp.to
+				}
+				b.WriteString(line[pos:])
+				if end < len(s) {
+					b.WriteByte('\n')
+				}
+			}
 		}
-		changed = true
-		pos := 0
-		for _, sp := range spans {
-			b.WriteString(line[pos:sp.from])
-			b.WriteString(Redacted)
-			pos = sp.to
-		}
-		b.WriteString(line[pos:])
+		start = end + 1
 	}
 	if !changed {
 		return s, learned
 	}
 	return b.String(), learned
-}
-
-// settingValues returns the secret values set in s that are long enough
-// to hide everywhere.
-func settingValues(s string) []string {
-	_, v := redactSettings(s)
-	return v
 }
 
 // walker carries what one line tells about the next: after a secret
@@ -78,6 +96,9 @@ func (w *walker) line(line string) ([]span, []string) {
 		w.diff, w.continued = true, false
 		return nil, nil
 	}
+	if !w.continued && strings.IndexByte(line, '=') < 0 && strings.IndexByte(line, ':') < 0 {
+		return nil, nil // no setting, no URL: most lines of a large file
+	}
 	if w.continued {
 		if body, at := indented(line, w.diff); body != "" && !startsSetting(body) {
 			add(at, at+len(body))
@@ -94,12 +115,8 @@ func (w *walker) line(line string) ([]span, []string) {
 		for j < len(line) && keyChar(line[j]) {
 			j++
 		}
-		if !IsName(line[i:j]) {
-			i = j
-			continue
-		}
 		vstart, ok := separator(line, i, j)
-		if !ok {
+		if !ok || !IsName(line[i:j]) {
 			i = j
 			continue
 		}
@@ -123,8 +140,10 @@ func (w *walker) line(line string) ([]span, []string) {
 		}
 		i = max(next, j)
 	}
-	for _, m := range urlUserinfo.FindAllStringSubmatchIndex(line, -1) {
-		add(m[2], m[3])
+	if strings.Contains(line, "://") {
+		for _, m := range urlUserinfo.FindAllStringSubmatchIndex(line, -1) {
+			add(m[2], m[3])
+		}
 	}
 	if len(spans) < 2 {
 		return spans, values
@@ -307,7 +326,8 @@ var lookupTable = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*:(?:[A-Za-z][A-Za-
 // value already hidden.
 func exempt(v string) bool {
 	v = strings.TrimSpace(v)
-	if v == "" || v == Redacted || v == "********" {
+	// Hidden already: by a Redactor, a patch's mask, url.URL.Redacted.
+	if v == "" || v == Redacted || v == "********" || v == "xxxxx" {
 		return true
 	}
 	switch strings.ToLower(v) {

@@ -14,6 +14,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Env is what a hook run works with.
@@ -33,6 +34,9 @@ type Env struct {
 	ChainedStatus string
 	// RiskBrief shows the risk diff's table and lost lines without diffs.
 	RiskBrief bool
+	// Secrets hides mailcow.conf's secrets (and, nil or not, every secret
+	// setting) in the report a hook writes.
+	Secrets *secret.Redactor
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -181,6 +185,15 @@ func (env *Env) print(s Step) {
 // finish writes the report to the state directory (also in a dry run: it
 // is mcupdate's own state, not the server's) and prints the summary.
 func (env *Env) finish(r *Report, start time.Time) {
+	// The steps' messages and details quote the admin's files (a
+	// patch's error, its anchor): the report keeps no secret.
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		s.Message = env.Secrets.String(s.Message)
+		for j, d := range s.Details {
+			s.Details[j] = env.Secrets.String(d)
+		}
+	}
 	r.Summary = r.summarize()
 	r.Duration = env.Now().Sub(start).Round(time.Millisecond).String()
 	if err := env.writeReport(r); err != nil {

@@ -238,7 +238,8 @@ func stateOf(err error) State {
 
 func (r *run) patch(b *Bound) PatchResult {
 	pr := PatchResult{Name: b.Name, Services: b.Services, Restart: b.Restart}
-	pr.Edits = make([]EditResult, len(b.edits))
+	// Room for the checks' results: planned edits point into this array.
+	pr.Edits = make([]EditResult, len(b.edits), len(b.edits)+len(b.Checks))
 	// Within the patch, edits see each other's results.
 	view := map[string]fileState{}
 	var plans []*planned
@@ -293,6 +294,15 @@ func (r *run) patch(b *Bound) PatchResult {
 		pr.Edits[i].Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
 		plans = append(plans, p)
 	}
+	// The checks see the files as the edits leave them; one that fails
+	// stops the patch like a failed edit, and is reported as one.
+	for _, c := range b.Checks {
+		if err, broken := r.check(b, c, view); err != nil {
+			err = &CheckError{Patch: b.Name, Check: c.Name, File: c.File, Err: err, Broken: broken}
+			pr.Edits = append(pr.Edits, EditResult{Edit: c.Name, Kind: KindCheck, File: c.File, State: StateFailed, Err: err})
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		for _, p := range plans {
 			p.res.State = StateSkipped
@@ -321,6 +331,28 @@ func (r *run) patch(b *Bound) PatchResult {
 	}
 	sort.Strings(pr.Changed)
 	return pr
+}
+
+// check runs one check against its file as this patch's edits leave it
+// (view), else as the run sees it; broken says the parameter breaks the
+// rule (else the file could not be read). A missing file has no value to
+// break.
+func (r *run) check(b *Bound, c *Check, view map[string]fileState) (err error, broken bool) {
+	abs, err := r.safePath(c.File, c.File == "mailcow.conf")
+	if err != nil {
+		return err, false
+	}
+	cur, ok := view[abs]
+	if !ok {
+		if cur, err = r.read(abs); err != nil {
+			return err, false
+		}
+	}
+	if !cur.exists {
+		return nil, false
+	}
+	err = c.run(b, cur.data)
+	return err, err != nil
 }
 
 // redact hides every secret in the diff of old → new: the secret

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // fuzzEdit binds a one-edit patch with parameter P; nil when the fuzzer's
@@ -256,6 +259,43 @@ func FuzzShellLines(f *testing.F) {
 		}
 		if _, err := shellLines(in + "\n'"); err == nil {
 			t.Fatalf("%q with a lone quote added is accepted", in)
+		}
+	})
+}
+
+// FuzzParamType: a [types] declaration and a value never make parseType
+// or checkValue panic; an accepted number is within the declared range; a
+// secret parameter's value is never in the message.
+func FuzzParamType(f *testing.F) {
+	f.Add("size 32M..64G", "MEMORY_LIMIT", "2048M")
+	f.Add("mb 32..65536", "FTS_HEAP", "abc")
+	f.Add("count 1..", "MAX_CHILDREN", "0")
+	f.Add("cidr-list", "IPS", "192.0.2.0/24, 2001:db8::1")
+	f.Add("text", "DB_PASS", "s3cr3t\x00")
+	f.Add("count ..10", "API_TOKEN", "t0ken-value-99")
+	f.Fuzz(func(t *testing.T, spec, name, v string) {
+		typ, err := parseType(spec)
+		if err != nil {
+			return
+		}
+		err = typ.checkValue(name, v)
+		if err != nil {
+			if secret.IsName(name) && len(v) >= 4 && strings.Contains(err.Error(), strconv.Quote(v)[1:len(strconv.Quote(v))-1]) && !strings.Contains(typ.Spec, v) {
+				t.Fatalf("the error %q shows the secret %q", err, v)
+			}
+			return
+		}
+		if strings.IndexByte(v, 0) >= 0 || len(v) > MaxParamLen {
+			t.Fatalf("%q accepted as %s", v, typ.Spec)
+		}
+		if typ.numeric() {
+			n, err := typ.number(v)
+			if err != nil || typ.HasMin && n < typ.Min || typ.HasMax && n > typ.Max {
+				t.Fatalf("%q accepted as %s: %d, %v", v, typ.Spec, n, err)
+			}
+			if m, err := typ.number(typ.show(n)); err != nil || m != n {
+				t.Fatalf("show(%d) = %q reads back as %d, %v", n, typ.show(n), m, err)
+			}
 		}
 	})
 }

@@ -265,7 +265,7 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
 		}
 	}
-	bound, _, err := patches.Resolve(cfg.Enabled, cfg.Params, lib, own)
+	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin}, lib, own)
 	if err != nil {
 		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
 	}

@@ -121,6 +121,7 @@ func TestSettings(t *testing.T) {
 		{"php", `  'password' => 'arrPass123',`, `  'password' => '<redacted>',`},
 		// Not settings
 		{"message", "key added by the update: API_KEY=<redacted>", "key added by the update: API_KEY=<redacted>"},
+		{"message", "/etc/m.ini:5: [patch db] DB_PASS: the value holds a NUL byte", "/etc/m.ini:5: [patch db] DB_PASS: the value holds a NUL byte"},
 		{"rspamd", `whitelisted_ip = "http://nginx:8081/forwardinghosts.php";`, `whitelisted_ip = "http://nginx:8081/forwardinghosts.php";`},
 		{"pools.conf", "php_admin_value[memory_limit] = 512M", "php_admin_value[memory_limit] = 512M"},
 	} {

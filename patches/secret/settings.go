@@ -174,8 +174,9 @@ func keyChar(c byte) bool {
 }
 
 // separator finds the assignment after the name line[i:j]: =, => (PHP
-// arrays), or : followed by a blank or the end (YAML, JSON), with
-// blanks and a closing quote or bracket between. It returns where the
+// arrays), or : followed by a blank or the end (YAML at the start of a
+// line, JSON's quoted keys), with blanks and a closing quote or bracket
+// between. It returns where the
 // value starts.
 func separator(line string, i, j int) (int, bool) {
 	k := j
@@ -198,8 +199,14 @@ func separator(line string, i, j int) (int, bool) {
 			k++
 		}
 	case ':':
+		// YAML's key: value starts its line; JSON's "key": value is
+		// quoted. Elsewhere a colon is prose ("DB_PASS: not set").
+		quoted := i > 0 && (line[i-1] == '"' || line[i-1] == '\'')
+		if !quoted && !startsLine(line[:i]) {
+			return 0, false
+		}
 		k++
-		if k < len(line) && line[k] != ' ' && line[k] != '\t' && !(line[k] == '"' && i > 0 && line[i-1] == '"') {
+		if k < len(line) && line[k] != ' ' && line[k] != '\t' && !(line[k] == '"' && quoted) {
 			return 0, false
 		}
 	default:

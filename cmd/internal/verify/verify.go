@@ -273,9 +273,6 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 }
 
 func (r *Report) redact(red *secret.Redactor) {
-	if red.Len() == 0 {
-		return
-	}
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
@@ -286,6 +283,7 @@ func (r *Report) redact(red *secret.Redactor) {
 	for i := range r.Unprotected {
 		r.Unprotected[i].File = red.String(r.Unprotected[i].File)
 		r.Unprotected[i].Home = red.String(r.Unprotected[i].Home)
+		r.Unprotected[i].Where = red.String(r.Unprotected[i].Where)
 	}
 	r.MailcowDir = red.String(r.MailcowDir)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Exit codes, decided in one place (exitCode) and documented in usage.
@@ -211,7 +212,8 @@ type app struct {
 	stderr io.Writer
 	getenv func(string) string
 
-	cfg *config.Config
+	cfg     *config.Config
+	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
 }
 
 // command is one subcommand.
@@ -240,12 +242,33 @@ func commands() []command {
 // Main runs mcupdate with args (without the program name) and returns the
 // exit code. The testscript tests register it as the mcupdate command.
 func Main(args []string) int {
+	keepWorkingWithoutOutput()
 	return run(args, os.Stdout, os.Stderr, os.Getenv)
+}
+
+// keepWorkingWithoutOutput makes sure output never decides the work: a
+// stdout closed under a hook (`./update.sh | head`, a dropped SSH
+// session's pipe) killed the post hook with SIGPIPE after it restored the
+// overrides and before it re-applied the patches. With SIGPIPE caught, a
+// write to the closed pipe fails with EPIPE, which ui ignores; SIGHUP (the
+// terminal is gone) is caught too. Every step runs, the report is written,
+// then mcupdate exits. Caught, not ignored: an ignored signal stays
+// ignored in git and docker after exec, a caught one is reset.
+func keepWorkingWithoutOutput() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGPIPE, syscall.SIGHUP)
+	go func() {
+		for range ch {
+		}
+	}()
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
 	a.ui = ui.New(stdout, stderr)
+	// Every line printed hides secret settings; mailcowDir adds the
+	// values of mailcow.conf's secrets once it knows the install.
+	a.ui.Secrets = secret.NewRedactor()
 	if getenv("NO_COLOR") != "" {
 		a.ui.Color = false
 	}
@@ -485,7 +508,17 @@ func (a *app) mailcowDir() (string, error) {
 	if err := fsx.Confine(abs); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, err)}
 	}
+	a.learnSecrets(abs)
 	return abs, nil
+}
+
+// learnSecrets makes every line printed from now on hide the secrets
+// mailcow.conf in dir sets, wherever they appear.
+func (a *app) learnSecrets(dir string) *secret.Redactor {
+	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
+	a.secrets = secret.NewRedactor(conf)
+	a.ui.Secrets = a.secrets
+	return a.secrets
 }
 
 func unwrapPath(err error) error {

@@ -70,6 +70,8 @@ func (a *app) demo(ctx context.Context, root string) error {
 	if err := fixtures.BuildInstall(dir, up, from); err != nil {
 		return err
 	}
+	// The demo's mailcow.conf holds (fake) secrets like a real one.
+	secrets := a.learnSecrets(dir)
 	cfg, err := config.Parse("mcupdate.ini (demo)", fixtures.AdminConfig())
 	if err != nil {
 		return err
@@ -94,7 +96,7 @@ func (a *app) demo(ctx context.Context, root string) error {
 	}
 	env := &hook.Env{
 		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
-		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now,
+		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, Secrets: secrets,
 	}
 
 	step(2, "./update.sh starts and runs pre_update_hook.sh: mcupdate hook pre")

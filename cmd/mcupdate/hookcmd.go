@@ -71,6 +71,7 @@ func (a *app) hookEnv() (*hook.Env, error) {
 		Sys:           a.system(),
 		DryRun:        a.g.dryRun,
 		UI:            a.ui,
+		Secrets:       a.secrets,
 		Now:           time.Now,
 		ChainedHook:   a.getenv("MCUPDATE_CHAINED_HOOK"),
 		ChainedStatus: a.getenv("MCUPDATE_CHAINED_STATUS"),

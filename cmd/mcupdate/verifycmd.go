@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
-	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 const verifyHelp = `Check, without changing anything, that the install is as the admin set
@@ -64,7 +64,7 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	}
 	// Errors below may quote the admin's files: hide mailcow.conf's secrets.
 	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 	defer func() {
 		var ee *exitError
 		if err == nil || errors.As(err, &ee) {

@@ -15,6 +15,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Env is what a hook run works with.
@@ -34,6 +35,9 @@ type Env struct {
 	ChainedStatus string
 	// TempDir is where scratch repositories go; "" means os.TempDir().
 	TempDir string
+	// Secrets hides mailcow.conf's secrets (and, nil or not, every secret
+	// setting) in the report a hook writes.
+	Secrets *secret.Redactor
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -188,6 +192,15 @@ func (env *Env) print(s Step) {
 // summary. A dry run writes nothing at all: no report, no last-*.json,
 // no pruning.
 func (env *Env) finish(r *Report, start time.Time) {
+	// The steps' messages and details quote the admin's files (a
+	// patch's error, its anchor): the report keeps no secret.
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		s.Message = env.Secrets.String(s.Message)
+		for j, d := range s.Details {
+			s.Details[j] = env.Secrets.String(d)
+		}
+	}
 	r.Summary = r.summarize()
 	r.Duration = env.Now().Sub(start).Round(time.Millisecond).String()
 	if !env.DryRun {

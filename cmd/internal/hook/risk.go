@@ -8,6 +8,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // RiskFile is the name of the last risk diff's JSON in the state dir.
@@ -36,7 +37,7 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		PatchNames:     env.patchNames(),
 		FailedPatches:  opt.FailedPatches,
 		OldMailcowConf: old,
-		Redactor:       risk.NewRedactor(cur, old),
+		Redactor:       secret.NewRedactor(cur, old),
 	})
 }
 

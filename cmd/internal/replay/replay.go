@@ -64,6 +64,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Options says what to replay.
@@ -631,9 +632,10 @@ func (r *replayer) hookEnv() *hook.Env {
 	if r.ui.Verbose {
 		hu = r.ui
 	}
+	conf, _ := os.ReadFile(filepath.Join(r.work, "mailcow.conf"))
 	return &hook.Env{
 		MailcowDir: r.work, Config: r.run, State: r.stateDir, DaemonJSON: filepath.Join(r.scratch, "no-daemon.json"),
-		Sys: scratchSys{}, UI: hu, Now: r.now,
+		Sys: scratchSys{}, UI: hu, Now: r.now, Secrets: secret.NewRedactor(conf),
 	}
 }
 

@@ -21,8 +21,10 @@
 //
 // # Secrets
 //
-// Every string in a Report has passed through a Redactor built from
-// mailcow.conf, so no output form shows a password.
+// Every string in a Report has passed through a secret.Redactor that
+// learned mailcow.conf (old and new) and every file the analysis read, so
+// no output form shows a password: not a value of mailcow.conf, not a
+// relay password in postfix's main.cf, not a SOGo bind password.
 package risk
 
 import (
@@ -46,6 +48,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/settings"
+	"github.com/mcupdate/mcupdate/patches/secret"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
@@ -138,8 +141,9 @@ type Options struct {
 	// comparison.
 	OldMailcowConf []byte
 	// Redactor hides secrets; nil builds one from Dir/mailcow.conf and
-	// OldMailcowConf.
-	Redactor *Redactor
+	// OldMailcowConf. Either way it also learns every file the analysis
+	// reads.
+	Redactor *secret.Redactor
 }
 
 // Finding is one thing the admin should look at.
@@ -216,7 +220,7 @@ func (r *Report) Count(risk Risk) int {
 type source struct {
 	dir      string
 	changes  []change
-	redactor *Redactor
+	redactor *secret.Redactor
 }
 
 type change struct {
@@ -272,7 +276,7 @@ type analysis struct {
 	changes            []change
 	changed            map[string]change
 	findings           []Finding
-	red                *Redactor
+	red                *secret.Redactor
 	upstreamBase       string // merge-base of the pre-update commit and what was merged
 	upstream           string // the commit merged
 	trees              map[string]*object.Tree
@@ -305,7 +309,7 @@ func (a *analysis) run() error {
 	}
 	a.red = a.opt.Redactor
 	if a.red == nil {
-		a.red = NewRedactor(currentConf, a.opt.OldMailcowConf)
+		a.red = secret.NewRedactor(currentConf, a.opt.OldMailcowConf)
 	}
 
 	if err := a.lostHunks(); err != nil {
@@ -488,7 +492,17 @@ func (a *analysis) blob(h plumbing.Hash) ([]byte, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	return io.ReadAll(rd)
+	data, err := io.ReadAll(rd)
+	a.learn(data)
+	return data, err
+}
+
+// learn makes the analysis hide the secrets set in a file it read, in
+// every finding (report redacts them all again at the end).
+func (a *analysis) learn(b []byte) {
+	if a.red != nil || len(b) > 0 {
+		a.red = a.red.Learn(b)
+	}
 }
 
 func (a *analysis) treeFile(t *object.Tree, p string) ([]byte, bool, error) {
@@ -511,6 +525,7 @@ func (a *analysis) treeFile(t *object.Tree, p string) ([]byte, bool, error) {
 func (a *analysis) current(p string) ([]byte, bool, error) {
 	b, err := os.ReadFile(filepath.Join(a.opt.Dir, filepath.FromSlash(p)))
 	if err == nil {
+		a.learn(b)
 		return b, true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -978,8 +993,8 @@ func (a *analysis) confKeys(oldConf, curConf []byte) {
 	was, wasOrder := confKeys(oldConf)
 	now, nowOrder := confKeys(curConf)
 	show := func(k, v string) string {
-		if IsSecretKey(k) {
-			return k + "=" + Redacted
+		if secret.IsName(k) {
+			return k + "=" + secret.Redacted
 		}
 		return k + "=" + v
 	}
@@ -989,7 +1004,7 @@ func (a *analysis) confKeys(oldConf, curConf []byte) {
 		case !had:
 			a.add(Finding{Risk: Medium, File: ConfFile, Reason: "key added by the update: " + show(k, now[k])})
 		case v != now[k]:
-			if IsSecretKey(k) {
+			if secret.IsName(k) {
 				a.add(Finding{Risk: Medium, File: ConfFile, Reason: "value changed by the update: " + k})
 			} else {
 				a.add(Finding{Risk: Medium, File: ConfFile, Reason: fmt.Sprintf("value changed by the update: %s (was %s)", show(k, now[k]), v)})
@@ -1083,7 +1098,7 @@ func (a *analysis) diff(c change) (string, error) {
 	return diffChange(a.repo, a.red, c)
 }
 
-func diffChange(repo *git.Repository, red *Redactor, c change) (string, error) {
+func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, error) {
 	read := func(h plumbing.Hash) ([]byte, error) {
 		if h.IsZero() {
 			return nil, nil
@@ -1121,7 +1136,8 @@ func diffChange(repo *git.Repository, red *Redactor, c change) (string, error) {
 			if isBinary(oldb) || isBinary(newb) {
 				return fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName), nil
 			}
-			return red.String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
+			// Context lines too: both versions' secrets are hidden.
+			return red.Learn(oldb, newb).String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
 		}
 	}
 	if errors.Is(err, errTooLarge) {
@@ -1138,6 +1154,14 @@ func isBinary(b []byte) bool {
 }
 
 func (a *analysis) report() *Report {
+	// Hide in every finding what files read after it was added set.
+	for i := range a.findings {
+		f := &a.findings[i]
+		f.File, f.Reason, f.Diff = a.red.String(f.File), a.red.String(f.Reason), a.red.String(f.Diff)
+		for j, l := range f.Lost {
+			f.Lost[j] = a.red.String(l)
+		}
+	}
 	sort.SliceStable(a.findings, func(i, j int) bool {
 		fi, fj := a.findings[i], a.findings[j]
 		if fi.Risk != fj.Risk {

@@ -56,7 +56,7 @@ REDISPASS=RedisPassValue42
 SKIP_CLAMD=n
 `
 
-const secret = "Sup3rS3cretPassw0rd"
+const dbPass = "Sup3rS3cretPassw0rd"
 
 // scenario is an upstream repository and a clone of it, the install,
 // updated with update.sh's own git steps.
@@ -464,12 +464,12 @@ func TestSecretsNeverShown(t *testing.T) {
 	s := newScenario(t)
 	// The admin hard-coded the password where upstream edits too, so the
 	// merge drops it: it is then in the lost lines and in the diff.
-	edit(t, s.inst, "docker-compose.yml", "MYSQL_PASSWORD=${DBPASS}", "MYSQL_PASSWORD="+secret)
+	edit(t, s.inst, "docker-compose.yml", "MYSQL_PASSWORD=${DBPASS}", "MYSQL_PASSWORD="+dbPass)
 	s.upstream(t, "docker-compose.yml", "    environment:\n      - MYSQL_PASSWORD=${DBPASS}", "    environment:\n      - TZ=${TZ}\n      - MYSQL_PASSWORD=${DBPASS}")
 	// A LOW file whose diff holds the old password, for Full.
-	s.upstream(t, "data/web/index.php", "echo 1;", "echo 1; // OldPassw0rdValue and "+secret)
+	s.upstream(t, "data/web/index.php", "echo 1;", "echo 1; // OldPassw0rdValue and "+dbPass)
 	s.update(t)
-	oldConf := strings.Replace(conf, secret, "OldPassw0rdValue", 1)
+	oldConf := strings.Replace(conf, dbPass, "OldPassw0rdValue", 1)
 	r := analyze(t, Options{Dir: s.inst, OldMailcowConf: []byte(oldConf), PatchedFiles: map[string]bool{"data/web/index.php": true}})
 	if find(r, High, "docker-compose.yml", "dropped by the merge") == nil {
 		t.Fatalf("precondition: the planted line is not reported lost:\n%s", dump(r))
@@ -501,13 +501,13 @@ func TestSecretsNeverShown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range []string{secret, "OldPassw0rdValue", "R00tPassw0rdValue"} {
+			for _, v := range []string{dbPass, "OldPassw0rdValue", "R00tPassw0rdValue"} {
 				if strings.Contains(got, v) {
 					t.Errorf("%s shows secret %q:\n%s", name, v, got)
 				}
 			}
 			if !strings.Contains(got, "redacted") {
-				t.Errorf("%s has no %s, so the test did not exercise redaction:\n%s", name, Redacted, got)
+				t.Errorf("%s has no %s, so the test did not exercise redaction:\n%s", name, "<redacted>", got)
 			}
 		})
 	}
@@ -713,5 +713,53 @@ func TestAnalyzeErrors(t *testing.T) {
 				t.Errorf("err = %q, want it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+// TestSecretsOutsideMailcowConf: a postfix relay password
+// (smtp_sasl_password_maps inline, static:user:password) and a SOGo bind
+// password, in hunks the merge drops, are hidden in the lost lines, the
+// diffs and the JSON (the post hook's last-risk.json); mailcow.conf does
+// not name them.
+func TestSecretsOutsideMailcowConf(t *testing.T) {
+	const relay, bind = "Rel4yPassw0rd", "LdapB1ndSecret"
+	s := newScenario(t)
+	edit(t, s.inst, "data/conf/postfix/main.cf", "message_size_limit = 104857600\n",
+		"message_size_limit = 104857600\nrelayhost = [smtp.relay.example]:587\nsmtp_sasl_password_maps = static:relayuser:"+relay+"\n")
+	s.upstream(t, "data/conf/postfix/main.cf", "message_size_limit = 104857600\n", "message_size_limit = 52428800\nsmtputf8_enable = no\n")
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;\n",
+		"WOWorkersCount = 5;\nSOGoUserSources = ({\n    type = ldap;\n    bindDN = \"cn=sogo,dc=example\";\n    bindPassword = \""+bind+"\";\n});\n")
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;\n", "WOWorkersCount = 8;\nSOGoMailAuxiliaryUserAccountsEnabled = YES;\n")
+	s.update(t)
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/postfix/main.cf": true}})
+	for _, f := range []string{"data/conf/postfix/main.cf", "data/conf/sogo/sogo.conf"} {
+		if find(r, High, f, "dropped by the merge") == nil {
+			t.Fatalf("precondition: the local hunk of %s is not reported lost:\n%s", f, dump(r))
+		}
+	}
+	var render, full, js bytes.Buffer
+	if err := r.Render(&render, RenderOptions{Width: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Render(&full, RenderOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"render": render.String(), "full": full.String(), "json": js.String()} {
+		for _, v := range []string{relay, bind} {
+			if strings.Contains(out, v) {
+				t.Errorf("%s shows %q:\n%s", name, v, out)
+			}
+		}
+		for _, w := range []string{"smtp_sasl_password_maps = <redacted>", `bindPassword = \"<redacted>\"`} {
+			if name != "json" {
+				w = strings.ReplaceAll(w, `\"`, `"`)
+			}
+			if !strings.Contains(out, w) {
+				t.Errorf("%s has no %q: the secret was not exercised:\n%s", name, w, out)
+			}
+		}
 	}
 }

@@ -34,7 +34,7 @@
 //
 // # Secrets
 //
-// Every string of a Report passes through a risk.Redactor built from
+// Every string of a Report passes through a secret.Redactor built from
 // mailcow.conf, so no output form shows a password.
 package verify
 
@@ -51,10 +51,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
-	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/patches"
 	"github.com/mcupdate/mcupdate/patches/editdist"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Schema is the version of the JSON form; it changes only when a field is
@@ -196,7 +196,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
 
 	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 
 	bound, lib, cfgErr := resolvePatches(opt.Config)
 	checks := make([]Check, len(CheckNames))
@@ -285,17 +285,14 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
 		}
 	}
-	bound, _, err := patches.Resolve(cfg.Enabled, cfg.Params, lib, own)
+	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin}, lib, own)
 	if err != nil {
 		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
 	}
 	return bound, lib, nil
 }
 
-func (r *Report) redact(red *risk.Redactor) {
-	if red.Len() == 0 {
-		return
-	}
+func (r *Report) redact(red *secret.Redactor) {
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
@@ -313,6 +310,7 @@ func (r *Report) redact(red *risk.Redactor) {
 	for i := range r.Unprotected {
 		r.Unprotected[i].File = red.String(r.Unprotected[i].File)
 		r.Unprotected[i].Home = red.String(r.Unprotected[i].Home)
+		r.Unprotected[i].Where = red.String(r.Unprotected[i].Where)
 	}
 	r.MailcowDir = red.String(r.MailcowDir)
 }

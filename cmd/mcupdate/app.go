@@ -216,26 +216,31 @@ type app struct {
 	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
 }
 
-// command is one subcommand.
+// command is one subcommand: the one place its synopsis, summary and help
+// text are written (--help, the usage, the man page and the shell
+// completions are made from them).
 type command struct {
 	name    string
 	args    string // synopsis after the name
 	summary string
+	help    string
 	run     func(ctx context.Context, a *app, args []string) error
 }
 
 // commands lists the subcommands in the order --help shows them.
 func commands() []command {
 	return []command{
-		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
-		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", runVerifyCmd},
-		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
-		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", runDiffCmd},
-		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
-		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
-		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
-		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},
-		{"version", "", "print the version", runVersionCmd},
+		{"hook", "pre | post", "what the update.sh shims run", hookHelp, runHookCmd},
+		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", verifyHelp, runVerifyCmd},
+		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
+		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", diffHelp, runDiffCmd},
+		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", ackHelp, runAckCmd},
+		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", snapshotHelp, runSnapshotCmd},
+		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", replayHelp, runReplayCmd},
+		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", demoHelp, runDemoCmd},
+		{"completion", "bash | zsh", "print a shell completion script", completionHelp, runCompletionCmd},
+		{"man", "", "print the manual page (roff)", manHelp, runManCmd},
+		{"version", "", "print the version", versionHelp, runVersionCmd},
 	}
 }
 
@@ -373,10 +378,16 @@ func (a *app) applyGlobals() {
 	a.ui.Verbose = a.g.verbose
 }
 
-// flags returns a FlagSet for a subcommand that also accepts the global
-// flags, so `mcupdate hook pre --dry-run` works as well as
-// `mcupdate --dry-run hook pre`.
-func (a *app) flags(name, synopsis, help string) *flag.FlagSet {
+// flags returns a FlagSet for the subcommand name that also accepts the
+// global flags, so `mcupdate hook pre --dry-run` works as well as
+// `mcupdate --dry-run hook pre`. Its usage comes from the command table.
+func (a *app) flags(name string) *flag.FlagSet {
+	var synopsis, help string
+	for _, c := range commands() {
+		if c.name == name {
+			synopsis, help = c.args, c.help
+		}
+	}
 	fs := flag.NewFlagSet("mcupdate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.g.redefine(fs)

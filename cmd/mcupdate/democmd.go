@@ -25,7 +25,7 @@ silently dropped, the post hook, and what came back. Everything happens
 in a temporary directory, removed at the end unless --keep.`
 
 func runDemoCmd(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("demo", "[--keep]", demoHelp)
+	fs := a.flags("demo")
 	keep := fs.Bool("keep", false, "keep the temporary directory and print its path")
 	pos, err := a.parse(fs, args)
 	if err != nil {

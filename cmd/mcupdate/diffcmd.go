@@ -24,7 +24,7 @@ chooses it. With --exit-code, exit 1 when there is a HIGH finding (as
 git diff --exit-code does for a difference).`
 
 func runDiffCmd(_ context.Context, a *app, args []string) error {
-	fs := a.flags("diff", "[--base REV] [--full] [--json] [--exit-code]", diffHelp)
+	fs := a.flags("diff")
 	base := fs.String("base", "", "compare with this revision instead of the pre-update state")
 	full := fs.Bool("full", false, "show the diffs of every changed file, not only the HIGH ones")
 	asJSON := fs.Bool("json", false, "print the findings as JSON")

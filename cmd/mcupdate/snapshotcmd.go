@@ -22,7 +22,7 @@ before every update.
                        given paths (files or directories) when named`
 
 func runSnapshotCmd(_ context.Context, a *app, args []string) error {
-	fs := a.flags("snapshot", "list | create | restore ID [PATH...]", snapshotHelp)
+	fs := a.flags("snapshot")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ type verifyOptions struct {
 
 func runVerifyCmd(ctx context.Context, a *app, args []string) error {
 	var opts verifyOptions
-	fs := a.flags("verify", "[--json] [--prometheus FILE]", verifyHelp)
+	fs := a.flags("verify")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	fs.StringVar(&opts.prometheus, "prometheus", "", "also write node_exporter textfile metrics to `FILE`")
 	pos, err := a.parse(fs, args)

@@ -163,8 +163,8 @@ FTS_PROCS = 2
 			"fts-heap":         {"FTS_HEAP": "1024", "FTS_PROCS": "2"},
 		},
 		paramLines: map[string]map[string]int{
-			"php-memory-limit": {"MEMORY_LIMIT": 25},
-			"fts-heap":         {"FTS_HEAP": 28, "FTS_PROCS": 29},
+			"php-memory-limit": {"MEMORY_LIMIT": 26},
+			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
 		},
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -10,7 +10,6 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
-
 const replayHelp = `Rehearse updates in a scratch clone of the upstream, for CI: the admin's
 state at --from (the enabled patches of --config, and with --local DIR the
 install's own edits of tracked files and its gitignored overrides), then,

@@ -95,7 +95,11 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	if opts.json {
 		err = rep.WriteJSON(a.stdout)
 	} else {
-		err = rep.WriteText(a.stdout, a.statusColour)
+		if a.g.quiet {
+			err = rep.WriteFailures(a.stdout, a.statusColour)
+		} else {
+			err = rep.WriteText(a.stdout, a.statusColour)
+		}
 	}
 	if err != nil {
 		return err

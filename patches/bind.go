@@ -225,6 +225,9 @@ type Settings struct {
 	// ("/etc/mcupdate/mcupdate.ini:14"), for messages; nil or "" when
 	// unknown.
 	Origin func(patch, param string) string
+	// EnableOrigin says where Enabled was read ("FILE:LINE [patches]
+	// enable"), for messages; "" when unknown.
+	EnableOrigin string
 }
 
 // Resolve binds the enabled patches, in the order given, to their
@@ -259,7 +262,11 @@ func Resolve(set Settings, lib, own map[string]*Patch) ([]*Bound, []string, erro
 		seen[n] = true
 		p, ok := all[n]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w %q%s", ErrUnknownPatch, n, nearest(n, all)))
+			if set.EnableOrigin != "" {
+				errs = append(errs, fmt.Errorf("%s: %w %q%s", set.EnableOrigin, ErrUnknownPatch, n, nearest(n, all)))
+			} else {
+				errs = append(errs, fmt.Errorf("%w %q%s", ErrUnknownPatch, n, nearest(n, all)))
+			}
 			continue
 		}
 		b, err := bind(p, params[n], set.Origin)

@@ -83,6 +83,8 @@ type Config struct {
 	Params map[string]map[string]string
 	// paramLines holds the line of each parameter, by patch name.
 	paramLines map[string]map[string]int
+	// enableLine is the line of [patches] enable, 0 when not set.
+	enableLine int
 
 	// Warnings are non-fatal problems found while reading, such as unknown keys.
 	Warnings []string
@@ -190,6 +192,7 @@ func (c *Config) parse(data []byte) error {
 		return err
 	}
 	c.paramLines = lines.params
+	c.enableLine = lines.enable
 	f, err := ini.LoadSources(ini.LoadOptions{
 		AllowNonUniqueSections:   false,
 		SpaceBeforeInlineComment: true,
@@ -336,6 +339,16 @@ func (c *Config) ParamOrigin(patch, param string) string {
 		return c.Path + ":" + strconv.Itoa(n)
 	}
 	return ""
+}
+
+// EnableOrigin says where the enabled patches are listed, such as
+// "/etc/mcupdate/mcupdate.ini:12 [patches] enable", or "" when they are
+// not set in a file.
+func (c *Config) EnableOrigin() string {
+	if c.enableLine == 0 {
+		return ""
+	}
+	return c.Path + ":" + strconv.Itoa(c.enableLine) + " [patches] enable"
 }
 
 // PatchParams returns the parameters set for patch name, sorted by key, for

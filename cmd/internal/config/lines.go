@@ -10,6 +10,8 @@ import (
 // ini.v1 keeps no line numbers, and it silently merges a repeated section
 // and lets the last of a repeated key win.
 type sourceLines struct {
+	// enable is the line of [patches] enable, 0 when there is none.
+	enable int
 	// params holds the line of each key of each [patch NAME], by NAME.
 	params map[string]map[string]int
 }
@@ -59,6 +61,9 @@ func scanLines(file string, data []byte) (*sourceLines, error) {
 				errs = append(errs, &Error{File: file, Line: n, Section: sectionForError(cur), Key: key, Err: fmt.Errorf("set again: line %d sets it too; keep one, only the last would count", prev)})
 			} else {
 				keyLines[cur][key] = n
+			}
+			if cur == "patches" && key == "enable" {
+				out.enable = n
 			}
 			if p, ok := strings.CutPrefix(cur, "patch "); ok {
 				if out.params[p] == nil {

@@ -285,7 +285,7 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
 		}
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin}, lib, own)
+	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, own)
 	if err != nil {
 		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
 	}

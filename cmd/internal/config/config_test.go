@@ -166,6 +166,7 @@ FTS_PROCS = 2
 			"php-memory-limit": {"MEMORY_LIMIT": 26},
 			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
 		},
+		enableLine: 22,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -11,14 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
-	"github.com/mcupdate/mcupdate/cmd/internal/state"
-	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
 	"github.com/mcupdate/mcupdate/patches"
@@ -72,17 +69,8 @@ func TestRiskCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Restart = false
-	dj := filepath.Join(root, "daemon.json")
-	if err := os.WriteFile(dj, []byte(`{"ipv6": true, "fixed-cidr-v6": "fd00:dead:beef:c0::/80"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-	env := func() *Env {
-		return &Env{MailcowDir: inst, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")}, DaemonJSON: dj,
-			Sys: fsx.Real{}, UI: ui.New(&out, &out), TempDir: root, Now: func() time.Time { now = now.Add(time.Minute); return now }}
-	}
+	env := hookTestEnv(t, root, inst, cfg, &out)
 	t.Setenv("PATH", fakeDockerDir(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("COLUMNS", "80")
 	ctx := context.Background()

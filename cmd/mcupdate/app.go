@@ -50,6 +50,15 @@ type configError struct{ err error }
 func (e *configError) Error() string { return e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
 
+// hintedError is an error with a hint printed after its error lines.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+
 // exitError ends the command with a code after its messages were printed.
 type exitError struct{ code int }
 
@@ -70,7 +79,7 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp), errors.Is(err, state.ErrNoRecord):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
@@ -135,6 +144,7 @@ func commands() []command {
 		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
+		{"rollback", "[ID] [--dry-run] [--allow-schema-change] [--no-restart] [--list]", "go back to the state before an update, on the branch", runRollbackCmd},
 		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
 		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},
 		{"version", "", "print the version", runVersionCmd},
@@ -207,7 +217,11 @@ func (a *app) finish(err error) int {
 			}
 		}
 		var ue *usageError
-		if errors.As(err, &ue) {
+		var he *hintedError
+		switch {
+		case errors.As(err, &he):
+			a.ui.Hintf("%s", he.hint)
+		case errors.As(err, &ue):
 			a.ui.Hintf("run 'mcupdate --help' for usage")
 		}
 	}

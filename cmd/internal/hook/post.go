@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
@@ -62,6 +64,10 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
+	if haveRec && rec.ID != "" {
+		r.Record = rec.ID
+		env.completeRecord(ctx, rec.ID)
+	}
 	env.finish(r, start)
 	return r, r.Err()
 }
@@ -196,4 +202,30 @@ func (env *Env) keepNew(rel string) error {
 		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 	}
 	return nil
+}
+
+// completeRecord marks the update record id as completed with the commit
+// update.sh left at HEAD, so that `mcupdate rollback` knows which records
+// are updates that happened. A failure is a warning: it costs only the
+// default choice of rollback.
+func (env *Env) completeRecord(ctx context.Context, id string) {
+	if env.DryRun {
+		return
+	}
+	rec, err := env.State.LoadUpdate(id)
+	if err != nil {
+		env.UI.Warnf("update record: %v", err)
+		return
+	}
+	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+	head, ok, err := g.RevParse(ctx, "HEAD")
+	if err != nil || !ok {
+		env.UI.Warnf("update record %s: HEAD after the update: %v", id, err)
+		return
+	}
+	t := env.Now().UTC()
+	rec.After, rec.Completed = head, &t
+	if err := env.State.SaveUpdate(fsx.Real{}, rec); err != nil {
+		env.UI.Warnf("update record: %v", err)
+	}
 }

@@ -148,7 +148,7 @@ func Rollback(ctx context.Context, env *Env, opt RollbackOptions) (*Report, erro
 			env.UI.Warnf("update record: %v", err)
 		}
 	}
-	if opt.AllowSchemaChange && p.schemaChanged {
+	if opt.AllowSchemaChange && p.schemaChanged && !env.DryRun && r.Err() == nil {
 		env.UI.Warnf("the code is back at %s, the database is not: restore the backup taken before the update (%s restore)", short(p.target), BackupScript)
 	}
 	env.finish(r, start)

@@ -144,6 +144,7 @@ func commands() []command {
 		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
+		{"adopt", "[--write]", "protect the customizations the install has: shipped patches, own patches, override files", runAdoptCmd},
 		{"rollback", "[ID] [--dry-run] [--allow-schema-change] [--no-restart] [--list]", "go back to the state before an update, on the branch", runRollbackCmd},
 		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
 		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},

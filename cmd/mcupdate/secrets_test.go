@@ -112,6 +112,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	tags := fixtures.Tags()
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--to", tags[1]+","+tags[3], "--local", in.dir)
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--tags", "*", "--chain", "--local", in.dir, "--json")
+	run("adopt")
 	run("rollback", "--list")
 	run("rollback", "--dry-run")
 	run("rollback", "--no-restart")

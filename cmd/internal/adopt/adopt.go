@@ -63,8 +63,11 @@ const (
 
 // Item is one customized file and how its customizations are protected.
 type Item struct {
-	File   string
-	Blocks []ledger.Block
+	File string
+	// Covered is true when an enabled patch edits the file already (verify
+	// counts it protected): Blocks are the ones no patch sets.
+	Covered bool
+	Blocks  []ledger.Block
 	// By maps each block (by ID) to how it is protected, and Patch to
 	// the patch (shipped or own) or override file doing it.
 	By    map[string]string
@@ -155,14 +158,28 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 		pl.plan.PatchDir = filepath.Join(filepath.Dir(cfg.Path), "patches")
 		pl.plan.SetDir = true
 	}
-	if len(unpro) == 0 {
-		return pl.plan, nil
+	isUnpro := map[string]bool{}
+	for _, f := range unpro {
+		isUnpro[f.File] = true
 	}
-	if err := pl.read(unpro); err != nil {
+	if err := pl.read(cs.Files); err != nil {
 		return nil, err
 	}
-	for _, f := range unpro {
+	for _, f := range cs.Files {
 		it := &Item{File: f.File, By: map[string]string{}, Patch: map[string]string{}, Why: map[string]string{}}
+		if !isUnpro[f.File] {
+			// A file an enabled patch edits: verify counts it covered,
+			// but only the lines the patches set are protected.
+			if f.Deleted {
+				continue
+			}
+			it.Covered = true
+			it.Blocks = pl.notGoverned(bound, f.File, ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil))
+			if len(it.Blocks) > 0 {
+				pl.plan.Items = append(pl.plan.Items, it)
+			}
+			continue
+		}
 		pl.plan.Items = append(pl.plan.Items, it)
 		if f.Deleted {
 			it.Blocks = []ledger.Block{{ID: "deleted", File: f.File}}
@@ -184,7 +201,10 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 	for _, it := range pl.plan.Items {
 		for _, b := range it.Blocks {
 			if it.By[b.ID] == "" {
-				it.By[b.ID], it.Why[b.ID] = ByNone, "no protection found"
+				it.By[b.ID] = ByNone
+				if it.Why[b.ID] == "" {
+					it.Why[b.ID] = "no protection found"
+				}
 			}
 			if it.By[b.ID] == ByNone {
 				pl.plan.Unprotected++
@@ -196,6 +216,25 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 	}
 	pl.collect()
 	return pl.plan, nil
+}
+
+// notGoverned returns the blocks of file whose added lines the enabled
+// patches (bound) do not all set.
+func (pl *planner) notGoverned(bound []*patches.Bound, file string, blocks []ledger.Block) []ledger.Block {
+	gov := map[string]bool{}
+	content := string(pl.cur[file])
+	for _, b := range bound {
+		for _, l := range b.Governed(file, content) {
+			gov[strings.TrimSpace(l)] = true
+		}
+	}
+	var out []ledger.Block
+	for _, b := range blocks {
+		if !coveredBy(b, gov) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // read loads upstream's and the install's version of each file.
@@ -298,7 +337,7 @@ func (pl *planner) moves() {
 		default:
 			continue
 		}
-		if pending(it) == 0 {
+		if pending(it) == 0 || it.Covered {
 			continue
 		}
 		old, _ := pl.content(home)

@@ -128,6 +128,18 @@ func blockEdits(b ledger.Block, file string, cur, base []string, inBlock map[int
 	if len(plus) == 0 {
 		return nil, fmt.Errorf("the edit only removes lines (%q): a patch cannot remove lines", minus[0])
 	}
+	// Pair with every line the run removed: one still elsewhere in the
+	// file (a key of another section) is replaced all the same.
+	meaningful := map[string]bool{}
+	for _, m := range minus {
+		meaningful[m] = true
+	}
+	minus = nil
+	for _, r := range b.Removed {
+		if strings.TrimSpace(r) != "" {
+			minus = append(minus, r)
+		}
+	}
 	section := ""
 	if m := iniSection.FindStringSubmatch(b.Where); m != nil {
 		section = m[1]
@@ -158,7 +170,7 @@ func blockEdits(b ledger.Block, file string, cur, base []string, inBlock map[int
 		out = append(out, e)
 	}
 	for j, m := range minus {
-		if !used[j] {
+		if !used[j] && meaningful[m] {
 			return nil, fmt.Errorf("the edit removes %q: a patch cannot remove lines", m)
 		}
 	}

@@ -69,8 +69,11 @@ type Block struct {
 	Lines   []Line `json:"lines"`
 	// At and End are where the block is in the install's file: its lines
 	// At..End-1 (1-based; At == End for a block that only removed lines,
-	// whose place is before line At). Not kept in the ledger.
-	At, End int `json:"-"`
+	// whose place is before line At). Removed is every line the run
+	// removed, also those Lines leaves out (blank, or still elsewhere in
+	// the file). Not kept in the ledger.
+	At, End int      `json:"-"`
+	Removed []string `json:"-"`
 }
 
 // Label is how messages name the block: "FILE (WHERE) ID".
@@ -264,6 +267,9 @@ func Blocks(file string, old, mine []byte, newFile bool, red func(string) string
 			if op == "+" {
 				newLine++
 				cur.End = newLine
+			}
+			if op == "-" {
+				cur.Removed = append(cur.Removed, text)
 			}
 			if strings.TrimSpace(text) == "" {
 				continue

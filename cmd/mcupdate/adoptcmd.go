@@ -27,8 +27,8 @@ list) gets, in this order,
                      goes back to upstream's version
   a shipped patch    its parameters read from the files as they are
                      (pools.conf's 2048M: php-memory-limit MEMORY_LIMIT = 2048M)
-  an own patch       written to the patch dir ([patches] dir, default
-                     PATCHES beside mcupdate.ini), its edit kind and
+  an own patch       written to the patch dir ([patches] dir; default:
+                     patches/ beside mcupdate.ini), its edit kind and
                      anchors chosen from the change
 
 Enabling what adopt proposes changes nothing the services read: each patch

@@ -317,7 +317,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				// The flag package has printed fs.Usage already.
 				return nil, flag.ErrHelp
 			}
 			return nil, usagef("%v", err)

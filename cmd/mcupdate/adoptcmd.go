@@ -137,7 +137,14 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 				state = " (new)"
 			}
 			u.Printf("  %s%s: %s", red(w.Rel), state, red(w.What))
-			diff := udiff.Unified("a/"+w.Rel, "b/"+w.Rel, string(w.Old), string(w.New))
+			from, to := "a/"+w.Rel, "b/"+w.Rel
+			if filepath.IsAbs(w.Rel) {
+				from, to = w.Rel, w.Rel
+			}
+			if w.Old == nil {
+				from = "/dev/null"
+			}
+			diff := udiff.Unified(from, to, string(w.Old), string(w.New))
 			for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
 				if l != "" {
 					u.Printf("    %s", red(l))

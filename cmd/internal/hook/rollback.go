@@ -63,7 +63,10 @@ type rollbackPlan struct {
 	inTheWay       []string      // untracked files the checkout would overwrite
 	changed        []string      // tracked files the rollback changes
 	dirty          bool          // tracked files differ from HEAD
-	gitNoop        bool          // HEAD is target and nothing to restore in git
+	gitNoop        bool          // HEAD is target on the branch: nothing to do in git
+	// sameCommit: HEAD is the pre-update commit already (update.sh
+	// stopped before its merge): the work tree is left as it is.
+	sameCommit bool
 	already        bool          // rolled back before, HEAD still there
 	schemaChanged  bool          // the database schema differs (or cannot be compared)
 }
@@ -227,6 +230,15 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 			return fail(err)
 		}
 	}
+	if st.Head == target {
+		// Nothing was merged: the work tree holds what the admin has,
+		// and no commit tells another pre-update state. Only the branch
+		// is made sure of.
+		p.sameCommit = true
+		p.gitNoop = !st.Detached && st.Branch == p.branch
+		s.Status = StatusOK
+		return p, s, nil
+	}
 	if p.before != "" {
 		if p.revert, err = updateShFiles(ctx, g, target, p.before, st.Head); err != nil {
 			return fail(err)
@@ -252,7 +264,6 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 			p.inTheWay = append(p.inTheWay, c.Path)
 		}
 	}
-	p.gitNoop = st.Head == target && !st.Detached && st.Branch == p.branch && len(p.changed) == 0
 	s.Status = StatusOK
 	return p, s, nil
 }
@@ -488,7 +499,36 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		env.planFile(plan, c)
 	}
 	if p.gitNoop {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at the pre-update commit %s already", p.branch, short(p.target))
+		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at the pre-update commit %s already; work tree left as it is", p.branch, short(p.target))
+		return s, nil
+	}
+	if p.sameCommit {
+		msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, short(p.target))
+		if env.DryRun {
+			s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
+			return s, nil
+		}
+		// The branch's tip, when elsewhere, is kept before it moves.
+		tip, ok, err := g.RevParse(ctx, "refs/heads/"+p.branch)
+		if err != nil {
+			s.Status, s.Message = StatusError, err.Error()
+			return s, err
+		}
+		if ok && tip != p.target {
+			ref := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
+			if err := newRef(ctx, g, ref, tip); err != nil {
+				s.Status, s.Message = StatusError, err.Error()
+				return s, err
+			}
+			p.rec.Backup = ref
+			s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", short(tip), p.branch, ref))
+		}
+		// HEAD does not move: checkout -B keeps every local change.
+		if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
+			s.Status, s.Message = StatusError, err.Error()
+			return s, err
+		}
+		s.Status, s.Message = StatusChanged, msg
 		return s, nil
 	}
 	base := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"

@@ -364,3 +364,39 @@ func TestRollbackDryRunChangesNothing(t *testing.T) {
 		t.Errorf("the dry run marked the record")
 	}
 }
+
+// TestRollbackToARunThatMergedNothing: the record of an update.sh that
+// stopped before its merge, asked for by id, has no other pre-update work
+// tree than the one there: the admin's uncommitted edits stay; a detached
+// HEAD ends on the branch, whose other tip is kept.
+func TestRollbackToARunThatMergedNothing(t *testing.T) {
+	r := newRollbackRig(t, map[string]string{".gitignore": "mailcow.conf\n", "README.md": "v1\n"})
+	gittest.Commit(t, r.up, "mailcow 2026-07", map[string]string{"README.md": "v2\n"})
+	gittest.WriteFiles(t, r.dir, map[string]string{"README.md": "mine\n"})
+	before := gittest.Git(t, r.dir, "rev-parse", "HEAD")
+	stopped := r.record(t)
+	// The admin made a commit of their own, then checked out the
+	// pre-update commit by hand (the documented way), detached.
+	gittest.Git(t, r.dir, "commit", "-q", "-am", "mine")
+	mine := gittest.Git(t, r.dir, "rev-parse", "HEAD")
+	gittest.Git(t, r.dir, "checkout", "-q", "--detach", before)
+	gittest.WriteFiles(t, r.dir, map[string]string{"README.md": "mine, again\n"})
+
+	if _, err := Rollback(context.Background(), r.env, RollbackOptions{ID: stopped.ID, NoRestart: true}); err != nil {
+		t.Fatalf("Rollback: %v\n%s", err, r.out)
+	}
+	t.Log(r.out)
+	if got := gittest.Git(t, r.dir, "symbolic-ref", "HEAD"); got != "refs/heads/master" {
+		t.Errorf("HEAD is %s", got)
+	}
+	if got := gittest.Git(t, r.dir, "rev-parse", "HEAD"); got != before {
+		t.Errorf("HEAD %s, want %s", got, before)
+	}
+	if got := read(t, filepath.Join(r.dir, "README.md")); got != "mine, again\n" {
+		t.Errorf("README.md = %q: the work tree was touched", got)
+	}
+	saved, err := r.env.State.LoadUpdate(stopped.ID)
+	if err != nil || saved.Backup == "" || gittest.Git(t, r.dir, "rev-parse", saved.Backup) != mine {
+		t.Errorf("the branch's tip %s is not kept: %+v %v", mine, saved, err)
+	}
+}

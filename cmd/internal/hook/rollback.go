@@ -66,9 +66,9 @@ type rollbackPlan struct {
 	gitNoop        bool          // HEAD is target on the branch: nothing to do in git
 	// sameCommit: HEAD is the pre-update commit already (update.sh
 	// stopped before its merge): the work tree is left as it is.
-	sameCommit bool
-	already        bool          // rolled back before, HEAD still there
-	schemaChanged  bool          // the database schema differs (or cannot be compared)
+	sameCommit    bool
+	already       bool // rolled back before, HEAD still there
+	schemaChanged bool // the database schema differs (or cannot be compared)
 }
 
 // Rollback goes back to the state before an update: the branch to the

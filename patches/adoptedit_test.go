@@ -78,3 +78,20 @@ func TestParseSizesKey(t *testing.T) {
 		t.Errorf("sizes on an ini edit: %v", err)
 	}
 }
+
+// FuzzSameSizes: never panics; symmetric; a line is the same as itself.
+func FuzzSameSizes(f *testing.F) {
+	for _, s := range [][2]string{{"StreamMaxLength 50M", "StreamMaxLength 52428800"}, {"max_size = 50mb;", "max_size = 52428800;"}, {"a 1 b 2k", "a 1 b 2048"}, {"99999999999999999999G", "1"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, d := range []string{SizesBytes, SizesClamd, SizesRspamd} {
+			if sameSizes(d, a, b) != sameSizes(d, b, a) {
+				t.Errorf("%s: not symmetric for %q, %q", d, a, b)
+			}
+			if sizeToken.MatchString(a) && !sameSizes(d, a, a) && sameSizes(d, a, b) {
+				t.Errorf("%s: %q is not the same as itself but as %q", d, a, b)
+			}
+		}
+	})
+}

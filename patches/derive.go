@@ -55,7 +55,7 @@ func Derive(p *Patch, read func(file string) (string, bool), added func(file str
 			if ok && len(paramRefs(e.Match)) == 0 {
 				match := e.Match
 				if match == "" {
-					match = "^" + templateRegex(e.Line, e.Sizes) + "$"
+					match = "^" + templateRegex(e.Line) + "$"
 				}
 				re, err := regexp.Compile(match)
 				if err != nil {
@@ -152,7 +152,7 @@ func (e *Edit) templateOf() string {
 
 // templateRegex turns a template into a regexp (without anchors) that
 // matches what it expands to, with one group per reference.
-func templateRegex(tmpl, sizes string) string {
+func templateRegex(tmpl string) string {
 	var b strings.Builder
 	last := 0
 	lit := func(s string) { b.WriteString(regexp.QuoteMeta(strings.ReplaceAll(s, "$${", "${"))) }
@@ -176,7 +176,7 @@ func templateRegex(tmpl, sizes string) string {
 // each as mcupdate.ini would set it: a size as 50M (not 52428800), a list
 // as items separated by spaces.
 func matchTemplate(tmpl, text, sizes string) (map[string]string, bool) {
-	re, err := regexp.Compile("^" + templateRegex(tmpl, sizes) + "$")
+	re, err := regexp.Compile("^" + templateRegex(tmpl) + "$")
 	if err != nil {
 		return nil, false
 	}

@@ -142,3 +142,20 @@ func TestMoveCompose(t *testing.T) {
 		})
 	}
 }
+
+// FuzzMoveCompose: the admin's compose file and override are hostile
+// input: no panic, and a result always reads back as compose.
+func FuzzMoveCompose(f *testing.F) {
+	f.Add(baseCompose, strings.Replace(baseCompose, "      dns:\n", "      mem_limit: 1g\n      dns:\n", 1), "services:\n  x:\n    image: y\n")
+	f.Add(baseCompose, "services: {a: &x {b: *x}}", "")
+	f.Add("services:\n  a: {}\n", "services:\n  a:\n    environment: [A=1]\n", "services:\n  a:\n    environment:\n      - B=2\n")
+	f.Fuzz(func(t *testing.T, base, cur, override string) {
+		out, err := moveCompose([]byte(base), []byte(cur), []byte(override))
+		if err != nil {
+			return
+		}
+		if _, err := servicesNode(out); err != nil {
+			t.Errorf("the override does not read back: %v\n%s", err, out)
+		}
+	})
+}

@@ -176,6 +176,12 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range plan.Writes {
+		if strings.HasPrefix(w.What, "override") {
+			u.Hintf("the override files changed: 'mcupdate snapshot create' makes them the ones verify and the post hook compare with")
+			break
+		}
+	}
 	if len(left) == 0 {
 		u.Printf("mcupdate adopt: verify lists no unprotected customization now")
 	} else {

@@ -146,7 +146,9 @@ var conformance = map[string]struct {
 		want: map[string][]string{
 			"data/conf/postfix/extra.cf":              {"message_size_limit = 52428800"},
 			"data/conf/rspamd/local.d/antivirus.conf": {"  max_size = 52428800;"},
-			"data/conf/clamav/clamd.conf":             {"StreamMaxLength 52428800", "MaxFileSize 52428800", "MaxScanSize 52428800"},
+			// Upstream's own "MaxScanSize 50M" is that size already: clamd
+			// reads it as 52428800, so it is kept as written (issue 13).
+			"data/conf/clamav/clamd.conf": {"StreamMaxLength 52428800", "MaxFileSize 52428800", "MaxScanSize 50M"},
 		},
 		touched: regexp.MustCompile(`^(\s*max_size = \d+;|(StreamMaxLength|MaxFileSize|MaxScanSize) \w+)$`),
 	},

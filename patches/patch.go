@@ -122,6 +122,9 @@ type Edit struct {
 	// line
 	Line  string
 	Match string // regexp; default: the line itself, literally
+	// Sizes is a size dialect (SizesClamd, …): a line that writes the
+	// same sizes in other units counts as applied and is left as it is.
+	Sizes string
 	// line, block
 	After    string // regexp of the anchor line
 	Position string // "end", or empty
@@ -182,7 +185,7 @@ var (
 var keysByKind = map[Kind][]string{
 	KindINI:   {"section", "key", "value", "missing", "create"},
 	KindEnv:   {"key", "value", "missing", "create"},
-	KindLine:  {"line", "match", "after", "position", "create"},
+	KindLine:  {"line", "match", "after", "position", "create", "sizes"},
 	KindBlock: {"content", "after", "position", "comment", "create"},
 	KindJSON:  {"path", "value", "missing"},
 	KindFile:  {"content", "source", "mode"},
@@ -521,6 +524,12 @@ func parseEdit(name string, sec *ini.Section, lineOf func(string) int, file0 str
 		e.Match = vals["match"]
 		if strings.ContainsAny(e.Line, "\r\n") {
 			perr("line", "line must be one line; use kind block for several")
+		}
+		if v, ok := vals["sizes"]; ok {
+			if !sizeDialects[v] {
+				perr("sizes", "sizes = %q: want %s, %s or %s", v, SizesBytes, SizesClamd, SizesRspamd)
+			}
+			e.Sizes = v
 		}
 	case KindBlock:
 		e.Content = multiline(need("content"))

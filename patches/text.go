@@ -134,6 +134,11 @@ func editLine(s string, be *boundEdit) (string, error) {
 		if body(ls[i]) == want {
 			return s, nil
 		}
+		// The admin's way of writing the same size is kept (50M, not
+		// 52428800), where the service reads both alike.
+		if be.Sizes != "" && sameSizes(be.Sizes, body(ls[i]), want) {
+			return s, nil
+		}
 		ls[i] = setBody(ls[i], want)
 		return strings.Join(ls, ""), nil
 	case 0:
@@ -202,6 +207,12 @@ func editBlock(s string, be *boundEdit) (string, error) {
 		}
 		return strings.Join(append(out, ls[es[0]:]...), ""), nil
 	}
+	// The lines are there already, unmarked (the admin wrote them by
+	// hand): the block is in place, and the file stays as it is. Once an
+	// update drops them, the marked block comes back.
+	if handWritten(ls, bodies, be.Comment) {
+		return s, nil
+	}
 	block := append(append([]string{begin}, bodies...), end)
 	if be.after != nil {
 		i, err := findAnchor(ls, be.after)
@@ -215,3 +226,49 @@ func editBlock(s string, be *boundEdit) (string, error) {
 
 // editFile ensures the whole content of a file.
 func editFile(_ string, be *boundEdit) (string, error) { return be.content, nil }
+
+// handWritten reports whether the non-blank lines of a block's content
+// stand in ls as one run (blank lines between them allowed), outside any
+// mcupdate-marked block.
+func handWritten(ls, bodies []string, comment string) bool {
+	var want []string
+	for _, b := range bodies {
+		if t := strings.TrimRight(b, " \t"); strings.TrimSpace(t) != "" {
+			want = append(want, t)
+		}
+	}
+	if len(want) == 0 {
+		return false
+	}
+	var have []string // non-blank lines outside marked blocks
+	inBlock := false
+	for _, l := range ls {
+		t := strings.TrimRight(body(l), " \t")
+		trim := strings.TrimSpace(t)
+		switch {
+		case strings.HasPrefix(trim, comment+" BEGIN mcupdate "):
+			inBlock = true
+			have = append(have, "") // a marked block breaks a run
+			continue
+		case strings.HasPrefix(trim, comment+" END mcupdate "):
+			inBlock = false
+			continue
+		case inBlock || trim == "":
+			continue
+		}
+		have = append(have, t)
+	}
+	for i := 0; i+len(want) <= len(have); i++ {
+		ok := true
+		for j := range want {
+			if have[i+j] != want[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}

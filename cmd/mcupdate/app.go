@@ -51,6 +51,15 @@ type configError struct{ err error }
 func (e *configError) Error() string { return e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
 
+// hintedError is an error with a hint printed after its error lines.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+
 // exitError ends the command with a code after its messages were printed.
 type exitError struct{ code int }
 
@@ -72,7 +81,7 @@ func exitCode(err error) int {
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
-		errors.Is(err, state.ErrUnsafe):
+		errors.Is(err, state.ErrUnsafe), errors.Is(err, state.ErrNoRecord):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
@@ -236,6 +245,8 @@ func commands() []command {
 		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", diffHelp, runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", ackHelp, runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", snapshotHelp, runSnapshotCmd},
+		{"adopt", "[--write]", "protect the customizations the install has: shipped patches, own patches, override files", adoptHelp, runAdoptCmd},
+		{"rollback", "[ID] [--dry-run] [--allow-schema-change] [--no-restart] [--list]", "go back to the state before an update, on the branch", rollbackHelp, runRollbackCmd},
 		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", replayHelp, runReplayCmd},
 		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", demoHelp, runDemoCmd},
 		{"completion", "bash | zsh", "print a shell completion script", completionHelp, runCompletionCmd},
@@ -331,7 +342,11 @@ func (a *app) finish(err error) int {
 			}
 		}
 		var ue *usageError
-		if errors.As(err, &ue) {
+		var he *hintedError
+		switch {
+		case errors.As(err, &he):
+			a.ui.Hintf("%s", he.hint)
+		case errors.As(err, &ue):
 			a.ui.Hintf("run 'mcupdate --help' for usage")
 		}
 	}

@@ -112,6 +112,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	tags := fixtures.Tags()
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--to", tags[1]+","+tags[3], "--local", in.dir)
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--tags", "*", "--chain", "--local", in.dir, "--json")
+	run("adopt")
+	run("rollback", "--list")
+	run("rollback", "--dry-run")
+	run("rollback", "--no-restart")
 
 	// The checks above must have seen the secrets where they were planted.
 	if got, _ := os.ReadFile(in.path("data/conf/postfix/custom-db.cf")); !bytes.Contains(got, []byte(secrets["DBROOT"])) {

@@ -127,7 +127,10 @@ var clobberCases = map[string]clobberCase{
 	// the user update.sh runs as (root). No service to restart.
 	"twig-cache-perms": {},
 	"message-size-limit": {
-		params: map[string]string{"MESSAGE_SIZE": "50M"},
+		// Not 50M: upstream's own "MaxScanSize 50M" is that size already,
+		// and the patch keeps it as written (issue 13); every edit must
+		// change the old release here.
+		params: map[string]string{"MESSAGE_SIZE": "60M"},
 		// extra.cf (gitignored) keeps the admin's line through the merge;
 		// the tracked rspamd and clamd files lose theirs. A changed patch
 		// restarts all its services.

@@ -80,6 +80,9 @@ type Report struct {
 	ChainedStatus string    `json:"chained_status,omitempty"`
 	Steps         []Step    `json:"steps"`
 	StoppedUpdate bool      `json:"stopped_update,omitempty"`
+	// Record is the ID of the update record (state.UpdatesDir) the post
+	// hook completed, or rollback went back to.
+	Record string `json:"record,omitempty"`
 	// Prediction is the pre hook's prediction of update.sh's merge.
 	Prediction *predict.Prediction `json:"prediction,omitempty"`
 	Summary    string              `json:"summary"`
@@ -145,8 +148,8 @@ func (r *Report) summarize() string {
 		parts = append(parts, "nothing to do")
 	}
 	what := r.Kind + " hook"
-	if r.Kind == "apply" {
-		what = "apply"
+	if r.Kind == "apply" || r.Kind == "rollback" {
+		what = r.Kind
 	}
 	s := fmt.Sprintf("mcupdate %s: %s", what, strings.Join(parts, "; "))
 	if r.DryRun {

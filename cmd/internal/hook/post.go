@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
@@ -67,6 +69,10 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
+	if haveRec && rec.ID != "" {
+		r.Record = rec.ID
+		env.completeRecord(ctx, rec.ID)
+	}
 	env.finish(r, start)
 	return r, r.Err()
 }
@@ -247,4 +253,30 @@ func readRegularNoFollow(p string) (data []byte, fi fs.FileInfo, err error) {
 		return nil, nil, err
 	}
 	return data, fi, nil
+}
+
+// completeRecord marks the update record id as completed with the commit
+// update.sh left at HEAD, so that `mcupdate rollback` knows which records
+// are updates that happened. A failure is a warning: it costs only the
+// default choice of rollback.
+func (env *Env) completeRecord(ctx context.Context, id string) {
+	if env.DryRun {
+		return
+	}
+	rec, err := env.State.LoadUpdate(id)
+	if err != nil {
+		env.UI.Warnf("update record: %v", err)
+		return
+	}
+	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+	head, ok, err := g.RevParse(ctx, "HEAD")
+	if err != nil || !ok {
+		env.UI.Warnf("update record %s: HEAD after the update: %v", id, err)
+		return
+	}
+	t := env.Now().UTC()
+	rec.After, rec.Completed = head, &t
+	if err := env.State.SaveUpdate(fsx.Real{}, rec); err != nil {
+		env.UI.Warnf("update record: %v", err)
+	}
 }

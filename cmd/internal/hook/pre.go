@@ -137,11 +137,22 @@ func stepRecord(_ context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	rec := stateRecord(env, ps)
+	rec.ID = env.State.NewRecordID(rec.Time)
 	if err := env.State.SaveRecord(env.Sys, rec); err != nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
 	s.Status, s.Message = StatusOK, fmt.Sprintf("pre-update commit %s on %s", short(ps.head), orDetached(ps.branch))
+	// The copy kept by ID is what `mcupdate rollback ID` reads; losing
+	// it costs only that, not the update.
+	if err := env.State.SaveUpdate(env.Sys, rec); err != nil {
+		s.Status, s.Message = StatusWarning, s.Message+"; could not keep the record for rollback: "+err.Error()
+		return s, nil
+	}
+	if err := env.State.PruneUpdates(state.UpdatesKept); err != nil {
+		s.Details = append(s.Details, "pruning old update records: "+err.Error())
+	}
+	s.Message += " (update " + rec.ID + ")"
 	return s, nil
 }
 

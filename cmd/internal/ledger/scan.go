@@ -68,6 +68,13 @@ type Block struct {
 	// NewFile is set when upstream has no such file: the admin added it.
 	NewFile bool   `json:"new_file,omitempty"`
 	Lines   []Line `json:"lines"`
+	// At and End are where the block is in the install's file: its lines
+	// At..End-1 (1-based; At == End for a block that only removed lines,
+	// whose place is before line At). Removed is every line the run
+	// removed, also those Lines leaves out (blank, or still elsewhere in
+	// the file). Not kept in the ledger.
+	At, End int      `json:"-"`
+	Removed []string `json:"-"`
 }
 
 // Label is how messages name the block: "FILE (WHERE) ID".
@@ -256,10 +263,14 @@ func Blocks(file string, old, mine []byte, newFile bool, red func(string) string
 			}
 			if cur == nil {
 				ind := len(text) - len(strings.TrimLeft(text, " "))
-				cur = &Block{File: file, NewFile: newFile, Where: red(where(file, mineLines, newLine-1, ind))}
+				cur = &Block{File: file, NewFile: newFile, Where: red(where(file, mineLines, newLine-1, ind)), At: newLine, End: newLine}
 			}
 			if op == "+" {
 				newLine++
+				cur.End = newLine
+			}
+			if op == "-" {
+				cur.Removed = append(cur.Removed, text)
 			}
 			if strings.TrimSpace(text) == "" {
 				continue

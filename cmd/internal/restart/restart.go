@@ -104,6 +104,9 @@ type Result struct {
 // Timeout bounds one compose command.
 var Timeout = 5 * time.Minute
 
+// PullTimeout bounds `compose pull`: every mailcow image may be fetched.
+var PullTimeout = 60 * time.Minute
+
 // Run executes the plan in dir with the compose command (e.g. ["docker",
 // "compose"]): one `up -d` for the recreated services, then one
 // `restart` for the others. Every failure is reported with its output.
@@ -137,11 +140,33 @@ func Run(ctx context.Context, dir string, compose []string, p Plan) ([]Result, e
 			cmds = append(cmds, append([]string{"restart"}, rs...))
 		}
 	}
+	return runAll(ctx, dir, compose, cmds, false)
+}
+
+// Commands runs each of cmds (compose subcommands such as ["pull"] or
+// ["up", "-d"]) with the compose command in dir, in order, and stops at
+// the first failure: a later command must not run on a half-done earlier
+// one (`up -d` after a failed `pull` would start what is there).
+func Commands(ctx context.Context, dir string, compose []string, cmds [][]string) ([]Result, error) {
+	if len(compose) == 0 {
+		return nil, fmt.Errorf("no compose command configured ([restart] compose)")
+	}
+	return runAll(ctx, dir, compose, cmds, true)
+}
+
+func runAll(ctx context.Context, dir string, compose []string, cmds [][]string, stop bool) ([]Result, error) {
 	var results []Result
 	var errs *multierror.Error
 	for _, c := range cmds {
+		if errs != nil && stop {
+			break
+		}
 		args := append(append([]string(nil), compose[1:]...), c...)
-		cctx, cancel := context.WithTimeout(ctx, Timeout)
+		t := Timeout
+		if len(c) > 0 && c[0] == "pull" {
+			t = PullTimeout
+		}
+		cctx, cancel := context.WithTimeout(ctx, t)
 		// Its own process group: on SIGTERM docker compose and the
 		// children it forked stop together and cannot hold the pipe.
 		cmd := proc.Command(cctx, compose[0], args...)

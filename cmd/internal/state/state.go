@@ -360,13 +360,27 @@ func (d Dir) ReadJSON(name string, v any) error {
 // maxJSON bounds a state file read: mcupdate's own are kilobytes.
 const maxJSON = 16 << 20
 
-// Record is what the pre hook leaves for the post hook and for diff.
+// Record is what the pre hook leaves for the post hook and for diff, and
+// what `mcupdate rollback` goes back to: the pre-update commit, branch
+// and snapshot of one update.
 type Record struct {
+	// ID names the record (20260101T120000Z) in UpdatesDir; "" in a
+	// pre-update.json written by an older mcupdate.
+	ID         string    `json:"id,omitempty"`
 	Time       time.Time `json:"time"`
 	MailcowDir string    `json:"mailcow_dir"`
 	Commit     string    `json:"commit"`
 	Branch     string    `json:"branch"`
 	SnapshotID string    `json:"snapshot_id,omitempty"`
+	// After is HEAD when the post hook ran: the update completed.
+	After     string     `json:"after,omitempty"`
+	Completed *time.Time `json:"completed,omitempty"`
+	// RolledBack is when `mcupdate rollback` went back to Commit, and
+	// Backup the ref that keeps the tip it left.
+	RolledBack *time.Time `json:"rolled_back,omitempty"`
+	Backup     string     `json:"backup,omitempty"`
+	// Legacy marks a record found only as pre-update.json (no ID).
+	Legacy bool `json:"-"`
 }
 
 // RecordFile is the name of the pre hook's record in the state directory.

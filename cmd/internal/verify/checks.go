@@ -279,32 +279,19 @@ func checkMessageSize(opt Options) Check {
 }
 
 func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, lib map[string]*patches.Patch) (Check, []Unprotected) {
-	branch := opt.Config.Branch
-	if branch == "" {
-		branch = "master"
-		if st != nil && st.Branch != "" {
-			branch = st.Branch
-		}
+	current := ""
+	if st != nil {
+		current = st.Branch
 	}
-	cs, err := FindCustomizations(opt.MailcowDir, branch)
+	cs, unpro, err := UnprotectedFiles(opt.MailcowDir, Branch(opt.Config.Branch, current), bound)
 	if err != nil {
 		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "see the git check"}, nil
-	}
-	covered := map[string]bool{}
-	for _, b := range bound {
-		for _, f := range b.Files() {
-			covered[f] = true
-		}
 	}
 	byFile := patchFiles(lib)
 	var out []Unprotected
 	c := Check{Status: StatusOK}
-	var nCovered int
-	for _, f := range cs.Files {
-		if covered[f.File] {
-			nCovered++
-			continue
-		}
+	nCovered := len(cs.Files) - len(unpro)
+	for _, f := range unpro {
 		u := Unprotected{File: f.File, Home: Home(f.File, byFile), Where: f.Where, Deleted: f.Deleted}
 		out = append(out, u)
 		item := f.File + " (" + f.Where
@@ -334,6 +321,41 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, l
 	}
 	c.Detail = fmt.Sprintf("no unprotected edits of tracked files against upstream %s; %d covered by patches", short, nCovered)
 	return c, out
+}
+
+// UnprotectedFiles finds the customizations of the checkout in dir (see
+// FindCustomizations) and returns those of files no patch in bound edits:
+// what the unprotected check lists, and what `mcupdate adopt` protects.
+func UnprotectedFiles(dir, branch string, bound []*patches.Bound) (*Customizations, []Customization, error) {
+	cs, err := FindCustomizations(dir, branch)
+	if err != nil {
+		return nil, nil, err
+	}
+	covered := map[string]bool{}
+	for _, b := range bound {
+		for _, f := range b.Files() {
+			covered[f] = true
+		}
+	}
+	var out []Customization
+	for _, f := range cs.Files {
+		if !covered[f.File] {
+			out = append(out, f)
+		}
+	}
+	return cs, out, nil
+}
+
+// Branch is the branch verify compares with: [general] branch, else the
+// checked-out one, else master.
+func Branch(cfgBranch, current string) string {
+	switch {
+	case cfgBranch != "":
+		return cfgBranch
+	case current != "":
+		return current
+	}
+	return "master"
 }
 
 func firstLine(s string) string {

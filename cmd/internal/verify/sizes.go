@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Files the message size check reads, relative to the mailcow dir.
@@ -279,53 +281,11 @@ func clamdLimits(rel string, data []byte) ([]SizeSetting, error) {
 
 // ParseClamdSize reads a clamd.conf size: bytes, or a number with K, M or
 // G (either case; powers of 1024).
-func ParseClamdSize(s string) (int64, error) {
-	if s == "" {
-		return 0, errors.New("empty size")
-	}
-	mult := int64(1)
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		mult = 1 << 10
-	case 'm', 'M':
-		mult = 1 << 20
-	case 'g', 'G':
-		mult = 1 << 30
-	}
-	num := s
-	if mult != 1 {
-		num = s[:len(s)-1]
-	}
-	return mulSize(s, num, mult)
-}
+func ParseClamdSize(s string) (int64, error) { return patches.ParseSize(patches.SizesClamd, s) }
 
 // ParseUCLSize reads an rspamd (UCL) number: bytes, or with a multiplier:
 // k, m, g are powers of 1000 and kb, mb, gb powers of 1024, in any case.
-func ParseUCLSize(s string) (int64, error) {
-	l := strings.ToLower(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1e3}, {"m", 1e6}, {"g", 1e9}} {
-		if strings.HasSuffix(l, u.suf) {
-			mult, l = u.m, strings.TrimSuffix(l, u.suf)
-			break
-		}
-	}
-	return mulSize(s, l, mult)
-}
-
-func mulSize(orig, num string, mult int64) (int64, error) {
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size", orig)
-	}
-	if n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q is too large", orig)
-	}
-	return n * mult, nil
-}
+func ParseUCLSize(s string) (int64, error) { return patches.ParseSize(patches.SizesRspamd, s) }
 
 // humanBytes writes n for a person: "150 MiB", "20971520 B", "no limit".
 func humanBytes(n int64) string {

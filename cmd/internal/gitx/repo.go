@@ -337,6 +337,9 @@ var fullHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // hash): no revision syntax git would have to interpret.
 var plainRef = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
 
+// shortHash matches what git may take for an abbreviated object id.
+var shortHash = regexp.MustCompile(`^[0-9a-fA-F]{4,39}$`)
+
 // pseudoRef matches HEAD, ORIG_HEAD, FETCH_HEAD and the like.
 var pseudoRef = regexp.MustCompile(`^[A-Z][A-Z_]*$`)
 
@@ -363,6 +366,11 @@ func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
 				return plumbing.ZeroHash, fmt.Errorf("read ref %s: %w", name, err)
 			}
 		}
+	}
+	if plainRef.MatchString(rev) && !shortHash.MatchString(rev) {
+		// No ref of that name, and no syntax nor short hash for git to
+		// read: git would not find it either.
+		return plumbing.ZeroHash, fmt.Errorf("%w %s", ErrUnknownRevision, rev)
 	}
 	out, ok, err := r.git.RevParse(context.Background(), rev)
 	if err != nil {

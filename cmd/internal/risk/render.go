@@ -75,11 +75,12 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 		p.line("the diffs of the HIGH files: mcupdate diff")
 	}
 	if opt.Full && !opt.Brief && r.src != nil && len(r.src.changes) > 0 {
-		repo, closeRepo, err := openRepo(r.src.dir)
+		gx, err := openRepo(r.src.dir)
 		if err != nil {
 			return err
 		}
-		defer closeRepo()
+		defer gx.Close()
+		repo := gx.Repository
 		for _, c := range r.src.changes {
 			if shown[c.path] {
 				continue

@@ -134,6 +134,19 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Message is git's own words (its stderr, else the failure), without the
+// command line, with secrets hidden.
+func (e *Error) Message() string {
+	red := e.redact
+	if red == nil {
+		red = func(s string) string { return s }
+	}
+	if e.Stderr != "" {
+		return red(e.Stderr)
+	}
+	return red(e.Err.Error())
+}
+
 // ExitCode returns the exit code of the git command behind err, or -1.
 func ExitCode(err error) int {
 	var ge *Error

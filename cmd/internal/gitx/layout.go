@@ -412,3 +412,13 @@ func (l *Layout) shallowBoundary() map[plumbing.Hash]bool {
 	}
 	return out
 }
+
+// Hint returns what to do about err when an error in its chain knows
+// ([*LayoutError], [*MissingObjectError]), else "".
+func Hint(err error) string {
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
+}

@@ -134,6 +134,7 @@ func commands() []command {
 		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", runVerifyCmd},
 		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
 		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
+		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
 		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
 		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},

@@ -285,7 +285,7 @@ func TestHostileInput(t *testing.T) {
 		wantSays(t, r, "mailcow.conf: unreadable: too large: 52", "limit 33554432")
 		r = in.run("hook", "pre")
 		wantOK(t, r)
-		wantSays(t, r, "snapshot   warning", "mailcow.conf: unreadable: too large")
+		wantSays(t, r, "snapshot       warning", "mailcow.conf: unreadable: too large")
 		wantOK(t, in.run("apply", "--no-restart"))
 		in.run("verify")
 		wantOK(t, in.run("diff"))

@@ -19,6 +19,17 @@ import (
 	"gopkg.in/ini.v1"
 )
 
+// The values of [general] on_predicted_loss.
+const (
+	// LossWarn: say it before update.sh's prompt; the admin answers it.
+	LossWarn = "warn"
+	// LossStopForced: stop update.sh when it runs with --force (no
+	// prompt, e.g. from cron), else warn.
+	LossStopForced = "stop-forced"
+	// LossStop: always stop update.sh before it changes anything.
+	LossStop = "stop"
+)
+
 // DefaultPath is where install.sh puts the configuration.
 const DefaultPath = "/etc/mcupdate/mcupdate.ini"
 
@@ -40,6 +51,10 @@ type Config struct {
 	StopOnDanger bool
 	// Branch is the branch the install follows; empty means detect it.
 	Branch string
+	// OnPredictedLoss is what the pre hook does when it predicts that
+	// update.sh's merge will drop a customization no patch puts back:
+	// LossWarn, LossStopForced or LossStop.
+	OnPredictedLoss string
 
 	// IPv6 enables the daemon.json step of the pre hook.
 	IPv6 bool
@@ -74,16 +89,17 @@ type Config struct {
 // Default returns the configuration used when no file exists.
 func Default() *Config {
 	return &Config{
-		StopOnDanger:  true,
-		IPv6:          true,
-		FixedCIDRv6:   "fd00:dead:beef:c0::/80",
-		DockerTimeout: 5 * time.Second,
-		SnapshotPaths: []string{"mailcow.conf", "docker-compose.override.yml"},
-		SnapshotDirs:  []string{"data/conf"},
-		SnapshotKeep:  10,
-		Restart:       true,
-		Compose:       []string{"docker", "compose"},
-		Params:        map[string]map[string]string{},
+		StopOnDanger:    true,
+		OnPredictedLoss: LossWarn,
+		IPv6:            true,
+		FixedCIDRv6:     "fd00:dead:beef:c0::/80",
+		DockerTimeout:   5 * time.Second,
+		SnapshotPaths:   []string{"mailcow.conf", "docker-compose.override.yml"},
+		SnapshotDirs:    []string{"data/conf"},
+		SnapshotKeep:    10,
+		Restart:         true,
+		Compose:         []string{"docker", "compose"},
+		Params:          map[string]map[string]string{},
 	}
 }
 
@@ -110,7 +126,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // known lists the keys each fixed section accepts.
 var known = map[string][]string{
 	ini.DefaultSection: {},
-	"general":          {"stop_on_danger", "branch"},
+	"general":          {"stop_on_danger", "branch", "on_predicted_loss"},
 	"docker":           {"ipv6", "fixed_cidr_v6", "version_timeout"},
 	"snapshot":         {"paths", "dirs", "keep"},
 	"restart":          {"enabled", "compose"},
@@ -196,6 +212,14 @@ func (c *Config) parse(data []byte) error {
 	}
 	boolKey("general", "stop_on_danger", &c.StopOnDanger)
 	c.Branch = f.Section("general").Key("branch").String()
+	if v := f.Section("general").Key("on_predicted_loss").String(); v != "" {
+		switch v {
+		case LossWarn, LossStopForced, LossStop:
+			c.OnPredictedLoss = v
+		default:
+			keyErr("general", "on_predicted_loss", fmt.Errorf("%q is not one of %s, %s, %s", v, LossWarn, LossStopForced, LossStop))
+		}
+	}
 	boolKey("docker", "ipv6", &c.IPv6)
 	if v := f.Section("docker").Key("fixed_cidr_v6").String(); v != "" {
 		if pfx, err := netip.ParsePrefix(v); err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {

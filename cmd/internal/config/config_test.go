@@ -38,6 +38,7 @@ func TestLoadEveryKey(t *testing.T) {
 	ini := `# admin's configuration
 [general]
 stop_on_danger = off
+on_predicted_loss = stop-forced
 branch = nightly
 
 [docker]
@@ -73,20 +74,21 @@ FTS_PROCS = 2
 		t.Fatal(err)
 	}
 	want := &Config{
-		Path:          p,
-		Exists:        true,
-		StopOnDanger:  false,
-		Branch:        "nightly",
-		IPv6:          false,
-		FixedCIDRv6:   "fd00:1234::/64",
-		DockerTimeout: 90 * time.Second,
-		SnapshotPaths: []string{"mailcow.conf", "data/conf/postfix/extra.cf", "docker-compose.override.yml"},
-		SnapshotDirs:  []string{"data/conf/rspamd", "data/hooks"},
-		SnapshotKeep:  3,
-		Restart:       false,
-		Compose:       []string{"docker-compose", "-p", "mailcowdockerized"},
-		Enabled:       []string{"php-memory-limit", "fts-heap"},
-		PatchDir:      "/etc/mcupdate/patches.d",
+		Path:            p,
+		Exists:          true,
+		StopOnDanger:    false,
+		Branch:          "nightly",
+		OnPredictedLoss: "stop-forced",
+		IPv6:            false,
+		FixedCIDRv6:     "fd00:1234::/64",
+		DockerTimeout:   90 * time.Second,
+		SnapshotPaths:   []string{"mailcow.conf", "data/conf/postfix/extra.cf", "docker-compose.override.yml"},
+		SnapshotDirs:    []string{"data/conf/rspamd", "data/hooks"},
+		SnapshotKeep:    3,
+		Restart:         false,
+		Compose:         []string{"docker-compose", "-p", "mailcowdockerized"},
+		Enabled:         []string{"php-memory-limit", "fts-heap"},
+		PatchDir:        "/etc/mcupdate/patches.d",
 		Params: map[string]map[string]string{
 			"php-memory-limit": {"MEMORY_LIMIT": "2048M"},
 			"fts-heap":         {"FTS_HEAP": "1024", "FTS_PROCS": "2"},
@@ -142,7 +144,7 @@ func TestParseWarnings(t *testing.T) {
 		want      []string // each must appear in one warning, in order
 	}{
 		{"unknown section", "[genral]\nbranch = master\n", []string{"m.ini: unknown section [genral] ignored"}},
-		{"unknown key", "[general]\nstop_on_dangr = off\n", []string{`m.ini: [general] unknown key "stop_on_dangr" ignored (known: stop_on_danger, branch)`}},
+		{"unknown key", "[general]\nstop_on_dangr = off\n", []string{`m.ini: [general] unknown key "stop_on_dangr" ignored (known: stop_on_danger, branch, on_predicted_loss)`}},
 		{"key outside any section", "branch = master\n", []string{`m.ini: [DEFAULT] unknown key "branch" ignored`}},
 		{"key case matters", "[docker]\nIPv6 = no\n", []string{`m.ini: [docker] unknown key "IPv6"`}},
 		{"several", "[x]\n[docker]\nipv4 = 1\n[snapshot]\nkep = 2\n", []string{"[x]", `[docker] unknown key "ipv4"`, `[snapshot] unknown key "kep"`}},
@@ -181,6 +183,7 @@ func TestParseErrors(t *testing.T) {
 		{"version_timeout 5", "[docker]\nversion_timeout = 5\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},
 		{"version_timeout negative", "[docker]\nversion_timeout = -5s\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},
 		{"fixed_cidr_v6 IPv4", "[docker]\nfixed_cidr_v6 = 1.2.3.4/8\n", []keyErr{{"docker", "fixed_cidr_v6", `"1.2.3.4/8" is not an IPv6 CIDR`}}},
+		{"on_predicted_loss", "[general]\non_predicted_loss = maybe\n", []keyErr{{"general", "on_predicted_loss", `"maybe" is not one of warn, stop-forced, stop`}}},
 		{"fixed_cidr_v6 no prefix", "[docker]\nfixed_cidr_v6 = fd00::\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},
 		// Docker refuses to start with a malformed fixed-cidr-v6: mailcow down.
 		{"fixed_cidr_v6 garbage with : and /", "[docker]\nfixed_cidr_v6 = fd00:zz::/80\n", []keyErr{{"docker", "fixed_cidr_v6", "not an IPv6 CIDR"}}},

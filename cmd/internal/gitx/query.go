@@ -14,7 +14,7 @@ var ErrNoMergeBase = errors.New("no common history")
 // RevParse resolves rev to a commit hash; ok is false when rev names no
 // commit.
 func (r *Runner) RevParse(ctx context.Context, rev string) (hash string, ok bool, err error) {
-	out, err := r.Output(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	out, err := r.Output(ctx, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if ExitCode(err) == 1 {
 		return "", false, nil
 	}
@@ -27,7 +27,7 @@ func (r *Runner) RevParse(ctx context.Context, rev string) (hash string, ok bool
 // MergeBase returns the best common ancestor of a and b, as `git merge`
 // picks it.
 func (r *Runner) MergeBase(ctx context.Context, a, b string) (string, error) {
-	out, err := r.Output(ctx, "merge-base", "--end-of-options", a, b)
+	out, err := r.Output(ctx, "merge-base", a, b)
 	if ExitCode(err) == 1 && out == "" {
 		return "", ErrNoMergeBase
 	}
@@ -50,20 +50,11 @@ func (r *Runner) DiffTree(ctx context.Context, from, to, filter string) ([]Chang
 	if filter != "" {
 		args = append(args, "--diff-filter="+filter)
 	}
-	out, err := r.Run(ctx, append(args, "--end-of-options", from, to)...)
+	out, err := r.Run(ctx, append(args, from, to)...)
 	if err != nil {
 		return nil, err
 	}
-	var cs []Change
-	f := splitZ(out)
-	for i := 0; i+1 < len(f); i += 2 {
-		if f[i] == "" {
-			continue
-		}
-		cs = append(cs, Change{Status: f[i][0], Path: f[i+1]})
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
-	return cs, nil
+	return parseNameStatus(out), nil
 }
 
 // Untracked returns the files below paths (each a file or a directory,
@@ -104,4 +95,29 @@ func splitZ(b []byte) []string {
 		return nil
 	}
 	return strings.Split(string(b), "\x00")
+}
+
+// DiffWorkTree lists the tracked files of the work tree (staged or not)
+// that differ from the tree of commit from, as DiffTree does: what
+// update.sh's "Before update" commit would hold against from. It takes no
+// lock and writes nothing (git's opportunistic index refresh is off).
+func (r *Runner) DiffWorkTree(ctx context.Context, from string) ([]Change, error) {
+	out, err := r.Run(ctx, "--no-optional-locks", "diff", "-z", "--no-renames", "--no-ext-diff", "--name-status", from, "--")
+	if err != nil {
+		return nil, err
+	}
+	return parseNameStatus(out), nil
+}
+
+func parseNameStatus(out []byte) []Change {
+	var cs []Change
+	f := splitZ(out)
+	for i := 0; i+1 < len(f); i += 2 {
+		if f[i] == "" {
+			continue
+		}
+		cs = append(cs, Change{Status: f[i][0], Path: f[i+1]})
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
+	return cs
 }

@@ -72,6 +72,10 @@ type Runner struct {
 	Timeout time.Duration
 	// Redact hides secrets (a password in a remote URL) in errors.
 	Redact func(string) string
+	// Vars are set last, after the scrubbing: a caller that means to
+	// point git elsewhere (GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY) says so
+	// here.
+	Vars []string
 }
 
 // Identity is who commits in an isolated runner: root on a mailcow server
@@ -103,7 +107,7 @@ func (r *Runner) environ() []string {
 		env = append(env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
 		env = append(env, Identity...)
 	}
-	return env
+	return append(env, r.Vars...)
 }
 
 // Error is a git command that failed, with what it printed.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
@@ -33,6 +34,8 @@ type Env struct {
 	ChainedStatus string
 	// RiskBrief shows the risk diff's table and lost lines without diffs.
 	RiskBrief bool
+	// TempDir is where scratch repositories go; "" means os.TempDir().
+	TempDir string
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -58,6 +61,8 @@ type Step struct {
 	// Danger is set when going on with update.sh would leave mailcow down
 	// half-way.
 	Danger bool `json:"danger,omitempty"`
+	// Millis is how long the step took, in milliseconds.
+	Millis int64 `json:"ms"`
 }
 
 // Report is what a hook writes to the state directory.
@@ -73,8 +78,10 @@ type Report struct {
 	ChainedStatus string    `json:"chained_status,omitempty"`
 	Steps         []Step    `json:"steps"`
 	StoppedUpdate bool      `json:"stopped_update,omitempty"`
-	Summary       string    `json:"summary"`
-	Duration      string    `json:"duration"`
+	// Prediction is the pre hook's prediction of update.sh's merge.
+	Prediction *predict.Prediction `json:"prediction,omitempty"`
+	Summary    string              `json:"summary"`
+	Duration   string              `json:"duration"`
 
 	err *multierror.Error
 }
@@ -163,17 +170,18 @@ func (env *Env) print(s Step) {
 		StatusOK: u.Green("ok"), StatusChanged: u.Cyan("changed"), StatusSkipped: "skipped",
 		StatusWarning: u.Yellow("warning"), StatusError: u.Red("error"),
 	}[s.Status]
-	line := fmt.Sprintf("  %-10s %-8s %s", s.Name, mark, s.Message)
+	line := fmt.Sprintf("  %-14s %-8s %s", s.Name, mark, s.Message)
 	if s.Status == StatusWarning || s.Status == StatusError {
 		u.Printf("%s", line)
 	} else {
 		u.Infof("%s", line)
 	}
+	u.Debugf("  %s took %d ms", s.Name, s.Millis)
 	for _, d := range s.Details {
 		if s.Status == StatusWarning || s.Status == StatusError {
-			u.Printf("             %s", d)
+			u.Printf("                 %s", d)
 		} else {
-			u.Infof("             %s", d)
+			u.Infof("                 %s", d)
 		}
 	}
 }

@@ -27,6 +27,20 @@ type Parent struct {
 	Option   string   `json:"option,omitempty"` // the option that made it read-only
 }
 
+// Forced reports whether update.sh runs with --force: it asks nothing, so
+// nobody can answer N at its prompt (a cron job, an unattended rollout).
+func (p Parent) Forced() bool {
+	if !p.UpdateSh {
+		return false
+	}
+	for _, a := range p.Args {
+		if a == "-f" || a == "--force" {
+			return true
+		}
+	}
+	return false
+}
+
 // readOnlyOptions are update.sh's options that exit before any change
 // (its option loop handles them with an exit, whatever comes before).
 var readOnlyOptions = map[string]bool{

@@ -46,17 +46,29 @@ func (env *Env) loadPatches() ([]*patches.Bound, []string, error) {
 // PatchedFiles is the set of files the enabled patches edit, for the risk
 // diff; nil when the patches cannot be loaded.
 func (env *Env) PatchedFiles() map[string]bool {
+	files := map[string]bool{}
+	for f := range env.patchNames() {
+		files[f] = true
+	}
+	return files
+}
+
+// patchNames maps each file the enabled patches edit to their names.
+func (env *Env) patchNames() map[string]string {
 	bound, _, err := env.LoadPatches()
 	if err != nil {
 		return nil
 	}
-	files := map[string]bool{}
+	names := map[string]string{}
 	for _, b := range bound {
 		for _, f := range b.Files() {
-			files[f] = true
+			if names[f] != "" {
+				names[f] += " or "
+			}
+			names[f] += b.Name
 		}
 	}
-	return files
+	return names
 }
 
 // stepPatches re-applies the enabled patches and adds the services whose

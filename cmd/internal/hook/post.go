@@ -54,7 +54,11 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
-	s, err = env.stepRisk(rec.Commit, rec.SnapshotID)
+	rr, s, err := env.stepRisk(rec.Commit, rec.SnapshotID)
+	env.print(s)
+	r.add(s, err)
+
+	s, err = env.stepLedgerPost(rr)
 	env.print(s)
 	r.add(s, err)
 

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"syscall"
+	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 )
 
@@ -18,6 +22,24 @@ type preState struct {
 	branch     string
 	repaired   bool // the detached HEAD was repaired
 	snapshotID string
+	prediction *predict.Prediction
+
+	// What update.sh will merge, found once (see upstream); the
+	// install's customizations, scanned once by the ledger step.
+	up     *ledger.Upstream
+	upErr  error
+	upDone bool
+	set    *ledger.Set
+}
+
+// upstream finds, once per run, what update.sh will merge into HEAD.
+func (ps *preState) upstream(ctx context.Context, env *Env) (*ledger.Upstream, error) {
+	if !ps.upDone {
+		ps.upDone = true
+		g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+		ps.up, ps.upErr = ledger.UpstreamBase(ctx, g, ps.head, ps.branch)
+	}
+	return ps.up, ps.upErr
 }
 
 // Pre runs the pre update hook. It returns the report; the error is every
@@ -40,14 +62,17 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 	env.UI.Infof("mcupdate pre hook in %s", env.MailcowDir)
 	ps := &preState{}
 	env.stepChained(r)
-	for _, f := range []stepFunc{stepGit, stepUpstream, stepDaemonJSON, stepSnapshot, stepRecord} {
+	for _, f := range []stepFunc{stepGit, stepUpstream, stepLedgerPre, stepPredict, stepDaemonJSON, stepSnapshot, stepRecord} {
+		t0 := time.Now()
 		s, err := f(ctx, env, ps)
+		s.Millis = time.Since(t0).Milliseconds()
 		env.print(s)
 		r.add(s, err)
 	}
 	if ps.repaired {
 		env.UI.Printf("%s", env.UI.Yellow("The detached HEAD was repaired, but update.sh already fetched its _modules for the detached state."))
 	}
+	r.Prediction = ps.prediction
 	env.maybeStop(r, ps)
 	env.finish(r, start)
 	return r, r.Err()

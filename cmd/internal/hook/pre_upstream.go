@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 )
 
 // errUntrackedInTheWay is the danger stepUpstream reports.
@@ -37,25 +38,24 @@ func stepUpstream(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
-	upstream := "origin/" + ps.branch
-	up, ok, err := g.RevParse(ctx, "refs/remotes/"+upstream)
+	u, err := ps.upstream(ctx, env)
 	switch {
-	case err != nil:
-		return unsure(s, "read "+upstream, err), nil
-	case !ok:
-		s.Status, s.Message = StatusSkipped, fmt.Sprintf("no %s fetched yet", upstream)
+	case errors.Is(err, ledger.ErrNoUpstream):
+		s.Status, s.Message = StatusSkipped, fmt.Sprintf("no origin/%s fetched yet", ps.branch)
 		return s, nil
-	case up == ps.head:
-		s.Status, s.Message = StatusOK, fmt.Sprintf("up to date with %s", upstream)
-		return s, nil
-	}
-	adds, err := mergeAdds(ctx, g, ps.head, up)
-	if errors.Is(err, gitx.ErrNoMergeBase) {
+	case u != nil && errors.Is(err, gitx.ErrNoMergeBase):
 		// git refuses to merge unrelated histories whatever the work tree
 		// holds; update.sh alone would stop there too.
-		s.Status, s.Message = StatusWarning, fmt.Sprintf("%s shares no history with HEAD: git merge will refuse it", upstream)
+		s.Status, s.Message = StatusWarning, fmt.Sprintf("%s shares no history with HEAD: git merge will refuse it", u.Name)
+		return s, nil
+	case err != nil:
+		return unsure(s, "find what update.sh merges", err), nil
+	case u.Commit == ps.head:
+		s.Status, s.Message = StatusOK, fmt.Sprintf("up to date with %s", u.Name)
 		return s, nil
 	}
+	upstream, up := u.Name, u.Commit
+	adds, err := mergeAdds(ctx, g, ps.head, up, u.Base)
 	if err != nil {
 		return unsure(s, "compare with "+upstream, err), nil
 	}
@@ -103,11 +103,7 @@ func unsure(s Step, what string, err error) Step {
 // tree: those up has and head has not, less those upstream has not
 // touched since the merge base (the merge keeps head's side of them:
 // absent).
-func mergeAdds(ctx context.Context, g *gitx.Runner, head, up string) ([]string, error) {
-	base, err := g.MergeBase(ctx, head, up)
-	if err != nil {
-		return nil, err
-	}
+func mergeAdds(ctx context.Context, g *gitx.Runner, head, up, base string) ([]string, error) {
 	added, err := g.DiffTree(ctx, head, up, "A")
 	if err != nil || len(added) == 0 {
 		return nil, err

@@ -30,6 +30,7 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		Base:           opt.Base,
 		Recorded:       opt.Recorded,
 		PatchedFiles:   env.PatchedFiles(),
+		PatchNames:     env.patchNames(),
 		OldMailcowConf: old,
 		Redactor:       risk.NewRedactor(cur, old),
 	})
@@ -72,12 +73,12 @@ func (env *Env) RenderRisk(r *risk.Report, full bool) error {
 
 // stepRisk prints the risk diff against the pre-update state and keeps it
 // as JSON in the state dir.
-func (env *Env) stepRisk(commit, snapshotID string) (Step, error) {
+func (env *Env) stepRisk(commit, snapshotID string) (*risk.Report, Step, error) {
 	s := Step{Name: "risk"}
 	r, err := env.Risk(RiskOptions{Recorded: commit, SnapshotID: snapshotID})
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "no risk diff: "+err.Error()
-		return s, nil
+		return nil, s, nil
 	}
 	env.UI.Printf("")
 	if err := env.RenderRisk(r, false); err != nil {
@@ -95,5 +96,5 @@ func (env *Env) stepRisk(commit, snapshotID string) (Step, error) {
 		s.Status = StatusWarning
 		s.Message += ": read the HIGH ones above"
 	}
-	return s, nil
+	return r, s, nil
 }

@@ -87,7 +87,13 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 	// verify's unprotected check only warns, and what a merge really
 	// drops of the local edits is in the risk ranking's lost lines above:
 	// a replay does not walk the tree for it again.
-	skip := map[string]string{verify.CheckUnprotected: "the risk ranking reports the local edits the merge drops"}
+	// The ledger carries through a chain as on a server; its losses are
+	// reported, as lost lines, at the release that drops them, not again
+	// at every later one.
+	skip := map[string]string{
+		verify.CheckUnprotected: "the risk ranking reports the local edits the merge drops",
+		verify.CheckLost:        "each loss is reported (lost-lines) at the release that drops it",
+	}
 	if postRep != nil {
 		for _, s := range postRep.Steps {
 			if s.Name == "overrides" && s.Status == hook.StatusOK {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 )
 
 // RenderOptions says how Render lays out a report.
@@ -264,15 +266,20 @@ const SchemaVersion = 1
 //	                ordered by risk then file; diff only on HIGH findings
 //	low             {directory: number of other changed files}
 //	counts          {high, medium, low}
+//	upstream_base   the upstream commit the customizations were made on
+//	customizations  [{block: {id, file, where, lines: [{op, text, sum}]},
+//	                outcome: kept|put-back|moved|lost|deleted, missing, by}]
 type JSONReport struct {
-	SchemaVersion int            `json:"schema_version"`
-	Base          string         `json:"base"`
-	BaseSource    BaseSource     `json:"base_source"`
-	Head          string         `json:"head"`
-	Before        string         `json:"before"`
-	Findings      []JSONFinding  `json:"findings"`
-	Low           map[string]int `json:"low"`
-	Counts        JSONCounts     `json:"counts"`
+	SchemaVersion int             `json:"schema_version"`
+	Base          string          `json:"base"`
+	BaseSource    BaseSource      `json:"base_source"`
+	Head          string          `json:"head"`
+	Before        string          `json:"before"`
+	Findings      []JSONFinding   `json:"findings"`
+	Low           map[string]int  `json:"low"`
+	Counts        JSONCounts      `json:"counts"`
+	UpstreamBase  string          `json:"upstream_base,omitempty"`
+	Custom        []ledger.Result `json:"customizations"`
 }
 
 // JSONFinding is a Finding in JSONReport.
@@ -297,7 +304,11 @@ func (r *Report) JSON() JSONReport {
 	j := JSONReport{
 		SchemaVersion: SchemaVersion, Base: r.Base, BaseSource: r.BaseSource, Head: r.Head, Before: r.Before,
 		Findings: make([]JSONFinding, 0, len(r.Findings)), Low: r.Low,
-		Counts: JSONCounts{High: r.Count(High), Medium: r.Count(Medium), Low: r.Count(Low)},
+		Counts:       JSONCounts{High: r.Count(High), Medium: r.Count(Medium), Low: r.Count(Low)},
+		UpstreamBase: r.UpstreamBase, Custom: r.Custom,
+	}
+	if j.Custom == nil {
+		j.Custom = []ledger.Result{}
 	}
 	if j.Low == nil {
 		j.Low = map[string]int{}

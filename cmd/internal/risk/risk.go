@@ -26,6 +26,7 @@
 package risk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
@@ -122,6 +124,9 @@ type Options struct {
 	// PatchedFiles holds the paths (relative to Dir, slash-separated)
 	// the enabled patches edit.
 	PatchedFiles map[string]bool
+	// PatchNames optionally names, per path, the enabled patches that
+	// edit it ("php-memory-limit"), for messages.
+	PatchNames map[string]string
 	// OldMailcowConf is mailcow.conf as it was before the update (from
 	// the pre-update snapshot: it is not tracked); nil skips the
 	// comparison.
@@ -167,6 +172,14 @@ type Report struct {
 	// Low counts the other changed files per directory ("." for the
 	// top level).
 	Low map[string]int
+	// UpstreamBase is the upstream commit the customizations were made
+	// on ("" when nothing was merged); Custom is what the update did to
+	// each of them (redacted).
+	UpstreamBase string
+	Custom       []ledger.Result
+	// Upstream is the upstream commit the update merged ("" when nothing
+	// was merged).
+	Upstream string
 
 	src *source // for Full rendering
 }
@@ -242,6 +255,9 @@ type analysis struct {
 	changed            map[string]change
 	findings           []Finding
 	red                *Redactor
+	upstreamBase       string          // merge-base of the pre-update commit and what was merged
+	upstream           string          // the commit merged
+	custom             []ledger.Result // every customization's outcome
 }
 
 func (a *analysis) run() error {
@@ -482,124 +498,102 @@ func (a *analysis) current(p string) ([]byte, bool, error) {
 	return b, ok, nil
 }
 
-// lostHunks finds the admin's hunks of the "Before update" commit that
-// are no longer in the files.
+// lostHunks judges every customization the install had before the
+// update, not only this run's "Before update" commit: update.sh commits an
+// edit once, and every later merge can drop it just the same. The
+// customizations are the difference between the upstream base (merge-base
+// of the pre-update commit and what was merged) and the pre-update commit;
+// each is classified three-way against the merge result and the file now
+// (ledger.Classify), the one judgement the post hook, diff, verify and
+// replay share.
 func (a *analysis) lostHunks() error {
-	if a.before == nil {
+	if a.base.Hash == a.head.Hash {
+		return nil // nothing was merged
+	}
+	upstream := a.head.Hash
+	if a.head.NumParents() >= 2 && a.head.ParentHashes[0] == a.base.Hash {
+		upstream = a.head.ParentHashes[1]
+	}
+	ctx := context.Background()
+	g := &gitx.Runner{Dir: a.opt.Dir}
+	ub, err := g.MergeBase(ctx, a.base.Hash.String(), upstream.String())
+	if errors.Is(err, gitx.ErrNoMergeBase) {
 		return nil
 	}
-	parent, err := a.before.Parent(0)
 	if err != nil {
-		return fmt.Errorf("parent of %s: %w", short(a.before.Hash), err)
+		return fmt.Errorf("upstream base of %s: %w", short(a.base.Hash), err)
 	}
-	ptree, err := parent.Tree()
+	a.upstreamBase, a.upstream = ub, upstream.String()
+	set, results, err := ledger.Judge(ctx, g, ub, a.base.Hash.String(), a.red.String, a.versions)
 	if err != nil {
-		return fmt.Errorf("tree of %s: %w", short(parent.Hash), err)
+		return fmt.Errorf("customizations of %s: %w", short(a.base.Hash), err)
 	}
-	btree, err := a.before.Tree()
-	if err != nil {
-		return fmt.Errorf("tree of %s: %w", short(a.before.Hash), err)
+	a.custom = results
+	byFile := map[string][]ledger.Result{}
+	for _, r := range results {
+		byFile[r.Block.File] = append(byFile[r.Block.File], r)
 	}
-	local, err := diffTrees(a.repo, ptree, btree)
-	if err != nil {
-		return fmt.Errorf("diff %s..%s: %w", short(parent.Hash), short(a.before.Hash), err)
-	}
-	for _, c := range local {
-		if c.to.IsZero() {
-			continue // the admin deleted the file; update.sh's conflict path handles that
-		}
-		cur, ok, err := a.current(c.path)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			a.add(Finding{Risk: High, File: c.path, Reason: "customized file (changed in the Before update commit) was deleted upstream"})
-			continue
-		}
-		oldb, err := a.blob(c.from)
-		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", c.path, short(parent.Hash), err)
-		}
-		newb, err := a.blob(c.to)
-		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", c.path, short(a.before.Hash), err)
-		}
-		lost := lostLines(string(oldb), string(newb), string(cur))
-		if len(lost) == 0 {
-			continue
-		}
-		// A dropped line that now stands in the file overriding this one
-		// (a patch moved it to postfix's extra.cf, say) still holds.
-		if ovr := overrideFor(c.path); ovr != "" {
-			if ob, ok, err := a.current(ovr); err == nil && ok && allIn(lost, string(ob)) {
-				a.add(Finding{Risk: Medium, File: c.path, Lost: lost,
-					Reason: fmt.Sprintf("local change dropped by the merge, but %s, which overrides it, has the same %s", ovr, plural(len(lost), "line", "lines"))})
-				continue
-			}
-		}
-		a.add(Finding{Risk: High, File: c.path, Lost: lost,
-			Reason: fmt.Sprintf("local change dropped by the merge: %d %s of the Before update commit not in the file", len(lost), plural(len(lost), "line", "lines"))})
+	for _, file := range set.Files() {
+		a.customFinding(file, byFile[file])
 	}
 	return nil
 }
 
-// lostLines returns the lines of the admin's hunks (old → mine) that cur
-// no longer reflects: added lines that are missing, and, for hunks that
-// only removed lines, removed lines that are back.
-func lostLines(old, mine, cur string) []string {
-	have := lineSet(cur)
-	inMine := lineSet(mine)
-	var lost []string
-	for _, h := range udiff.Hunks(old, mine) {
-		added := false
-		for _, l := range h.Lines {
-			if l[0] != '+' {
-				continue
-			}
-			added = true
-			t := norm(l[1:])
-			if t != "" && !have[t] {
-				lost = append(lost, l)
-			}
+// versions reads what classifying a customized file needs.
+func (a *analysis) versions(file string) (ledger.Files, error) {
+	var f ledger.Files
+	var err error
+	if f.Merged, f.MergedOK, err = a.treeFile(a.headTree, file); err != nil {
+		return f, fmt.Errorf("read %s at HEAD: %w", file, err)
+	}
+	if f.Now, f.NowOK, err = a.current(file); err != nil {
+		return f, err
+	}
+	if ovr := ledger.OverrideFor(file); ovr != "" {
+		if ob, ok, err := a.current(ovr); err == nil && ok {
+			f.Override, f.OverrideName = ob, ovr
 		}
-		if added {
-			continue
+	}
+	if a.opt.PatchedFiles[file] {
+		f.Patch = "an enabled patch"
+		if n := a.opt.PatchNames[file]; n != "" {
+			f.Patch = "patch " + n
 		}
-		for _, l := range h.Lines {
-			if l[0] != '-' {
-				continue
+	}
+	return f, nil
+}
+
+// customFinding turns one file's outcomes into at most one finding: HIGH
+// for lines lost or a file deleted upstream, MEDIUM for lines that now
+// stand only in the file's override.
+func (a *analysis) customFinding(file string, rs []ledger.Result) {
+	var lost, moved []string
+	deleted, ovr := false, ""
+	for _, r := range rs {
+		switch r.Outcome {
+		case ledger.Deleted:
+			deleted = true
+		case ledger.Lost:
+			for _, l := range r.Missing {
+				lost = append(lost, l.String())
 			}
-			t := norm(l[1:])
-			if t != "" && have[t] && !inMine[t] {
-				lost = append(lost, l)
+		case ledger.Moved:
+			ovr = r.By
+			for _, l := range r.Missing {
+				moved = append(moved, l.String())
 			}
 		}
 	}
-	return lost
-}
-
-// allIn reports whether every added line of lost ("+line") is in s.
-func allIn(lost []string, s string) bool {
-	have := lineSet(s)
-	for _, l := range lost {
-		if l == "" || l[0] != '+' || !have[norm(l[1:])] {
-			return false
-		}
+	switch {
+	case deleted:
+		a.add(Finding{Risk: High, File: file, Reason: "customized file was deleted upstream: your changes to it are gone"})
+	case len(lost) > 0:
+		a.add(Finding{Risk: High, File: file, Lost: lost,
+			Reason: fmt.Sprintf("local change dropped by the merge: %d %s of your customizations not in the file", len(lost), plural(len(lost), "line", "lines"))})
+	case len(moved) > 0:
+		a.add(Finding{Risk: Medium, File: file, Lost: moved,
+			Reason: fmt.Sprintf("local change dropped by the merge, but %s, which overrides it, has the same %s", ovr, plural(len(moved), "line", "lines"))})
 	}
-	return true
-}
-
-func norm(l string) string {
-	l, _, _ = strings.Cut(l, "\n\\ No newline at end of file")
-	return strings.TrimRight(l, " \t\r")
-}
-
-func lineSet(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, l := range strings.Split(s, "\n") {
-		m[norm(l)] = true
-	}
-	return m
 }
 
 func (a *analysis) patched() {
@@ -620,7 +614,7 @@ func (a *analysis) patched() {
 // composeChecks.
 func (a *analysis) shadows() {
 	for _, c := range a.changes {
-		ovr := overrideFor(c.path)
+		ovr := ledger.OverrideFor(c.path)
 		if ovr == "" {
 			continue
 		}
@@ -629,21 +623,6 @@ func (a *analysis) shadows() {
 				Reason: fmt.Sprintf("overrides %s, which the update changed: check the override still fits", c.path)})
 		}
 	}
-}
-
-// overrideFor returns the file mailcow reads after p, whose settings win
-// over p's, or "" when there is none. docker-compose.override.yml is
-// handled per service in composeChecks.
-func overrideFor(p string) string {
-	switch {
-	case strings.HasPrefix(p, "data/conf/rspamd/local.d/"):
-		return "data/conf/rspamd/override.d/" + strings.TrimPrefix(p, "data/conf/rspamd/local.d/")
-	case p == "data/conf/dovecot/dovecot.conf":
-		return "data/conf/dovecot/extra.conf"
-	case p == "data/conf/postfix/main.cf":
-		return "data/conf/postfix/extra.cf"
-	}
-	return ""
 }
 
 func (a *analysis) exists(p string) bool {
@@ -983,7 +962,7 @@ func (a *analysis) report() *Report {
 	}
 	r := &Report{
 		Base: a.base.Hash.String(), BaseSource: a.source, Head: a.head.Hash.String(),
-		Findings: a.findings, Low: low,
+		Findings: a.findings, Low: low, UpstreamBase: a.upstreamBase, Upstream: a.upstream, Custom: a.custom,
 		src: &source{dir: a.opt.Dir, changes: a.changes, redactor: a.red},
 	}
 	if r.Findings == nil {

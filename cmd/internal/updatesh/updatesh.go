@@ -59,6 +59,10 @@ type Options struct {
 	// Git is the runner whose settings (environment, isolation, secret
 	// hiding) the steps use, in dir; nil means one with Env.
 	Git *gitx.Runner
+	// Committed says the work tree holds nothing to commit (the caller
+	// made the "Before update" commit itself): the run starts at the
+	// merge.
+	Committed bool
 	// Ctx stops the run when it is cancelled: the running git command's
 	// whole process group is killed (a merge forks helpers), no further
 	// step runs, and Run returns the context's error. nil means
@@ -82,12 +86,14 @@ func Run(dir string, opt Options) (*Result, error) {
 		return nil, err
 	}
 	res.Start = start
-	if _, err := g.out("add", "-u"); err != nil {
-		return nil, err
-	}
-	// update.sh ignores the commit's failure (nothing to commit).
-	if _, err := g.out("commit", "-q", "-am", "Before update on "+opt.Date); err == nil {
-		res.Before, _ = g.out("rev-parse", "HEAD")
+	if !opt.Committed {
+		if _, err := g.out("add", "-u"); err != nil {
+			return nil, err
+		}
+		// update.sh ignores the commit's failure (nothing to commit).
+		if _, err := g.out("commit", "-q", "-am", "Before update on "+opt.Date); err == nil {
+			res.Before, _ = g.out("rev-parse", "HEAD")
+		}
 	}
 	if _, err := g.out("config", "merge.defaultToUpstream", "true"); err != nil {
 		return nil, err

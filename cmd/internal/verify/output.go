@@ -68,6 +68,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 //	mcupdate_verify_last_run_timestamp_seconds    when verify ran
 //	mcupdate_last_update_timestamp_seconds        the last update (absent when unknown)
 //	mcupdate_unprotected_customizations           number of unprotected edits
+//	mcupdate_lost_customizations                  customizations an update dropped, still missing
+//	mcupdate_customization_lost{id, file}         1 for each of them
 func (r *Report) Metrics() []byte {
 	var b bytes.Buffer
 	gauge := func(name, help string) {
@@ -93,5 +95,13 @@ func (r *Report) Metrics() []byte {
 	}
 	gauge("mcupdate_unprotected_customizations", "Local edits of tracked mailcow files that no enabled patch protects.")
 	fmt.Fprintf(&b, "mcupdate_unprotected_customizations %d\n", len(r.Unprotected))
+	gauge("mcupdate_lost_customizations", "Customizations an update dropped that are still missing and not acknowledged (mcupdate ack).")
+	fmt.Fprintf(&b, "mcupdate_lost_customizations %d\n", len(r.Lost))
+	if len(r.Lost) > 0 {
+		gauge("mcupdate_customization_lost", "1 for each customization an update dropped that is still missing.")
+		for _, x := range r.Lost {
+			fmt.Fprintf(&b, "mcupdate_customization_lost{id=%s,file=%s} 1\n", strconv.Quote(x.ID), strconv.Quote(x.File))
+		}
+	}
 	return b.Bytes()
 }

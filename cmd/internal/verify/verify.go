@@ -22,6 +22,8 @@
 //	                     message_size_limit
 //	unprotected          local edits of tracked files that no enabled patch
 //	                     covers, each with a safer home (warn when any)
+//	customizations       the ledger's customizations that an update dropped
+//	                     and that are still missing, not acknowledged (fail)
 //
 // # One code path
 //
@@ -78,10 +80,11 @@ const (
 	CheckOverrideRefs = "override-references"
 	CheckMessageSize  = "message-size"
 	CheckUnprotected  = "unprotected"
+	CheckLost         = "customizations"
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected}
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
 // names patches that cannot be loaded or bound: the report is still
@@ -116,7 +119,7 @@ type Unprotected struct {
 //	  "mailcow_dir": "/opt/mailcow-dockerized",
 //	  "ok": true,                              // false when any check failed
 //	  "last_update": "2026-02-28T03:00:00Z",   // omitted when unknown
-//	  "checks": [                              // always all seven, in CheckNames order
+//	  "checks": [                              // always all eight, in CheckNames order
 //	    {"name": "git", "status": "ok|warn|fail|skipped",
 //	     "detail": "one line", "fix": "one line (omitted when ok)",
 //	     "items": ["one line per problem, file or value"]}
@@ -124,6 +127,12 @@ type Unprotected struct {
 //	  "unprotected": [                         // [] when none
 //	    {"file": "docker-compose.yml", "home": "docker-compose.override.yml",
 //	     "where": "work tree|committed", "deleted": false}
+//	  ],
+//	  "lost": [                                // [] when none
+//	    {"id": "3f2a91bc", "file": "docker-compose.yml",
+//	     "where": "service dovecot-mailcow", "status": "lost|deleted",
+//	     "lines": ["+      mem_limit: 4g"], "update": "FROM..TO",
+//	     "since": "2026-03-01T12:00:00Z"}
 //	  ]
 //	}
 type Report struct {
@@ -134,6 +143,7 @@ type Report struct {
 	LastUpdate  *time.Time    `json:"last_update,omitempty"`
 	Checks      []Check       `json:"checks"`
 	Unprotected []Unprotected `json:"unprotected"`
+	Lost        []Lost        `json:"lost"`
 }
 
 // Check returns the check named name, or nil.
@@ -181,7 +191,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.DockerMajor == nil {
 		opt.DockerMajor = daemonjson.DockerMajor
 	}
-	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}}
+	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
 
 	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
 	red := risk.NewRedactor(conf)
@@ -228,6 +238,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	do(3, func() Check { return checkOverrides(opt) })
 	do(4, func() Check { return checkOverrideRefs(opt) })
 	do(5, func() Check { return checkMessageSize(opt) })
+	do(7, func() Check {
+		c, lost := checkLost(opt)
+		if lost != nil {
+			r.Lost = lost
+		}
+		return c
+	})
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]
@@ -281,6 +298,13 @@ func (r *Report) redact(red *risk.Redactor) {
 		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
 		for j := range c.Items {
 			c.Items[j] = red.String(c.Items[j])
+		}
+	}
+	for i := range r.Lost {
+		x := &r.Lost[i]
+		x.File, x.Where = red.String(x.File), red.String(x.Where)
+		for j := range x.Lines {
+			x.Lines[j] = red.String(x.Lines[j])
 		}
 	}
 	for i := range r.Unprotected {

@@ -1,0 +1,382 @@
+// Package predict computes, before update.sh touches anything, what its
+// merge will do to the install's customizations.
+//
+// The pre hook runs after update.sh fetched upstream and before it asks
+// "Are you sure?", stops mailcow and merges. predict makes update.sh's own
+// steps in a scratch repository that borrows the install's objects
+// (alternates) and checks out only the files that matter (sparse): the
+// "Before update" commit of the uncommitted edits (built with a scratch
+// index and object directory: the install's index and objects are never
+// written), then `git merge -Xtheirs -Xpatience` of the fetched upstream,
+// with update.sh's answer to conflicts, then the enabled patches, as the
+// post hook will apply them. Each customization is then judged by
+// ledger.Judge, the post hook's own judgement: the prediction and the
+// post hook's report come from one implementation.
+package predict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
+	"github.com/mcupdate/mcupdate/patches"
+)
+
+// Options say what to predict.
+type Options struct {
+	// Dir is the install (a git work tree); only read.
+	Dir string
+	// Head is the install's HEAD commit, Upstream the commit update.sh
+	// will merge (the fetched origin/<branch>).
+	Head, Upstream string
+	// Patches are the enabled patches, bound to their parameters.
+	Patches []*patches.Bound
+	// Redact hides secrets in the lines kept for display.
+	Redact func(string) string
+	// TempDir holds the scratch repository; "" means os.TempDir().
+	TempDir string
+	// Env is the environment for git; nil means os.Environ().
+	Env []string
+	// Set is the install's customizations against the upstream base,
+	// when the caller has them already (the pre hook's ledger step);
+	// nil scans.
+	Set *ledger.Set
+}
+
+// Prediction is what update.sh's merge will do.
+type Prediction struct {
+	// Upstream is the commit merged; UpstreamBase the upstream commit the
+	// customizations were made on.
+	Upstream     string `json:"upstream"`
+	UpstreamBase string `json:"upstream_base"`
+	// Before is true when update.sh will commit uncommitted edits first.
+	Before bool `json:"before_update_commit"`
+	// MergeExit is git merge's exit code, Aborted whether update.sh would
+	// give up (it then stops with mailcow down), Removed the files its
+	// conflict clean-up deletes.
+	MergeExit int      `json:"merge_exit"`
+	Aborted   bool     `json:"aborted,omitempty"`
+	Removed   []string `json:"removed,omitempty"`
+	// Results is each customization's predicted outcome.
+	Results []ledger.Result `json:"customizations"`
+	// PatchErrors are the enabled patches that will fail after the merge.
+	PatchErrors []string `json:"patch_errors,omitempty"`
+}
+
+// Losses returns the customizations the update will lose.
+func (p *Prediction) Losses() []ledger.Result {
+	var out []ledger.Result
+	for _, r := range p.Results {
+		if r.Outcome.Bad() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Run predicts the merge. It changes nothing in the install: every object
+// and index it writes is in its scratch directory, removed at the end.
+func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
+	scratch, err := os.MkdirTemp(opt.TempDir, "mcupdate-predict-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(scratch); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove scratch dir: %w", rmErr)
+		}
+	}()
+	inst := &gitx.Runner{Dir: opt.Dir, Env: opt.Env}
+	objects, err := gitPath(ctx, inst, "objects")
+	if err != nil {
+		return nil, err
+	}
+	work := filepath.Join(scratch, "work")
+	sg := &gitx.Runner{Dir: work, Env: opt.Env, Isolated: true}
+	if err := os.Mkdir(work, 0o700); err != nil {
+		return nil, err
+	}
+	// No template: nothing to copy, no sample hooks.
+	if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(work, ".git", "objects", "info"), 0o700); err != nil {
+		return nil, err
+	}
+	scratchObjects := filepath.Join(work, ".git", "objects")
+	if err := os.WriteFile(filepath.Join(scratchObjects, "info", "alternates"), []byte(objects+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+
+	p := &Prediction{Upstream: opt.Upstream}
+	ours, err := beforeUpdate(ctx, opt, inst, sg, scratch, scratchObjects, objects)
+	if err != nil {
+		return nil, fmt.Errorf("the Before update commit update.sh would make: %w", err)
+	}
+	p.Before = ours != opt.Head
+	if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
+		return nil, err
+	}
+	set := opt.Set
+	if set == nil || set.Base != p.UpstreamBase {
+		if set, err = ledger.Scan(ctx, sg, p.UpstreamBase, ours, opt.Redact); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkout(ctx, sg, ours, sparseFiles(set, opt.Patches)); err != nil {
+		return nil, err
+	}
+	res, err := updatesh.Run(work, updatesh.Options{Target: opt.Upstream, Date: "prediction", Env: isolatedEnv(opt.Env), Ctx: ctx, Committed: true})
+	if res != nil {
+		p.MergeExit, p.Aborted, p.Removed = res.MergeExit, res.Aborted, res.Removed
+	}
+	if p.Aborted {
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.PatchErrors = applyPatches(opt, work)
+	p.Results, err = ledger.JudgeSet(set, func(file string) (ledger.Files, error) {
+		return versions(ctx, sg, opt, work, file)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// beforeUpdate returns the commit update.sh's `git add -u; git commit -am`
+// would make of the install's uncommitted edits, or head when there are
+// none. It runs git in the install with a copy of its index and the
+// scratch object directory: the install's own index and objects are
+// untouched.
+func beforeUpdate(ctx context.Context, opt Options, inst, sg *gitx.Runner, scratch, scratchObjects, objects string) (string, error) {
+	index, err := gitPath(ctx, inst, "index")
+	if err != nil {
+		return "", err
+	}
+	tmpIndex := filepath.Join(scratch, "index.before-update")
+	data, err := os.ReadFile(index)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
+		return "", err
+	}
+	redirected := &gitx.Runner{Dir: opt.Dir, Env: opt.Env, Vars: []string{
+		"GIT_INDEX_FILE=" + tmpIndex,
+		"GIT_OBJECT_DIRECTORY=" + scratchObjects,
+		"GIT_ALTERNATE_OBJECT_DIRECTORIES=" + objects,
+	}}
+	if _, err := redirected.Run(ctx, "add", "-u"); err != nil {
+		return "", err
+	}
+	tree, err := redirected.Output(ctx, "write-tree")
+	if err != nil {
+		return "", err
+	}
+	headTree, err := sg.Output(ctx, "rev-parse", opt.Head+"^{tree}")
+	if err != nil {
+		return "", err
+	}
+	if tree == headTree {
+		return opt.Head, nil
+	}
+	return sg.Output(ctx, "commit-tree", tree, "-p", opt.Head, "-m", "Before update")
+}
+
+// sparseFiles are the files the scratch work tree needs: the customized
+// ones, and those the enabled patches edit.
+func sparseFiles(set *ledger.Set, ps []*patches.Bound) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(f string) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	for _, f := range set.Files() {
+		add(f)
+	}
+	for _, b := range ps {
+		for _, f := range b.Files() {
+			add(f)
+		}
+	}
+	return out
+}
+
+// checkout puts the scratch branch at ours and checks out only files.
+// The scratch repository is new and its own: its branch and config are
+// written as files, without a git process each.
+func checkout(ctx context.Context, sg *gitx.Runner, ours string, files []string) error {
+	gitDir := filepath.Join(sg.Dir, ".git")
+	if err := os.MkdirAll(filepath.Join(gitDir, "refs", "heads"), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(gitDir, "refs", "heads", "mcupdate-predict"), []byte(ours+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg, err := os.OpenFile(filepath.Join(gitDir, "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = cfg.WriteString("[core]\n\tsparseCheckout = true\n")
+	if cerr := cfg.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(gitDir, "info"), 0o700); err != nil {
+		return err
+	}
+	var pat strings.Builder
+	for _, f := range files {
+		pat.WriteString("/" + sparseEscape(f) + "\n")
+	}
+	if pat.Len() == 0 {
+		pat.WriteString("/.mcupdate-nothing\n") // an empty pattern list checks out everything
+	}
+	if err := os.WriteFile(filepath.Join(gitDir, "info", "sparse-checkout"), []byte(pat.String()), 0o600); err != nil {
+		return err
+	}
+	_, err = sg.Run(ctx, "read-tree", "-mu", "HEAD")
+	return err
+}
+
+// sparseEscape quotes the characters gitignore-style patterns treat
+// specially, so that a pattern names exactly one path.
+func sparseEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`\*?[]!# `, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// applyPatches applies the enabled patches to the merged scratch files, as
+// the post hook will. The files a patch edits that git does not track
+// (postfix extra.cf, mailcow.conf) are copied from the install first.
+func applyPatches(opt Options, work string) []string {
+	if len(opt.Patches) == 0 {
+		return nil
+	}
+	for _, b := range opt.Patches {
+		for _, f := range b.Files() {
+			dst := filepath.Join(work, filepath.FromSlash(f))
+			if _, err := os.Lstat(dst); err == nil {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(opt.Dir, filepath.FromSlash(f)))
+			if err != nil {
+				continue
+			}
+			if os.MkdirAll(filepath.Dir(dst), 0o700) == nil {
+				_ = os.WriteFile(dst, data, 0o600)
+			}
+		}
+	}
+	res, err := patches.Apply(scratchSys{}, work, opt.Patches, patches.ModeApply)
+	var out []string
+	if res != nil {
+		for _, pr := range res.Patches {
+			if pr.Err != nil {
+				out = append(out, pr.Name+": "+firstLine(pr.Err.Error()))
+			}
+		}
+	}
+	if len(out) == 0 && err != nil {
+		out = append(out, firstLine(err.Error()))
+	}
+	return out
+}
+
+// scratchSys writes into the scratch work tree; owners are not kept there.
+type scratchSys struct{ fsx.Real }
+
+func (scratchSys) Lchown(string, int, int) error { return nil }
+
+// versions are a customized file's versions after the predicted update:
+// the merge result, the file after the patches, and its override as the
+// post hook will have restored it (the install's own).
+func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file string) (ledger.Files, error) {
+	var f ledger.Files
+	blobs, err := sg.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
+	if err != nil {
+		return f, err
+	}
+	if b := blobs["HEAD:"+file]; !b.Missing && b.Data != nil {
+		f.Merged, f.MergedOK = b.Data, true
+	}
+	if data, err := os.ReadFile(filepath.Join(work, filepath.FromSlash(file))); err == nil {
+		f.Now, f.NowOK = data, true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	if ovr := ledger.OverrideFor(file); ovr != "" {
+		if data, err := os.ReadFile(filepath.Join(work, filepath.FromSlash(ovr))); err == nil {
+			f.Override, f.OverrideName = data, ovr
+		} else if data, err := os.ReadFile(filepath.Join(opt.Dir, filepath.FromSlash(ovr))); err == nil {
+			f.Override, f.OverrideName = data, ovr
+		}
+	}
+	var names []string
+	for _, b := range opt.Patches {
+		for _, pf := range b.Files() {
+			if pf == file {
+				names = append(names, b.Name)
+			}
+		}
+	}
+	if len(names) > 0 {
+		f.Patch = "patch " + strings.Join(names, " or ")
+	}
+	return f, nil
+}
+
+// gitPath resolves a path inside the install's git directory as git does
+// (a .git file, commondir, GIT_COMMON_DIR layouts), absolute.
+func gitPath(ctx context.Context, inst *gitx.Runner, name string) (string, error) {
+	p, err := inst.Output(ctx, "rev-parse", "--git-path", name)
+	if err != nil {
+		return "", err
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(inst.Dir, p)
+	}
+	return filepath.Abs(p)
+}
+
+func isolatedEnv(env []string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	out := make([]string, 0, len(env)+8)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "GIT_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(append(out, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C"), gitx.Identity...)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}

@@ -105,6 +105,7 @@ func Open(dir string, opt Options) (*Repo, error) {
 		dot = dotgit.NewRepositoryFilesystem(dot, osfs.New(l.CommonDir))
 	}
 	r := &Repo{Layout: l, git: run, objs: objs}
+	run.repo = r
 	// The storage's own object cache is never used: objects come from
 	// the store.
 	fsStore := filesystem.NewStorageWithOptions(dot, cache.NewObjectLRU(64*cache.KiByte), filesystem.Options{})
@@ -131,7 +132,10 @@ func (r *Repo) Close() error {
 }
 
 // Git returns the runner of the git CLI in the work tree, with the
-// repository's environment and timeout.
+// repository's environment and timeout. Its DiffTree and Blobs are
+// answered from the repository itself while it is open, without a git
+// process, and by git when that cannot answer (a revision only git
+// reads, an object to fetch).
 func (r *Repo) Git() *Runner { return r.git }
 
 // object returns the type and content of h: from the object directories,
@@ -372,11 +376,14 @@ func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
 		// read: git would not find it either.
 		return plumbing.ZeroHash, fmt.Errorf("%w %s", ErrUnknownRevision, rev)
 	}
-	out, ok, err := r.git.RevParse(context.Background(), rev)
+	out, err := r.git.Output(context.Background(), "rev-parse", "--verify", "--quiet", "--end-of-options", rev)
+	if ExitCode(err) == 1 {
+		return plumbing.ZeroHash, fmt.Errorf("%w %s", ErrUnknownRevision, rev)
+	}
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if !ok || !fullHash.MatchString(out) {
+	if !fullHash.MatchString(out) {
 		return plumbing.ZeroHash, fmt.Errorf("%w %s", ErrUnknownRevision, rev)
 	}
 	return plumbing.NewHash(out), nil

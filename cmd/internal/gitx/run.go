@@ -76,6 +76,17 @@ type Runner struct {
 	// point git elsewhere (GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY) says so
 	// here.
 	Vars []string
+
+	// repo is the opened repository of Dir when the runner is a Repo's
+	// ([Repo.Git]): queries that only read objects (DiffTree, Blobs) are
+	// then answered from it, without a git process.
+	repo *Repo
+}
+
+// local reports whether r's queries may be answered by its Repo: it runs
+// in the Repo's work tree and nothing points git elsewhere.
+func (r *Runner) local() bool {
+	return r.repo != nil && r.Dir == r.repo.Layout.WorkTree && len(r.Vars) == 0
 }
 
 // Identity is who commits in an isolated runner: root on a mailcow server

@@ -26,6 +26,7 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -515,7 +516,9 @@ func (a *analysis) lostHunks() error {
 		upstream = a.head.ParentHashes[1]
 	}
 	ctx := context.Background()
-	g := &gitx.Runner{Dir: a.opt.Dir}
+	// The open repository's runner: its tree diffs and blob reads are
+	// answered from the repository, without a git process each.
+	g := a.gx.Git()
 	ub, err := g.MergeBase(ctx, a.base.Hash.String(), upstream.String())
 	if errors.Is(err, gitx.ErrNoMergeBase) {
 		return nil
@@ -636,12 +639,13 @@ func (a *analysis) exists(p string) bool {
 func (a *analysis) composeChecks() error {
 	c, changed := a.changed[ComposeFile]
 	var oldF, newF *compose.File
+	var newb []byte
 	if changed {
 		oldb, err := a.blob(c.from)
 		if err != nil {
 			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.base.Hash), err)
 		}
-		newb, err := a.blob(c.to)
+		newb, err = a.blob(c.to)
 		if err != nil {
 			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.head.Hash), err)
 		}
@@ -680,7 +684,12 @@ func (a *analysis) composeChecks() error {
 	if !ok {
 		return nil
 	}
-	cur, err := compose.Parse(ComposeFile, curb)
+	// Parsed above already when the work tree's file is HEAD's (no
+	// patch edits it), as after most updates.
+	cur := newF
+	if cur == nil || !bytes.Equal(curb, newb) {
+		cur, err = compose.Parse(ComposeFile, curb)
+	}
 	if err != nil {
 		a.add(Finding{Risk: High, File: ComposeFile, Reason: "does not parse: " + err.Error()})
 		return nil

@@ -33,6 +33,19 @@ type remover interface {
 	Remove(name string) error
 }
 
+// linkResolver says where a write through a link lands; fsx's systems
+// have it.
+type linkResolver interface {
+	ResolveLink(name string) (string, error)
+}
+
+// LinkedFile is the one file mcupdate edits through a symbolic link that
+// may lead outside the mailcow dir, at the link's target: update.sh does
+// the same (sed -i --follow-symlinks), and admins keep mailcow.conf in
+// /etc or a secrets mount, with mailcow's .env linking to it. Every
+// other write stays inside the mailcow dir.
+const LinkedFile = "mailcow.conf"
+
 // Mode is what [Apply] does with the changes it computed.
 type Mode int
 
@@ -246,7 +259,7 @@ func (r *run) patch(b *Bound) PatchResult {
 	}
 	for i, be := range b.edits {
 		pr.Edits[i] = EditResult{Edit: be.Name, Kind: be.Kind, File: be.File, State: StateAlreadyApplied}
-		abs, err := r.safePath(be.File, be.File == "mailcow.conf")
+		abs, err := r.safePath(be.File, be.File == LinkedFile)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -436,7 +449,9 @@ func (r *run) write(b *Bound, plans []*planned) error {
 
 // safePath joins rel to the mailcow dir and refuses a result that a
 // symlink leads out of it. allowLink permits a symlink as the last
-// component: update.sh itself follows a symlinked mailcow.conf.
+// component (update.sh itself follows a symlinked mailcow.conf): the path
+// returned is then the link's final target, so the write lands there
+// explicitly; a Writer never follows a link out on its own.
 func (r *run) safePath(rel string, allowLink bool) (string, error) {
 	abs := filepath.Join(r.root, filepath.FromSlash(rel))
 	check := abs
@@ -449,6 +464,12 @@ func (r *run) safePath(rel string, allowLink bool) (string, error) {
 	}
 	if real != r.realDir && !strings.HasPrefix(real, r.realDir+string(filepath.Separator)) {
 		return "", fmt.Errorf("%w: it resolves to %s", ErrUnsafePath, real)
+	}
+	if allowLink {
+		if lr, ok := r.w.(linkResolver); ok {
+			return lr.ResolveLink(abs)
+		}
+		return evalExisting(abs)
 	}
 	return abs, nil
 }

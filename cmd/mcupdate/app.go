@@ -71,7 +71,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
+		errors.Is(err, state.ErrUnsafe):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
@@ -133,7 +134,7 @@ func commands() []command {
 		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
 		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", runVerifyCmd},
 		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
-		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
+		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
 		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
@@ -406,6 +407,10 @@ func (a *app) mailcowDir() (string, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".git")); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: no .git: mailcow must be a git checkout for update.sh to work", abs)}
 	}
+	// Every write below it, by any command, through a handle on it.
+	if err := fsx.Confine(abs); err != nil {
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, err)}
+	}
 	return abs, nil
 }
 
@@ -417,8 +422,8 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// state returns the state directory.
-func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir} }
+// state returns the state directory, read-only with --dry-run.
+func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir, ReadOnly: a.g.dryRun} }
 
 // system returns where writes go: disk, or a recorder with --dry-run.
 func (a *app) system() fsx.System {

@@ -19,7 +19,8 @@ pre:  repairs a detached HEAD, checks that no untracked file is in the
 post: restores lost override files, re-applies the enabled patches,
       restarts only the services whose files changed, prints the risk diff.
 
-Each writes a JSON report to the state directory.`
+Each writes a JSON report to the state directory; with --dry-run
+nothing at all is written.`
 
 func runHookCmd(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("hook", "pre | post", hookHelp)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +26,15 @@ it up and that the next update.sh run finds nothing in its way:
   message-size         rspamd and clamd scan mail up to postfix's limit
   unprotected          local edits of tracked files no patch protects, each
                        with a safer home (a warning)
+  leftovers            temp files a killed mcupdate run left in the mailcow
+                       dir, the state dir or beside daemon.json (a warning)
 
 Exits 1 when a check failed; warnings do not fail. --json prints the report
 in a versioned schema ("schema": 1); --prometheus FILE also writes
-node_exporter textfile metrics to FILE, atomically (mode 0644 when new).`
+node_exporter textfile metrics to FILE, atomically: a temp file beside it,
+renamed over it (mode 0644 when new; a link at FILE is replaced, never
+written through). A directory others can write without the sticky bit is
+refused.`
 
 // verifyOptions are verify's own flags.
 type verifyOptions struct {
@@ -75,6 +81,11 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if opts.prometheus != "" {
+		if err := checkMetricsDir(opts.prometheus); err != nil {
+			return &configError{err}
+		}
+	}
 	rep, runErr := verify.Run(ctx, verify.Options{
 		MailcowDir: dir,
 		Config:     cfg,
@@ -90,6 +101,9 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 		return err
 	}
 	if opts.prometheus != "" {
+		// A temp file created O_EXCL beside FILE, renamed over it through
+		// a handle on the directory: a link planted at FILE is replaced,
+		// never written through.
 		if err := fsx.WriteFileAtomic(opts.prometheus, rep.Metrics(), 0o644); err != nil {
 			return &configError{fmt.Errorf("--prometheus %s: %w", opts.prometheus, unwrapPath(err))}
 		}
@@ -99,6 +113,29 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	}
 	if !rep.OK {
 		return errSilent
+	}
+	return nil
+}
+
+// checkMetricsDir refuses a metrics file in a directory others can write
+// without the sticky bit: another user could replace the file, or the
+// directory's entries, between two verify runs. (A link planted at the
+// file is harmless: the write replaces it.)
+func checkMetricsDir(file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return fmt.Errorf("--prometheus %s: %w", file, err)
+	}
+	dir := filepath.Dir(abs)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--prometheus %s: %w", file, unwrapPath(err))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--prometheus %s: %s is not a directory", file, dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&iofs.ModeSticky == 0 {
+		return fmt.Errorf("--prometheus %s: its directory %s is writable by others without the sticky bit (mode %04o): another user could replace the metrics; fix: chmod o-w %s (or chmod +t %s)", file, dir, uint32(fi.Mode().Perm()), dir, dir)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package hook
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
@@ -34,6 +36,18 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	}
 	for _, l := range res.Loud {
 		env.UI.Warnf("%s: %s", env.DaemonJSON, l)
+	}
+	// The backups are kept like the snapshots: the newest [snapshot] keep.
+	pruned, perr := daemonjson.PruneBackups(env.Sys, res.Target, env.Config.SnapshotKeep)
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		s.Details = append(s.Details, perr.Error())
+	}
+	if len(pruned) > 0 {
+		verb := "removed"
+		if env.DryRun {
+			verb = "would remove"
+		}
+		s.Details = append(s.Details, fmt.Sprintf("%s %s beyond the newest %d ([snapshot] keep)", verb, plural(len(pruned), "older backup"), max(env.Config.SnapshotKeep, 1)))
 	}
 	docker := "unknown Docker version"
 	if major > 0 {

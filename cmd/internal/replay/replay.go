@@ -380,7 +380,13 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		}
 		r.report.Local, r.report.Overrides = r.local.dir, r.local.source
 		if r.local.base != "" && r.local.base != r.from.commit {
-			r.warnf("--local %s is based on upstream commit %s, not on --from %s (%s): its files are replayed as they are", r.local.dir, short(r.local.base), opt.From, short(r.from.commit))
+			// Replaying the install's files from another release would
+			// judge edits it does not have: refuse, naming its real base.
+			real := short(r.local.base)
+			if tag, err := r.git.run(ctx, r.work, "describe", "--tags", "--exact-match", r.local.base); err == nil && tag != "" {
+				real = tag + " (" + short(r.local.base) + ")"
+			}
+			return nil, inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, opt.From, short(r.from.commit), strings.Fields(real)[0])
 		}
 	}
 	if err := r.buildAdmin(ctx); err != nil {

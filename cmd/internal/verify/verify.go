@@ -24,6 +24,7 @@
 //	                     covers, each with a safer home (warn when any)
 //	customizations       the ledger's customizations that an update dropped
 //	                     and that are still missing, not acknowledged (fail)
+//	leftovers            temp files killed runs left behind (warn)
 //
 // # One code path
 //
@@ -81,10 +82,11 @@ const (
 	CheckMessageSize  = "message-size"
 	CheckUnprotected  = "unprotected"
 	CheckLost         = "customizations"
+	CheckLeftovers    = "leftovers"
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost}
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
 // names patches that cannot be loaded or bound: the report is still
@@ -119,7 +121,7 @@ type Unprotected struct {
 //	  "mailcow_dir": "/opt/mailcow-dockerized",
 //	  "ok": true,                              // false when any check failed
 //	  "last_update": "2026-02-28T03:00:00Z",   // omitted when unknown
-//	  "checks": [                              // always all eight, in CheckNames order
+//	  "checks": [                              // always all nine, in CheckNames order
 //	    {"name": "git", "status": "ok|warn|fail|skipped",
 //	     "detail": "one line", "fix": "one line (omitted when ok)",
 //	     "items": ["one line per problem, file or value"]}
@@ -245,6 +247,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		return c
 	})
+	do(8, func() Check { return checkLeftovers(opt) })
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]

@@ -28,6 +28,9 @@ type odb struct {
 	dir     string
 	packs   []*pack
 	scanned time.Time // mtime of dir/pack when the packs were listed
+	// bad are the pack indexes that cannot be read, with why: git too
+	// reads on without them, and a missing object names them.
+	bad []string
 }
 
 // store reads objects from the object directories of a layout, own first,
@@ -71,6 +74,7 @@ func (db *odb) scan() error {
 	if err != nil {
 		return err
 	}
+	db.bad = nil
 	open := map[string]*pack{}
 	for _, p := range db.packs {
 		open[p.idxPath] = p
@@ -96,7 +100,8 @@ func (db *odb) scan() error {
 		p := open[path]
 		if p == nil {
 			if p, err = openPack(path); err != nil {
-				return err
+				db.bad = append(db.bad, err.Error())
+				continue
 			}
 		}
 		delete(open, path)
@@ -111,6 +116,17 @@ func (db *odb) scan() error {
 		db.packs = append(db.packs, f.p)
 	}
 	return nil
+}
+
+// unreadable lists the pack indexes that could not be read.
+func (s *store) unreadable() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for _, db := range s.dbs {
+		out = append(out, db.bad...)
+	}
+	return out
 }
 
 func (s *store) close() {

@@ -200,6 +200,9 @@ func (r *Repo) missing(h plumbing.Hash, gitSaid string) error {
 		e.Fix = "fetch the history: git -C " + l.WorkTree + " fetch --unshallow"
 	default:
 		e.Why = "no object directory has it (" + strings.Join(l.ObjectDirs, ", ") + ")"
+		if bad := r.objs.unreadable(); len(bad) > 0 {
+			e.Why += "; these packs cannot be read: " + strings.Join(bad, "; ")
+		}
 	}
 	return e
 }

@@ -459,3 +459,29 @@ func chownR(t *testing.T, dir string, uid int) {
 		t.Fatal(err)
 	}
 }
+
+// TestCorruptPackIndex: a pack index that cannot be read does not stop
+// the repository from opening (git reads on without it too); an object
+// only it held is named missing with the broken index.
+func TestCorruptPackIndex(t *testing.T) {
+	root := t.TempDir()
+	up := filepath.Join(root, "up")
+	upstream(t, up)
+	gittest.Git(t, up, "gc", "-q")
+	idx := strings.TrimSuffix(globPacks(t, up)[0], ".pack") + ".idx"
+	if err := os.Chmod(idx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(idx, []byte("\xfftOc\x00\x00\x00\x02short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(up, Options{Env: gittest.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.ResolveCommit("HEAD")
+	if !errors.Is(err, plumbing.ErrObjectNotFound) || !strings.Contains(err.Error(), "these packs cannot be read: "+idx) {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
@@ -159,27 +158,13 @@ func chownTree(t *testing.T, dir string, uid int) {
 	}))
 }
 
-// matrixUpstream is the fixtures' full history, built once; each layout
-// gets a bare copy with master and nightly at 2026-01.
-var matrixUpstream = struct {
-	once sync.Once
-	dir  string
-	err  error
-}{}
-
+// fullUpstream is the fixtures' full history; each layout gets a bare
+// copy with master and nightly at 2026-01.
 func fullUpstream(t *testing.T) string {
 	t.Helper()
-	matrixUpstream.once.Do(func() {
-		root, err := os.MkdirTemp("", "mcupdate-layout-")
-		if err != nil {
-			matrixUpstream.err = err
-			return
-		}
-		matrixUpstream.dir = filepath.Join(root, "upstream")
-		matrixUpstream.err = fixtures.BuildUpstream(matrixUpstream.dir, "")
-	})
-	must(t, matrixUpstream.err)
-	return matrixUpstream.dir
+	dir := filepath.Join(t.TempDir(), "upstream")
+	must(t, fixtures.BuildUpstream(dir, ""))
+	return dir
 }
 
 // step is one command of the sequence and what it printed.
@@ -191,11 +176,10 @@ type step struct {
 
 // runSequence puts the admin's files into the layout's checkout and runs
 // the sequence, returning each step's outcome normalized.
-func runSequence(t *testing.T, bin string, lt matrixLayout, safe bool) []step {
+func runSequence(t *testing.T, bin, full string, lt matrixLayout, safe bool) []step {
 	t.Helper()
 	root := t.TempDir()
 	env := matrixEnv(t, root)
-	full := fullUpstream(t)
 	up := filepath.Join(root, "upstream.git")
 	gitIn(t, root, "clone", "-q", "--bare", full, up)
 	gitIn(t, up, "update-ref", "refs/heads/master", "refs/tags/2026-01")
@@ -300,15 +284,15 @@ func TestLayoutMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the layout matrix builds eleven checkouts")
 	}
-	bin := buildMcupdate(t)
+	bin, full := buildMcupdate(t), fullUpstream(t)
 	layouts := matrixLayouts()
-	want := runSequence(t, bin, layouts[0], false)
+	want := runSequence(t, bin, full, layouts[0], false)
 	for _, s := range want {
 		t.Logf("plain: %s: exit %d\n%s", s.name, s.code, s.out)
 	}
 	for _, lt := range layouts[1:] {
 		t.Run(lt.name, func(t *testing.T) {
-			got := runSequence(t, bin, lt, true)
+			got := runSequence(t, bin, full, lt, true)
 			for i, s := range got {
 				w := want[i]
 				if s.code != w.code || s.out != w.out {
@@ -337,7 +321,7 @@ func TestLayoutOtherOwner(t *testing.T) {
 			lt = l
 		}
 	}
-	steps := runSequence(t, bin, lt, false)
+	steps := runSequence(t, bin, fullUpstream(t), lt, false)
 	refusal := "git refuses to work in a repository owned by someone else: it belongs to uid 1000, mcupdate runs as uid 0, and git's safe.directory does not list it (git: fatal: detected dubious ownership in repository at '<DIR>')"
 	hint := "mcupdate: hint: if you trust it: git config --global --add safe.directory <DIR> (update.sh's git commands need it too)"
 	want := map[string]struct {

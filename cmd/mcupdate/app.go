@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
@@ -348,6 +349,9 @@ func (a *app) finish(err error) int {
 			a.ui.Hintf("%s", he.hint)
 		case errors.As(err, &ue):
 			a.ui.Hintf("run 'mcupdate --help' for usage")
+		}
+		if h := gitx.Hint(err); h != "" {
+			a.ui.Hintf("%s", h)
 		}
 	}
 	return exitCode(err)

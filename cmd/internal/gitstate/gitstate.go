@@ -12,8 +12,10 @@
 //
 // # What
 //
-// [Inspect] reads the state with go-git and the files git itself uses,
-// without reading the history or hashing the work tree, and names each
+// [Inspect] reads the state through gitx (a .git file, a linked worktree's
+// common dir and git's safe.directory rule as git applies them) and the
+// files git itself uses, without reading the history or hashing the work
+// tree, and names each
 // problem with the command that fixes it. [RepairDetached] does what
 // `git checkout -B <branch>` does at the current commit, touching neither
 // the index nor the work tree, keeps a branch tip it would orphan under
@@ -32,23 +34,26 @@ import (
 	"strings"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // Sentinel errors; the errors this package returns wrap one of them.
 var (
 	// ErrNotRepo: the directory holds no git repository.
-	ErrNotRepo = errors.New("not a git repository")
+	ErrNotRepo = gitx.ErrNotRepo
 	// ErrBare: the repository is bare; a mailcow checkout has a work tree.
-	ErrBare = errors.New("bare repository, a mailcow checkout needs a work tree")
-	// ErrUnsupported: a layout this package does not handle, such as a
-	// linked worktree.
-	ErrUnsupported = errors.New("unsupported repository layout")
+	ErrBare = gitx.ErrBare
+	// ErrUnsafe: git refuses the checkout because another user owns it
+	// (safe.directory); update.sh's git commands fail the same way.
+	ErrUnsafe = gitx.ErrUnsafe
+	// ErrUnsupported: a repository format mcupdate cannot read.
+	ErrUnsupported = gitx.ErrUnsupported
 	// ErrCorruptHead: .git/HEAD is missing or holds neither a ref nor a hash.
 	ErrCorruptHead = errors.New("corrupt HEAD")
 	// ErrCorrupt: a ref, the index or the config cannot be read.
-	ErrCorrupt = errors.New("corrupt repository file")
+	ErrCorrupt = gitx.ErrCorrupt
 	// ErrNoBranch: a detached HEAD cannot be repaired because no branch to
 	// restore is known.
 	ErrNoBranch = errors.New("no branch to restore")
@@ -161,95 +166,58 @@ var (
 )
 
 // repo is an opened checkout: go-git for refs, objects and config, and the
-// paths of the files git itself reads.
+// paths of the files git itself uses.
 type repo struct {
-	dir, gitDir string
-	r           *git.Repository
+	dir string
+	// gitDir holds this work tree's files (HEAD, index, MERGE_HEAD),
+	// commonDir those all work trees share (refs, config); they differ
+	// in a linked worktree.
+	gitDir, commonDir string
+	r                 *gitx.Repo
 }
 
-// open finds and opens the repository whose work tree is dir.
+// open opens the repository whose work tree is dir, through gitx: a .git
+// file, a linked worktree and alternates are read as git reads them, and
+// a checkout git refuses (another user's, without safe.directory) is
+// refused the same way. The caller closes it.
 func open(dir string) (*repo, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &RepoError{Path: dir, Err: ErrNotRepo, Detail: "directory does not exist"}
-		}
-		return nil, &RepoError{Path: dir, Err: err}
+	r, err := gitx.Open(dir, gitx.Options{})
+	if errors.Is(err, gitx.ErrNoHead) {
+		// go-git and git say "not a repository"; the admin needs to hear
+		// that this .git lost its HEAD.
+		var le *gitx.LayoutError
+		errors.As(err, &le)
+		return nil, &RepoError{Path: le.Path, Err: ErrCorruptHead, Detail: "file is missing"}
 	}
-	if !fi.IsDir() {
-		return nil, &RepoError{Path: dir, Err: ErrNotRepo, Detail: "not a directory"}
-	}
-	gitDir, err := findGitDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(gitDir, "commondir")); err == nil {
-		return nil, &RepoError{Path: gitDir, Err: ErrUnsupported, Detail: "linked worktree (has a commondir file)"}
-	}
-	// Without HEAD, go-git (and git) say "not a repository"; the admin
-	// needs to hear that this .git lost its HEAD.
-	if p := filepath.Join(gitDir, "HEAD"); !exists(p) {
-		return nil, &RepoError{Path: p, Err: ErrCorruptHead, Detail: "file is missing"}
-	}
-	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{})
-	if err != nil {
-		if errors.Is(err, git.ErrRepositoryNotExists) {
-			return nil, &RepoError{Path: dir, Err: ErrNotRepo, Detail: err.Error()}
-		}
-		return nil, &RepoError{Path: gitDir, Err: err}
-	}
-	cfg, err := r.Config()
-	if err != nil {
-		return nil, &RepoError{Path: filepath.Join(gitDir, "config"), Err: ErrCorrupt, Detail: err.Error()}
-	}
-	if cfg.Core.IsBare {
-		return nil, &RepoError{Path: gitDir, Err: ErrBare, Detail: "core.bare = true"}
-	}
-	return &repo{dir: dir, gitDir: gitDir, r: r}, nil
+	l := r.Layout
+	return &repo{dir: l.WorkTree, gitDir: l.GitDir, commonDir: l.CommonDir, r: r}, nil
 }
 
-// findGitDir returns dir/.git, or where a gitdir file there points.
-func findGitDir(dir string) (string, error) {
-	dotGit := filepath.Join(dir, ".git")
-	fi, err := os.Stat(dotGit)
-	switch {
-	case err == nil && fi.IsDir():
-		return dotGit, nil
-	case err == nil:
-		data, err := os.ReadFile(dotGit)
-		if err != nil {
-			return "", &RepoError{Path: dotGit, Err: err}
-		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		target, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
-		target = strings.TrimSpace(target)
-		if !ok || target == "" {
-			return "", &RepoError{Path: dotGit, Err: ErrNotRepo, Detail: "file does not start with \"gitdir: \""}
-		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(dir, target)
-		}
-		if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
-			return "", &RepoError{Path: dotGit, Err: ErrNotRepo, Detail: "gitdir " + target + " is not a directory"}
-		}
-		return target, nil
-	case errors.Is(err, fs.ErrNotExist):
-		if isGitDir(dir) {
-			return "", &RepoError{Path: dir, Err: ErrBare, Detail: "it has HEAD, objects and refs but no .git"}
-		}
-		return "", &RepoError{Path: dir, Err: ErrNotRepo, Detail: "no .git in it"}
-	default:
-		return "", &RepoError{Path: dotGit, Err: err}
-	}
-}
+func (o *repo) close() { _ = o.r.Close() }
 
-func isGitDir(dir string) bool {
-	for _, n := range []string{"HEAD", "objects", "refs"} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			return false
+// gitPath is where git keeps name (a ref, a reflog, a state file such as
+// MERGE_HEAD): in the common dir for refs, their logs and the config,
+// else in the work tree's git dir, as gitrepository-layout says.
+func (o *repo) gitPath(name string) string {
+	shared := false
+	switch first, _, _ := strings.Cut(name, "/"); first {
+	case "refs", "config", "config.lock", "packed-refs", "shallow", "info", "worktrees":
+		shared = true
+	case "logs":
+		shared = name != "logs/HEAD"
+	}
+	for _, own := range []string{"refs/bisect", "refs/worktree", "refs/rewritten", "logs/refs/bisect", "logs/refs/worktree", "logs/refs/rewritten"} {
+		if name == own || strings.HasPrefix(name, own+"/") {
+			shared = false
 		}
 	}
-	return true
+	if shared {
+		return filepath.Join(o.commonDir, filepath.FromSlash(name))
+	}
+	return filepath.Join(o.gitDir, filepath.FromSlash(name))
 }
 
 // head is what .git/HEAD says.
@@ -261,7 +229,7 @@ type head struct {
 // readHead parses .git/HEAD itself: go-git's error for garbage there does
 // not say what is wrong.
 func (o *repo) readHead() (head, error) {
-	p := filepath.Join(o.gitDir, "HEAD")
+	p := o.gitPath("HEAD")
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -321,7 +289,7 @@ func quote(s string) string {
 func (o *repo) ref(name plumbing.ReferenceName) (h plumbing.Hash, ok bool, err error) {
 	// go-git turns garbage in a loose ref into some hash without a word;
 	// check the file first so the admin learns which ref is broken.
-	p := filepath.Join(o.gitDir, filepath.FromSlash(name.String()))
+	p := o.gitPath(name.String())
 	if data, err := os.ReadFile(p); err == nil {
 		s := strings.TrimSpace(string(data))
 		if !isHexHash(s) && !strings.HasPrefix(s, "ref: refs/") {
@@ -357,6 +325,7 @@ func Inspect(dir string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer o.close()
 	return o.inspect()
 }
 
@@ -392,25 +361,21 @@ func (o *repo) inspect() (*State, error) {
 		st.Head = h.hash.String()
 	}
 
-	if exists(filepath.Join(o.gitDir, "MERGE_HEAD")) {
+	if exists(o.gitPath("MERGE_HEAD")) {
 		st.MergeInProgress = true
 	}
 	st.Operation = o.operation()
 
-	lockPath := filepath.Join(o.gitDir, "index.lock")
+	lockPath := o.gitPath("index.lock")
 	if fi, err := os.Stat(lockPath); err == nil {
 		pids := gitProcesses(o.dir, o.gitDir)
 		st.IndexLock = &IndexLock{Path: lockPath, Age: now().Sub(fi.ModTime()), GitRunning: len(pids) > 0, GitPIDs: pids}
 	}
 	cfg, err := o.r.Config()
 	if err != nil {
-		return nil, &RepoError{Path: filepath.Join(o.gitDir, "config"), Err: ErrCorrupt, Detail: err.Error()}
+		return nil, &RepoError{Path: o.gitPath("config"), Err: ErrCorrupt, Detail: err.Error()}
 	}
-	hashSize := 20
-	if strings.EqualFold(cfg.Raw.Section("extensions").Option("objectformat"), "sha256") {
-		hashSize = 32
-	}
-	if st.Unmerged, err = o.unmerged(hashSize); err != nil {
+	if st.Unmerged, err = o.unmerged(); err != nil {
 		return nil, err
 	}
 	if st.Branch != "" {
@@ -437,7 +402,7 @@ func (o *repo) operation() string {
 		{"REVERT_HEAD", "revert"},
 		{"BISECT_LOG", "bisect"},
 	} {
-		if exists(filepath.Join(o.gitDir, c.file)) {
+		if exists(o.gitPath(c.file)) {
 			return c.op
 		}
 	}
@@ -446,8 +411,8 @@ func (o *repo) operation() string {
 
 // unmerged reads the index directly: go-git's Worktree.Status hashes the
 // whole work tree, which takes seconds on a mailcow checkout.
-func (o *repo) unmerged(hashSize int) ([]string, error) {
-	p := filepath.Join(o.gitDir, "index")
+func (o *repo) unmerged() ([]string, error) {
+	p := o.r.Layout.IndexPath()
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -455,7 +420,13 @@ func (o *repo) unmerged(hashSize int) ([]string, error) {
 	if err != nil {
 		return nil, &RepoError{Path: p, Err: err}
 	}
-	paths, err := unmergedPaths(data, hashSize)
+	var paths []string
+	_, err = gitx.ScanIndex(data, func(e *gitx.IndexEntry) {
+		// Entries are sorted by name then stage: a path's stages are adjacent.
+		if e.Stage != 0 && (len(paths) == 0 || paths[len(paths)-1] != string(e.Name)) {
+			paths = append(paths, string(e.Name))
+		}
+	})
 	if err != nil {
 		return nil, &RepoError{Path: p, Err: ErrCorrupt, Detail: err.Error()}
 	}

@@ -441,3 +441,66 @@ func TestHumanAge(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedWorktree inspects and repairs a checkout made with `git
+// worktree add`: HEAD, the index and MERGE_HEAD are in its own git dir,
+// the refs and the config in the main repository's; git agrees with every
+// write, and a branch another worktree has checked out is not taken.
+func TestLinkedWorktree(t *testing.T) {
+	f := newFixture(t)
+	wt := filepath.Join(filepath.Dir(f.dir), "wt")
+	f.git(t, "worktree", "add", "-q", "-b", "nightly-local", wt, "v1")
+	gittest.Git(t, wt, "branch", "-q", "--set-upstream-to=origin/nightly")
+	st, err := Inspect(wt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Branch != "nightly-local" || st.Head != f.c1 || st.Upstream == nil || st.Upstream.Merge != "refs/heads/nightly" || !st.OK() {
+		t.Fatalf("state %+v", st)
+	}
+
+	// Detached in the worktree: the repair creates the branch in the
+	// shared refs and points the worktree's own HEAD at it.
+	gittest.Git(t, wt, "checkout", "-q", "--detach")
+	if _, err := RepairDetached(wt, RepairOptions{Branch: "master", Now: repairAt}); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "checked out in the worktree "+f.dir) {
+		t.Fatalf("repair onto the main worktree's branch: %v", err)
+	}
+	r, err := RepairDetached(wt, RepairOptions{Branch: "nightly", Now: repairAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Changed || r.Branch != "nightly" {
+		t.Fatalf("repair %+v", r)
+	}
+	if got := gittest.Git(t, wt, "rev-parse", "--abbrev-ref", "HEAD"); got != "nightly" {
+		t.Errorf("worktree on %q", got)
+	}
+	if got := f.git(t, "rev-parse", "--abbrev-ref", "HEAD"); got != "master" {
+		t.Errorf("main worktree moved to %q", got)
+	}
+	if got := gittest.Git(t, wt, "rev-parse", "--symbolic-full-name", "@{u}"); got != "refs/remotes/origin/nightly" {
+		t.Errorf("@{u} = %q", got)
+	}
+	if out, err := gittest.Run(wt, nil, "fsck", "--no-progress", "--strict"); err != nil || out != "" {
+		t.Errorf("git fsck: %q %v", out, err)
+	}
+
+	// A merge in progress in the worktree is the worktree's, not the
+	// main checkout's.
+	gittest.Commit(t, wt, "local", map[string]string{"mailcow.conf.example": "FTS_HEAP=1024\n"})
+	gittest.Commit(t, f.up, "upstream", map[string]string{"mailcow.conf.example": "FTS_HEAP=256\n"})
+	gittest.Git(t, wt, "fetch", "-q", "origin")
+	if _, err := gittest.Run(wt, nil, "merge", "origin/master"); err == nil {
+		t.Fatal("merge did not conflict")
+	}
+	st, err = Inspect(wt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.MergeInProgress || len(st.Unmerged) != 1 {
+		t.Errorf("worktree state %+v", st)
+	}
+	if main, err := Inspect(f.dir); err != nil || main.MergeInProgress || !main.OK() {
+		t.Errorf("main worktree state %+v %v", main, err)
+	}
+}

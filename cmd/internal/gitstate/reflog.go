@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -98,7 +97,7 @@ func readTail(p string, max int64) ([]byte, error) {
 // that still exists here or at origin. A hash X (leaving a detached HEAD)
 // or a branch deleted since is skipped.
 func (o *repo) reflogBranch() (string, error) {
-	p := filepath.Join(o.gitDir, "logs", "HEAD")
+	p := o.gitPath("logs/HEAD")
 	data, err := readTail(p, reflogTail)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

@@ -98,6 +98,7 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer o.close()
 	st, err := o.inspect()
 	if err != nil {
 		return nil, err
@@ -110,7 +111,7 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 		return nil, &RefusedError{Dir: dir, Problems: refused}
 	}
 	if st.Head == "" {
-		return nil, &RepoError{Path: filepath.Join(o.gitDir, "HEAD"), Err: ErrCorruptHead, Detail: "detached HEAD resolves to no commit"}
+		return nil, &RepoError{Path: o.gitPath("HEAD"), Err: ErrCorruptHead, Detail: "detached HEAD resolves to no commit"}
 	}
 	sys := opt.System
 	var rec *fsx.Recorder
@@ -137,6 +138,10 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 	res.Changed, res.Branch, res.Source, res.Head = true, branch, source, st.Head
 	headHash := plumbing.NewHash(st.Head)
 	branchRef := plumbing.NewBranchReferenceName(branch)
+	if wt := o.checkedOutElsewhere(branchRef); wt != "" {
+		return nil, &RepoError{Path: o.dir, Err: ErrRefused,
+			Detail: fmt.Sprintf("branch %s is checked out in the worktree %s, and git checkout -B refuses to take it from there too; name this checkout's own branch in the [general] section of mcupdate.ini (branch = …)", branch, wt)}
+	}
 
 	oldTip, hadBranch, err := o.ref(branchRef)
 	if err != nil {
@@ -155,7 +160,7 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 
 	cfg, err := o.r.Config()
 	if err != nil {
-		return nil, &RepoError{Path: filepath.Join(o.gitDir, "config"), Err: ErrCorrupt, Detail: err.Error()}
+		return nil, &RepoError{Path: o.gitPath("config"), Err: ErrCorrupt, Detail: err.Error()}
 	}
 	var cfgAdd []string
 	up := &Upstream{}
@@ -185,9 +190,9 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 
 	// Honour git's locks on what we are about to write: a git holding one
 	// would overwrite or be confused by our write.
-	locks := []string{filepath.Join(o.gitDir, "HEAD.lock"), o.refPath(branchRef) + ".lock"}
+	locks := []string{o.gitPath("HEAD.lock"), o.refPath(branchRef) + ".lock"}
 	if len(cfgAdd) > 0 {
-		locks = append(locks, filepath.Join(o.gitDir, "config.lock"))
+		locks = append(locks, o.gitPath("config.lock"))
 	}
 	for _, l := range locks {
 		if exists(l) {
@@ -224,7 +229,7 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 		w.appendLog(o.logPath(branchRef.String()), logAll, reflogLine(old, headHash, name, email, t, msg))
 	}
 	if len(cfgAdd) > 0 {
-		p := filepath.Join(o.gitDir, "config")
+		p := o.gitPath("config")
 		data, err := os.ReadFile(p)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, &RepoError{Path: p, Err: err}
@@ -236,7 +241,7 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 		w.write(p, data)
 		w.action("set the upstream of %s to %s %s", branch, up.Remote, up.Merge)
 	}
-	w.write(filepath.Join(o.gitDir, "HEAD"), []byte("ref: "+branchRef.String()+"\n"))
+	w.write(o.gitPath("HEAD"), []byte("ref: "+branchRef.String()+"\n"))
 	w.appendLog(o.logPath("HEAD"), true, reflogLine(headHash, headHash, name, email, t,
 		"mcupdate: repair detached HEAD: moving from "+st.Head+" to "+branch))
 	w.action("pointed HEAD at %s (index and work tree untouched)", branch)
@@ -244,6 +249,37 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 		return res, w.err
 	}
 	return res, nil
+}
+
+// checkedOutElsewhere returns the work tree of another worktree of the
+// repository whose HEAD is ref, or "": git refuses to check out a branch
+// two work trees share.
+func (o *repo) checkedOutElsewhere(ref plumbing.ReferenceName) string {
+	type wt struct{ gitDir, dir string }
+	all := []wt{{o.commonDir, filepath.Dir(o.commonDir)}}
+	if ents, err := os.ReadDir(filepath.Join(o.commonDir, "worktrees")); err == nil {
+		for _, e := range ents {
+			g := filepath.Join(o.commonDir, "worktrees", e.Name())
+			dir := g
+			if data, err := os.ReadFile(filepath.Join(g, "gitdir")); err == nil {
+				dir = filepath.Dir(strings.TrimSpace(string(data)))
+			}
+			all = append(all, wt{g, dir})
+		}
+	}
+	for _, w := range all {
+		if filepath.Clean(w.gitDir) == filepath.Clean(o.gitDir) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(w.gitDir, "HEAD"))
+		if err != nil {
+			continue
+		}
+		if h, problem := parseHead(data); problem == "" && h.ref == ref {
+			return w.dir
+		}
+	}
+	return ""
 }
 
 // blocking returns the problems that make a repair refuse.
@@ -262,13 +298,9 @@ func blocking(st *State) []Problem {
 	return out
 }
 
-func (o *repo) refPath(n plumbing.ReferenceName) string {
-	return filepath.Join(o.gitDir, filepath.FromSlash(n.String()))
-}
+func (o *repo) refPath(n plumbing.ReferenceName) string { return o.gitPath(n.String()) }
 
-func (o *repo) logPath(ref string) string {
-	return filepath.Join(o.gitDir, "logs", filepath.FromSlash(ref))
-}
+func (o *repo) logPath(ref string) string { return o.gitPath("logs/" + ref) }
 
 // backupName returns refs/mcupdate/backup/<branch>-<UTC time>, with a
 // counter when a backup of another tip was made in the same second.

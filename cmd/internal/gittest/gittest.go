@@ -126,3 +126,87 @@ func Large(tb testing.TB, dir string, nfiles, ncommits int) {
 	}
 	Git(tb, dir, "checkout", "-q", "-f", "master")
 }
+
+// MirrorEnv names a git directory of the real mailcow-dockerized
+// repository for the benchmarks that need its size and pack shape.
+// Unset, RealMailcow looks for .mirror/mailcow+mailcow-dockerized/repo
+// in the directories above the module, where CI keeps it.
+const MirrorEnv = "MCUPDATE_MAILCOW_MIRROR"
+
+// RealMailcow returns the git directory of the real mailcow repository,
+// or skips: a checkout of mcupdate has none.
+func RealMailcow(tb testing.TB) string {
+	tb.Helper()
+	if d := os.Getenv(MirrorEnv); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, ".mirror", "mailcow+mailcow-dockerized", "repo")
+		if fi, err := os.Stat(filepath.Join(p, "objects", "pack")); err == nil && fi.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skipf("no copy of the real mailcow repository (set %s, or keep it in .mirror/mailcow+mailcow-dockerized/repo above the module): skipping", MirrorEnv)
+		}
+		dir = parent
+	}
+}
+
+// RealCheckout makes dir a checkout of the real mailcow repository at
+// release from, on branch master: its pack files are copied as they are
+// (one pack of every object, as a fresh clone has them) with the release
+// tags, and origin/master, which master tracks, is set to release to
+// (what update.sh has fetched before its hooks run).
+func RealCheckout(tb testing.TB, dir, from, to string) {
+	tb.Helper()
+	src := RealMailcow(tb)
+	Init(tb, dir)
+	packs, err := filepath.Glob(filepath.Join(src, "objects", "pack", "pack-*"))
+	if err != nil || len(packs) == 0 {
+		tb.Fatalf("no pack in %s: %v", src, err)
+	}
+	for _, p := range packs {
+		if filepath.Ext(p) == ".promisor" {
+			continue // a complete copy for these releases: no lazy fetches
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".git", "objects", "pack", filepath.Base(p)), data, 0o444); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	refs, err := os.ReadFile(filepath.Join(src, "packed-refs"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var tags bytes.Buffer
+	tags.WriteString("# pack-refs with: peeled fully-peeled sorted \n")
+	keep := false
+	for _, l := range strings.Split(string(refs), "\n") {
+		switch {
+		case strings.HasPrefix(l, "^"):
+			if keep {
+				tags.WriteString(l + "\n")
+			}
+		case strings.Contains(l, " refs/tags/"):
+			keep = true
+			tags.WriteString(l + "\n")
+		default:
+			keep = false
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git", "packed-refs"), tags.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	Git(tb, dir, "checkout", "-q", "-B", "master", "refs/tags/"+from)
+	Git(tb, dir, "remote", "add", "origin", "https://github.com/mailcow/mailcow-dockerized")
+	Git(tb, dir, "update-ref", "refs/remotes/origin/master", "refs/tags/"+to+"^{commit}")
+	Git(tb, dir, "branch", "-q", "--set-upstream-to=origin/master")
+}

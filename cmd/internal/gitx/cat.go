@@ -29,6 +29,11 @@ func (r *Runner) Blobs(ctx context.Context, specs []string, max int64) (map[stri
 	if len(specs) == 0 {
 		return out, nil
 	}
+	if r.local() {
+		if out, err := r.repo.blobs(specs, max); err == nil {
+			return out, nil
+		}
+	}
 	var in bytes.Buffer
 	for _, s := range specs {
 		if strings.ContainsAny(s, "\n\x00") {

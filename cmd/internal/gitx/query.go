@@ -46,6 +46,11 @@ type Change struct {
 // recursively, without rename detection (a rename is a deletion and an
 // addition), sorted by path. filter is git's --diff-filter ("" for all).
 func (r *Runner) DiffTree(ctx context.Context, from, to, filter string) ([]Change, error) {
+	if r.local() {
+		if cs, err := r.repo.diffTree(from, to, filter); err == nil {
+			return cs, nil
+		}
+	}
 	args := []string{"diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", "--name-status"}
 	if filter != "" {
 		args = append(args, "--diff-filter="+filter)

@@ -11,7 +11,22 @@
 // variables that would point it at another repository, and git's messages
 // in English (LC_ALL=C) so that they can be matched. A failure is an
 // [*Error] carrying the command, the directory, the exit code and git's
-// stderr.
+// stderr. [Runner.Start] keeps a git running for requests (`git cat-file
+// --batch`).
+//
+// # Reading a repository
+//
+// [Open] opens a checkout the way git does ([Discover]): .git as a
+// directory or a "gitdir:" file (a submodule, --separate-git-dir), the
+// commondir of a linked worktree, alternates (absolute and relative,
+// recursively), packed refs, a shallow clone's boundary, a partial
+// clone's promisor remote, and git's safe.directory rule. The [Repo] it
+// returns is go-git's Repository over objects read by this package: pack
+// indexes are searched in place instead of decoded whole, delta chains
+// are resolved by offset, and an object a partial clone lacks is asked of
+// `git cat-file --batch`, which fetches it. What is missing anyway is a
+// [*MissingObjectError] that names the layout and what to do. [ReadIndex]
+// and [ScanIndex] are the one reader of .git/index.
 package gitx
 
 import (
@@ -23,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -60,6 +76,17 @@ type Runner struct {
 	// point git elsewhere (GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY) says so
 	// here.
 	Vars []string
+
+	// repo is the opened repository of Dir when the runner is a Repo's
+	// ([Repo.Git]): queries that only read objects (DiffTree, Blobs) are
+	// then answered from it, without a git process.
+	repo *Repo
+}
+
+// local reports whether r's queries may be answered by its Repo: it runs
+// in the Repo's work tree and nothing points git elsewhere.
+func (r *Runner) local() bool {
+	return r.repo != nil && r.Dir == r.repo.Layout.WorkTree && len(r.Vars) == 0
 }
 
 // Identity is who commits in an isolated runner: root on a mailcow server
@@ -122,6 +149,19 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Message is git's own words (its stderr, else the failure), without the
+// command line, with secrets hidden.
+func (e *Error) Message() string {
+	red := e.redact
+	if red == nil {
+		red = func(s string) string { return s }
+	}
+	if e.Stderr != "" {
+		return red(e.Stderr)
+	}
+	return red(e.Err.Error())
+}
+
 // ExitCode returns the exit code of the git command behind err, or -1.
 func ExitCode(err error) int {
 	var ge *Error
@@ -180,22 +220,33 @@ func (r *Runner) do(ctx context.Context, c Call, stderr *bytes.Buffer) error {
 		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, "git", c.Args...)
-	cmd.Dir, cmd.Env = r.Dir, r.environ()
+	cmd := r.command(ctx, c.Args)
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	if cmd.Stdout == nil {
 		cmd.Stdout = io.Discard
 	}
 	cmd.Stderr = stderr
+	return r.failure(ctx, c.Args, cmd.Run(), stderr.String())
+}
+
+// command is git with args in r.Dir, in its own process group that ctx
+// kills whole.
+func (r *Runner) command(ctx context.Context, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir, cmd.Env = r.Dir, r.environ()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
+	return cmd
+}
+
+// failure turns what running args returned into an *Error, or nil.
+func (r *Runner) failure(ctx context.Context, args []string, err error, stderr string) error {
 	if err == nil {
 		return nil
 	}
-	ge := &Error{Args: c.Args, Dir: r.Dir, ExitCode: -1, Stderr: strings.TrimSpace(stderr.String()), Err: err, redact: r.Redact}
+	ge := &Error{Args: args, Dir: r.Dir, ExitCode: -1, Stderr: strings.TrimSpace(stderr), Err: err, redact: r.Redact}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		ge.Err = ctxErr
 		if errors.Is(ctxErr, context.DeadlineExceeded) && r.Timeout > 0 {
@@ -208,4 +259,82 @@ func (r *Runner) do(ctx context.Context, c Call, stderr *bytes.Buffer) error {
 		ge.ExitCode = ee.ExitCode()
 	}
 	return ge
+}
+
+// Proc is a git command that keeps running, fed through Stdin and read
+// through Stdout, such as `git cat-file --batch`.
+type Proc struct {
+	Stdin  io.WriteCloser
+	Stdout io.Reader
+	cmd    *exec.Cmd
+	ctx    context.Context
+	cancel context.CancelFunc
+	stderr *lockedBuffer
+	r      *Runner
+	args   []string
+}
+
+// Start starts git with args and returns at once. Runner.Timeout does not
+// apply: the process lives until [Proc.Close] or ctx ends.
+func (r *Runner) Start(ctx context.Context, args ...string) (*Proc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Proc{ctx: ctx, cancel: cancel, stderr: &lockedBuffer{}, r: r, args: args}
+	p.cmd = r.command(ctx, args)
+	p.cmd.Stderr = p.stderr
+	var err error
+	if p.Stdin, err = p.cmd.StdinPipe(); err != nil {
+		cancel()
+		return nil, err
+	}
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p.Stdout = out
+	if err := p.cmd.Start(); err != nil {
+		cancel()
+		return nil, r.failure(ctx, args, err, "")
+	}
+	return p, nil
+}
+
+// Stderr is what the process printed on stderr so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// Kill stops the process group at once.
+func (p *Proc) Kill() { p.cancel() }
+
+// Close ends the input, waits for the process and returns its failure.
+func (p *Proc) Close() error {
+	_ = p.Stdin.Close()
+	err := p.cmd.Wait()
+	defer p.cancel()
+	if p.ctx.Err() != nil && err != nil {
+		// Killed on purpose: not git's failure.
+		return nil
+	}
+	return p.r.failure(p.ctx, p.args, err, p.stderr.String())
+}
+
+// lockedBuffer is a buffer exec writes to from its own goroutine while
+// another reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

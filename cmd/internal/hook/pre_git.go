@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // stepGit repairs a detached HEAD (update.sh's merge fails on it with
@@ -18,6 +19,9 @@ func stepGit(_ context.Context, env *Env, ps *preState) (Step, error) {
 	st, err := gitstate.Inspect(env.MailcowDir)
 	if err != nil {
 		s.Status, s.Message, s.Danger = StatusError, err.Error(), true
+		if h := gitx.Hint(err); h != "" {
+			s.Details = append(s.Details, h)
+		}
 		return s, err
 	}
 	ps.head, ps.branch = st.Head, st.Branch

@@ -67,7 +67,7 @@ func (r *replayer) readLocal(ctx context.Context, dir, adminStore, scratchStore 
 	}
 	cs, err := verify.FindCustomizations(abs, branch)
 	if err != nil {
-		return nil, inputf("--local %s: cannot read the checkout's changes: %v", abs, err)
+		return nil, inputf("--local %s: cannot read the checkout's changes: %w", abs, err)
 	}
 	ls := &localState{dir: abs, base: cs.Base}
 	for _, c := range cs.Files {

@@ -57,6 +57,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
@@ -346,7 +347,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 
 	r.ui.Infof("cloning %s", r.upstreamShown)
-	if _, err := r.git.runEnv(ctx, r.git.cloneEnv, "", "clone", "--no-checkout", "-q", "--", upstream, r.work); err != nil {
+	if _, err := r.git.clone.Run(ctx, "clone", "--no-checkout", "-q", "--", upstream, r.work); err != nil {
 		if isCanceled(err) {
 			return nil, err
 		}
@@ -656,9 +657,9 @@ func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 
 
 // gitMessage is a git failure's own words, without the command line.
 func gitMessage(err error) string {
-	var ge *GitError
-	if errors.As(err, &ge) && ge.Stderr != "" {
-		return ge.Stderr
+	var ge *gitx.Error
+	if errors.As(err, &ge) {
+		return ge.Message()
 	}
 	return err.Error()
 }

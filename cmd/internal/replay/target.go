@@ -41,7 +41,7 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 		}
 		snap = m
 	}
-	res, runErr := updatesh.Run(r.work, updatesh.Options{Target: t.commit, Date: r.now().UTC().Format("2006-01-02_15_04_05"), Env: r.git.env, Ctx: ctx})
+	res, runErr := updatesh.Run(r.work, updatesh.Options{Target: t.commit, Date: r.now().UTC().Format("2006-01-02_15_04_05"), Git: &r.git.scratch, Ctx: ctx})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package risk
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,17 +84,30 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 		p.line("the diffs of the HIGH files: mcupdate diff")
 	}
 	if opt.Full && !opt.Brief && r.src != nil && len(r.src.changes) > 0 {
-		repo, closeRepo, err := openRepo(r.src.dir)
+		gx, err := openRepo(r.src.dir)
 		if err != nil {
 			return err
 		}
-		defer closeRepo()
+		defer gx.Close()
+		repo := gx.Repository
+		// Many files' diffs are git's own, all from one git diff-tree:
+		// what `git diff` shows, at its speed (reading and diffing a
+		// large release's 1,300 files here took twice its time); a few
+		// are diffed here, cheaper than a git process. A file git's
+		// answer lacks is diffed here too.
+		var patches map[string]string
+		var perr error
+		if len(r.src.changes)-len(shown) > gitPatchesFrom {
+			patches, perr = gx.Git().Patches(context.Background(), r.Base, r.Head)
+		}
 		for _, c := range r.src.changes {
 			if shown[c.path] {
 				continue
 			}
-			d, err := diffChange(repo, r.src.redactor, c)
-			if err != nil {
+			d, ok := patches[c.path]
+			if ok && perr == nil {
+				d = r.src.redactor.String(d)
+			} else if d, err = diffChange(repo, r.src.redactor, c); err != nil {
 				return err
 			}
 			p.line("")
@@ -105,6 +119,11 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 	}
 	return nil
 }
+
+// gitPatchesFrom is how many files' diffs make one git process cheaper
+// than diffing each here (measured on mailcow's release merges: a file
+// costs about 0.3 ms here, a git diff-tree about 4 ms and 0.15 ms a file).
+const gitPatchesFrom = 32
 
 type printer struct {
 	w   *bufio.Writer

@@ -28,6 +28,7 @@
 package risk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,10 +40,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
@@ -230,45 +229,37 @@ type change struct {
 
 // Analyze computes the risk diff of the update in opt.Dir.
 func Analyze(opt Options) (*Report, error) {
-	repo, closeRepo, err := openRepo(opt.Dir)
+	gx, err := openRepo(opt.Dir)
 	if err != nil {
 		return nil, err
 	}
-	defer closeRepo()
-	a := &analysis{opt: opt, repo: repo}
+	defer gx.Close()
+	a := &analysis{opt: opt, repo: gx.Repository, gx: gx}
 	if err := a.run(); err != nil {
 		return nil, err
 	}
 	return a.report(), nil
 }
 
-// openRepo opens the repository in dir so that its pack files stay open
-// until close: go-git's default reopens a pack for every object read,
-// which made the risk diff several times slower than `git diff`. Its
-// object cache is kept small: a risk diff reads each object once.
-func openRepo(dir string) (*git.Repository, func(), error) {
-	plain, err := git.PlainOpen(dir)
+// openRepo opens the repository in dir through gitx, the way git opens
+// it (a .git file, a linked worktree, alternates, shallow and partial
+// clones), with objects read from the packs in place: go-git's default
+// storage indexes a whole pack before its first read and reopens it for
+// every object, which made the risk diff several times slower than `git
+// diff`, and reads no object borrowed through alternates.
+func openRepo(dir string) (*gitx.Repo, error) {
+	r, err := gitx.Open(dir, gitx.Options{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open git repository %s: %w", dir, err)
+		// gitx's errors name the directory or file at fault.
+		return nil, fmt.Errorf("open git repository: %w", err)
 	}
-	st, ok := plain.Storer.(*filesystem.Storage)
-	if !ok {
-		return plain, func() {}, nil
-	}
-	kept := filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRU(4*cache.MiByte),
-		filesystem.Options{KeepDescriptors: true, MaxOpenDescriptors: 16})
-	repo, err := git.Open(kept, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open git repository %s: %w", dir, err)
-	}
-	// Close only releases read-only descriptors: its error says nothing
-	// about the report.
-	return repo, func() { _ = kept.Close() }, nil
+	return r, nil
 }
 
 type analysis struct {
 	opt  Options
 	repo *git.Repository
+	gx   *gitx.Repo
 
 	head, base, before *object.Commit
 	source             BaseSource
@@ -458,12 +449,10 @@ func (a *analysis) resolveBase() error {
 	return nil
 }
 
+// commit resolves rev as git does: go-git's ResolveRevision answers
+// "reference not found" for a commit it cannot read.
 func (a *analysis) commit(rev string) (*object.Commit, error) {
-	h, err := a.repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return nil, err
-	}
-	return a.repo.CommitObject(*h)
+	return a.gx.ResolveCommit(rev)
 }
 
 func (a *analysis) add(f Finding) {
@@ -555,7 +544,9 @@ func (a *analysis) lostHunks() error {
 		upstream = a.head.ParentHashes[1]
 	}
 	ctx := context.Background()
-	g := &gitx.Runner{Dir: a.opt.Dir}
+	// The open repository's runner: its tree diffs and blob reads are
+	// answered from the repository, without a git process each.
+	g := a.gx.Git()
 	ub, err := g.MergeBase(ctx, a.base.Hash.String(), upstream.String())
 	if errors.Is(err, gitx.ErrNoMergeBase) {
 		return nil
@@ -802,12 +793,13 @@ func (a *analysis) exists(p string) bool {
 func (a *analysis) composeChecks() error {
 	c, changed := a.changed[ComposeFile]
 	var oldF, newF *compose.File
+	var newb []byte
 	if changed {
 		oldb, err := a.blob(c.from)
 		if err != nil {
 			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.base.Hash), err)
 		}
-		newb, err := a.blob(c.to)
+		newb, err = a.blob(c.to)
 		if err != nil {
 			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.head.Hash), err)
 		}
@@ -846,7 +838,12 @@ func (a *analysis) composeChecks() error {
 	if !ok {
 		return nil
 	}
-	cur, err := compose.Parse(ComposeFile, curb)
+	// Parsed above already when the work tree's file is HEAD's (no
+	// patch edits it), as after most updates.
+	cur := newF
+	if cur == nil || !bytes.Equal(curb, newb) {
+		cur, err = compose.Parse(ComposeFile, curb)
+	}
 	if err != nil {
 		a.add(Finding{Risk: High, File: ComposeFile, Reason: "does not parse: " + err.Error()})
 		return nil

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5"
-
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 const baseCompose = `services:
@@ -621,12 +620,13 @@ func TestDiffTrees(t *testing.T) {
 			tt.edit(t, dir)
 			gittest.Git(t, dir, "add", "-A")
 			gittest.Git(t, dir, "commit", "-q", "-m", "two")
-			repo, done, err := openRepo(dir)
+			gx, err := openRepo(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer done()
-			a := &analysis{repo: repo}
+			defer gx.Close()
+			repo := gx.Repository
+			a := &analysis{repo: repo, gx: gx}
 			one, err := a.commit("HEAD~1")
 			if err != nil {
 				t.Fatal(err)
@@ -687,7 +687,7 @@ func TestAnalyzeErrors(t *testing.T) {
 	}{
 		{"not a repository", func(t *testing.T, dir string) Options {
 			return Options{Dir: dir}
-		}, git.ErrRepositoryNotExists, "open git repository " + "DIR"},
+		}, gitx.ErrNotRepo, "open git repository: DIR: not a git repository"},
 		{"unknown --base", func(t *testing.T, dir string) Options {
 			gittest.Init(t, dir)
 			gittest.Commit(t, dir, "one", map[string]string{"a": "a\n"})

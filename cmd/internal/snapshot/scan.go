@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 
-	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // reasonNotPresent is the Skip reason for a configured path that is not
@@ -36,15 +36,31 @@ type scanResult struct {
 	skipped []Skip
 }
 
-// tracked reads the paths git tracks from the index, once per scan. It
-// reads only their names: go-git decodes every entry of the thousands in
-// a mailcow index, which took a fifth of the pre hook's time.
-func tracked(mailcowDir string) (map[string]bool, error) {
-	out, err := gitstate.IndexPaths(mailcowDir)
+// tracked reads the paths git tracks from the index, once per scan, with
+// gitx's in-place reader: go-git decodes every entry of the thousands in a
+// mailcow index, which took a fifth of the pre hook's time. It also
+// returns the repository's common dir, which holds info/exclude. The
+// repository is found as git finds it (a .git file, a linked worktree),
+// but git's safe.directory refusal does not stop a snapshot: copying the
+// admin's own files is what protects them when git will not work.
+func tracked(mailcowDir string) (map[string]bool, string, error) {
+	l, err := gitx.Discover(mailcowDir)
 	if err != nil {
-		return nil, fmt.Errorf("read the files git tracks: %w", err)
+		return nil, "", fmt.Errorf("read the files git tracks: %w", err)
 	}
-	return out, nil
+	p := l.IndexPath()
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, l.CommonDir, nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read the files git tracks: %w", err)
+	}
+	out := map[string]bool{}
+	if _, err := gitx.ScanIndex(data, func(e *gitx.IndexEntry) { out[string(e.Name)] = true }); err != nil {
+		return nil, "", fmt.Errorf("read the files git tracks: %s: %w", p, err)
+	}
+	return out, l.CommonDir, nil
 }
 
 // readIgnoreFile parses one ignore file as git does: blank lines and
@@ -92,7 +108,7 @@ type scanner struct {
 // scan finds the files a snapshot holds: the configured paths, present or
 // not, and every untracked, gitignored file under the configured dirs.
 func scan(mailcowDir string, paths, dirs []string) (*scanResult, error) {
-	tr, err := tracked(mailcowDir)
+	tr, commonDir, err := tracked(mailcowDir)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +126,7 @@ func scan(mailcowDir string, paths, dirs []string) (*scanResult, error) {
 			s.add(p, true)
 		}
 	}
-	base, err := readIgnoreFile(filepath.Join(mailcowDir, ".git", "info", "exclude"), nil)
+	base, err := readIgnoreFile(filepath.Join(commonDir, "info", "exclude"), nil)
 	if err != nil {
 		return nil, err
 	}

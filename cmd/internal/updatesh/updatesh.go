@@ -10,16 +10,14 @@
 package updatesh
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/cmd/internal/proc"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // Result is what one run did.
@@ -55,8 +53,12 @@ type Options struct {
 	// Date stamps the commit messages as update.sh does
 	// (2026-05-01_12_00_00).
 	Date string
-	// Env is the environment for git; nil means os.Environ().
+	// Env is the environment for git; nil means os.Environ(). Ignored
+	// when Git is set.
 	Env []string
+	// Git is the runner whose settings (environment, isolation, secret
+	// hiding) the steps use, in dir; nil means one with Env.
+	Git *gitx.Runner
 	// Committed says the work tree holds nothing to commit (the caller
 	// made the "Before update" commit itself): the run starts at the
 	// merge.
@@ -70,10 +72,11 @@ type Options struct {
 
 // Run performs update.sh's git steps in dir.
 func Run(dir string, opt Options) (*Result, error) {
-	g := runner{ctx: opt.Ctx, dir: dir, env: opt.Env}
-	if g.env == nil {
-		g.env = os.Environ()
+	g := runner{ctx: opt.Ctx, dir: dir, r: gitx.Runner{Env: opt.Env}}
+	if opt.Git != nil {
+		g.r = *opt.Git
 	}
+	g.r.Dir = dir
 	if g.ctx == nil {
 		g.ctx = context.Background()
 	}
@@ -143,36 +146,23 @@ func Run(dir string, opt Options) (*Result, error) {
 	return res, err
 }
 
+// runner runs the steps' git commands through gitx: in git's own process
+// group, killed whole when the context ends (a SIGINT to mcupdate alone
+// must stop git and the helpers it forked).
 type runner struct {
 	ctx context.Context
 	dir string
-	env []string
+	r   gitx.Runner
 }
 
 // run returns combined output and the exit code (-1 when git did not run
 // or was stopped by the context, whose error is then returned).
 func (g runner) run(args ...string) (string, int, error) {
-	if err := g.ctx.Err(); err != nil {
-		return "", -1, err
-	}
-	// Its own process group, killed whole on cancel: a SIGINT to
-	// mcupdate alone must stop git and the helpers it forked.
-	cmd := proc.Command(g.ctx, "git", args...)
-	cmd.Dir, cmd.Env = g.dir, g.env
-	var b bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &b, &b
-	err := cmd.Run()
+	out, code, err := g.r.Combined(g.ctx, args...)
 	if ctxErr := g.ctx.Err(); ctxErr != nil && err != nil {
-		return b.String(), -1, ctxErr
+		return out, -1, ctxErr
 	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return b.String(), ee.ExitCode(), err
-	}
-	if err != nil {
-		return b.String(), -1, fmt.Errorf("git %s: %w", args[0], err)
-	}
-	return b.String(), 0, nil
+	return out, code, err
 }
 
 // out runs git and returns its trimmed output; the error carries it.
@@ -182,7 +172,9 @@ func (g runner) out(args ...string) (string, error) {
 		return "", err
 	}
 	if err != nil {
-		return "", fmt.Errorf("git %s in %s: %w: %s", strings.Join(args, " "), g.dir, err, strings.TrimSpace(out))
+		// A *gitx.Error: the command, the directory, the exit status and
+		// what git printed, secrets hidden.
+		return "", err
 	}
 	return strings.TrimSpace(out), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/patches"
 )
@@ -23,7 +24,11 @@ var knownBranches = map[string]bool{"master": true, "nightly": true, "legacy": t
 
 func checkGit(opt Options, st *gitstate.State, err error) Check {
 	if err != nil {
-		return Check{Status: StatusFail, Detail: err.Error(), Fix: "the mailcow dir must be the git checkout update.sh works on"}
+		fix := gitx.Hint(err)
+		if fix == "" {
+			fix = "the mailcow dir must be the git checkout update.sh works on"
+		}
+		return Check{Status: StatusFail, Detail: err.Error(), Fix: fix}
 	}
 	c := Check{Status: StatusOK}
 	var fixes []string

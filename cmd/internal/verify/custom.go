@@ -20,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // Where a customization lives relative to the upstream base.
@@ -83,10 +85,12 @@ const maxWalk = 64
 // index's stat data (mtime, ctime, size, inode) does not match it, or the
 // entry is racily clean, as git itself decides.
 func FindCustomizations(dir, branch string) (*Customizations, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{})
+	gx, err := gitx.Open(dir, gitx.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("%s: open git repository: %w", dir, err)
+		return nil, fmt.Errorf("open git repository: %w", err)
 	}
+	defer gx.Close()
+	repo := gx.Repository
 	head, err := repo.Head()
 	if err != nil {
 		return nil, fmt.Errorf("%s: HEAD: %w", dir, err)
@@ -96,20 +100,14 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 		return nil, fmt.Errorf("%s: find the upstream base of HEAD: %w", dir, err)
 	}
 	out := &Customizations{Base: base.String(), BaseSource: src}
-	gitDir := filepath.Join(dir, ".git")
-	idxPath := filepath.Join(gitDir, "index")
-	f, err := os.Open(idxPath)
+	idxPath := gx.Layout.IndexPath()
+	fi, err := os.Stat(idxPath)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", idxPath, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	idx, err := gitx.ReadIndex(idxPath)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", idxPath, err)
-	}
-	idx := &index.Index{}
-	if err := index.NewDecoder(f).Decode(idx); err != nil {
-		return nil, fmt.Errorf("%s: decode: %w", idxPath, err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	indexMtime := fi.ModTime()
 

@@ -1,0 +1,68 @@
+package gitx
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+)
+
+// TestLocalQueries checks that a Repo's runner answers DiffTree and Blobs
+// from the repository exactly as git does: additions, deletions, content
+// and mode changes, type changes (file to symlink), a file replaced by a
+// directory, filters, and missing paths.
+func TestLocalQueries(t *testing.T) {
+	dir := t.TempDir()
+	gittest.Init(t, dir)
+	from := gittest.Commit(t, dir, "one", map[string]string{
+		"a.txt": "a\n", "d/b.txt": "b\n", "d/e/c.txt": "c\n", "x": "file\n", "run.sh": "echo\n", "link": "target\n", "gone/1": "1\n",
+	})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Remove(filepath.Join(dir, "x")))
+	must(os.RemoveAll(filepath.Join(dir, "gone")))
+	must(os.Remove(filepath.Join(dir, "link")))
+	must(os.Symlink("a.txt", filepath.Join(dir, "link")))
+	gittest.WriteFiles(t, dir, map[string]string{"x/inside": "now a dir\n", "d/e/c.txt": "changed\n", "new/n.txt": "n\n", "a-b": "sorts between\n"})
+	must(os.Chmod(filepath.Join(dir, "run.sh"), 0o755))
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "two")
+
+	r, err := Open(dir, Options{Env: gittest.Env()})
+	must(err)
+	defer r.Close()
+	cli := &Runner{Dir: dir, Env: gittest.Env()}
+	ctx := context.Background()
+	for _, tc := range []struct{ from, to, filter string }{
+		{from, "HEAD", ""}, {"HEAD", from, ""}, {from, "HEAD", "A"}, {from, "HEAD", "DT"}, {"HEAD~1", "HEAD^{tree}", "M"},
+	} {
+		want, err := cli.DiffTree(ctx, tc.from, tc.to, tc.filter)
+		must(err)
+		got, err := r.diffTree(tc.from, tc.to, tc.filter)
+		must(err)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("diffTree(%s, %s, %q):\n got %v\nwant %v", tc.from, tc.to, tc.filter, got, want)
+		}
+		if len(want) == 0 {
+			t.Errorf("diffTree(%s, %s, %q): git lists nothing: the case proves nothing", tc.from, tc.to, tc.filter)
+		}
+	}
+	specs := []string{"HEAD:d/e/c.txt", from + ":d/e/c.txt", "HEAD:nope", "HEAD:x/inside", "HEAD:a.txt/x", "HEAD:d", gittest.Git(t, dir, "rev-parse", "HEAD:a.txt")}
+	want, err := cli.Blobs(ctx, specs, 1<<20)
+	must(err)
+	got, err := r.blobs(specs, 1<<20)
+	must(err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("blobs:\n got %+v\nwant %+v", got, want)
+	}
+	if got, err := r.Git().Blobs(ctx, []string{":a.txt"}, 100); err != nil || string(got[":a.txt"].Data) != "a\n" {
+		t.Errorf("an index spec, left to git: %+v %v", got, err)
+	}
+}

@@ -31,6 +31,9 @@ func TestScriptsExecutableInIndex(t *testing.T) {
 		}
 		for _, m := range readmeScript.FindAllStringSubmatch(string(data), -1) {
 			p := filepath.ToSlash(filepath.Clean(m[1] + strings.TrimRight(m[2], ".")))
+			if strings.HasSuffix(p, ".md") {
+				continue // a document the README points at, not a script to run
+			}
 			want[p] = true
 		}
 	}

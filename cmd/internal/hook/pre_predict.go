@@ -42,6 +42,12 @@ func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	bound, _, _ := env.LoadPatches()
+	if ps.set != nil && len(ps.set.Blocks) == 0 && len(bound) == 0 {
+		// Nothing customized, nothing patched: the merge has nothing to
+		// drop, and the prediction would only cost its merge.
+		s.Status, s.Message = StatusOK, "no customization of tracked files and no patch: nothing the merge can drop"
+		return s, nil
+	}
 	p, err := predict.Run(ctx, predict.Options{
 		Dir: env.MailcowDir, Head: ps.head, Upstream: up, Patches: bound,
 		Redact: env.redactor().String, TempDir: env.TempDir, Set: ps.set,

@@ -100,7 +100,13 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	work := filepath.Join(scratch, "work")
-	sg := &gitx.Runner{Dir: work, Env: opt.Env, Isolated: true}
+	// Isolated: the host's ~/.gitconfig must not change update.sh's merge
+	// (merge.ff=only); no automatic maintenance in a repository about to
+	// be removed.
+	sg := &gitx.Runner{Dir: work, Env: opt.Env, Isolated: true, Vars: []string{
+		"GIT_CONFIG_COUNT=2", "GIT_CONFIG_KEY_0=maintenance.auto", "GIT_CONFIG_VALUE_0=false",
+		"GIT_CONFIG_KEY_1=gc.auto", "GIT_CONFIG_VALUE_1=0",
+	}}
 	if err := os.Mkdir(work, 0o700); err != nil {
 		return nil, err
 	}
@@ -134,7 +140,7 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	if err := checkout(ctx, sg, ours, sparseFiles(set, opt.Patches)); err != nil {
 		return nil, err
 	}
-	res, err := updatesh.Run(work, updatesh.Options{Target: opt.Upstream, Date: "prediction", Env: isolatedEnv(opt.Env), Ctx: ctx, Committed: true})
+	res, err := updatesh.Run(work, updatesh.Options{Target: opt.Upstream, Date: "prediction", Git: sg, Ctx: ctx, Committed: true})
 	if res != nil {
 		p.MergeExit, p.Aborted, p.Removed = res.MergeExit, res.Aborted, res.Removed
 	}
@@ -359,21 +365,6 @@ func gitPath(ctx context.Context, inst *gitx.Runner, name string) (string, error
 		p = filepath.Join(inst.Dir, p)
 	}
 	return filepath.Abs(p)
-}
-
-func isolatedEnv(env []string) []string {
-	if env == nil {
-		env = os.Environ()
-	}
-	out := make([]string, 0, len(env)+8)
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GIT_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return append(append(out, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C"), gitx.Identity...)
 }
 
 func firstLine(s string) string {

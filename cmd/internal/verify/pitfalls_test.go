@@ -42,7 +42,7 @@ IPV6_NETWORK=fd4d:6169:6c63:6f77::/64
 // with a stock mailcow.conf, a certificate for mail.example.org valid for
 // 60 more days, an empty daemon.json and a subuid file, and returns the
 // options to verify it with.
-func upstreamInstall(t *testing.T, tag string) Options {
+func upstreamInstall(t testing.TB, tag string) Options {
 	t.Helper()
 	src := upstreamtest.Tag(t, tag)
 	root := t.TempDir()
@@ -79,7 +79,7 @@ func writeFile(p string, data []byte) error {
 }
 
 // makeCert returns a self-signed certificate for names, in PEM.
-func makeCert(t *testing.T, names []string, notBefore, notAfter time.Time) []byte {
+func makeCert(t testing.TB, names []string, notBefore, notAfter time.Time) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -145,7 +145,7 @@ func TestPitfallsStockReleases(t *testing.T) {
 }
 
 // appendFile adds text to a file of the install.
-func appendFile(t *testing.T, dir, rel, text string) {
+func appendFile(t testing.TB, dir, rel, text string) {
 	t.Helper()
 	p := filepath.Join(dir, filepath.FromSlash(rel))
 	old, err := os.ReadFile(p)
@@ -158,7 +158,7 @@ func appendFile(t *testing.T, dir, rel, text string) {
 }
 
 // replaceIn replaces old (which must be there) in a file of the install.
-func replaceIn(t *testing.T, dir, rel, old, new string) {
+func replaceIn(t testing.TB, dir, rel, old, new string) {
 	t.Helper()
 	p := filepath.Join(dir, filepath.FromSlash(rel))
 	data, err := os.ReadFile(p)

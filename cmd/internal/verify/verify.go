@@ -264,10 +264,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if !skipped(1) {
 		run(1, func() Check { return checkDaemonJSON(ctx, opt) })
 	}
+	// Every file is read and parsed once, by whichever check needs it
+	// first.
+	in := newMailcowFiles(opt)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		in := newMailcowFiles(opt)
 		for _, p := range pitfallChecks {
 			do(checkIndex(p.name), func() Check { return p.run(in) })
 		}
@@ -283,7 +285,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	do(0, func() Check { return checkGit(opt, st, gitErr) })
 	do(2, func() Check { return checkPatches(opt, bound, cfgErr) })
 	do(3, func() Check { return checkOverrides(opt) })
-	do(4, func() Check { return checkOverrideRefs(opt) })
+	do(4, func() Check { return checkOverrideRefs(opt, in) })
 	do(5, func() Check { return checkMessageSize(opt) })
 	do(7, func() Check {
 		c, lost := checkLost(opt)

@@ -2,11 +2,15 @@ package verify
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
 const indexerService = "service indexer-worker"
+
+// skipFTS is how dovecot-mailcow's entrypoint reads SKIP_FTS=y.
+var skipFTS = regexp.MustCompile(`^([yY][eE][sS]|[yY])+$`)
 
 // checkFTSMemory: since 2025-01 dovecot.conf includes conf.d/fts.conf
 // after extra.conf, and dovecot-mailcow writes FTS_HEAP into fts.conf's
@@ -31,6 +35,9 @@ func checkFTSMemory(in *mailcowFiles) Check {
 	}
 	if len(mine) == 0 {
 		return Check{Status: StatusOK, Detail: fmt.Sprintf("%s sets no vsz_limit for the indexer: it is %s", DovecotExtraConf, heap)}
+	}
+	if skip := in.confVar("SKIP_FTS", "n"); skipFTS.MatchString(skip.Value) {
+		return Check{Status: StatusOK, Detail: fmt.Sprintf("%s: dovecot-mailcow loads no full-text search, the indexer's vsz_limit does not matter", skip)}
 	}
 	fts, over := ftsOverride(in)
 	if over == "" {

@@ -190,6 +190,14 @@ func TestFTSMemory(t *testing.T) {
 			says: []string{"takes effect"},
 		},
 		{
+			name: "SKIP_FTS=y", check: CheckFTSMemory, tags: []string{"2026-07a"}, want: StatusOK,
+			edit: func(t *testing.T, o *Options) {
+				writeTree(t, o.MailcowDir, map[string]string{DovecotExtraConf: extra})
+				replaceIn(t, o.MailcowDir, MailcowConf, "SKIP_FTS=n", "SKIP_FTS=y")
+			},
+			says: []string{"SKIP_FTS=y (mailcow.conf:8): dovecot-mailcow loads no full-text search"},
+		},
+		{
 			name: "FTS_HEAP instead", check: CheckFTSMemory, tags: []string{"2026-07a"}, want: StatusOK,
 			edit: func(t *testing.T, o *Options) {
 				applyPatch(t, o.MailcowDir, "fts-heap", map[string]string{"FTS_HEAP": "2048"})

@@ -201,6 +201,21 @@ func FuzzReadPostfix(f *testing.F) {
 	})
 }
 
+func TestDovecotMB(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{{"2G", 2048}, {"2 GB", 2048}, {"512M", 512}, {"128 MB", 128}, {"1024k", 1}, {"1048577", 2}, {"1T", 1 << 20}, {"0", -1}, {"x", -1}, {"G", -1}} {
+		got, ok := dovecotMB(tt.in)
+		if !ok {
+			got = -1
+		}
+		if got != tt.want {
+			t.Errorf("dovecotMB(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
 func FuzzReadDovecot(f *testing.F) {
 	f.Add("service indexer-worker {\n  vsz_limit = 2G\n}\n!include_try x.conf\n")
 	f.Fuzz(func(t *testing.T, in string) {
@@ -212,6 +227,9 @@ func FuzzReadDovecot(f *testing.F) {
 				t.Fatalf("setting %+v after line %d of %d", s, last, lines)
 			}
 			last = s.Line
+			if mb, ok := dovecotMB(s.Value); ok && mb <= 0 {
+				t.Fatalf("dovecotMB(%q) = %d", s.Value, mb)
+			}
 		}
 		for _, i := range incs {
 			if i.Line < 1 || i.Line > lines {

@@ -152,6 +152,9 @@ func pmProblems(pool string, keys map[string]patches.Setting) []string {
 // mounts as zzz-other.ini: read last) with the web-worker pool's
 // php_admin_value[memory_limit], which PHP lets no ini file change.
 func phpMemory(in *mailcowFiles, pool map[string]patches.Setting) (note string, items []string, want string) {
+	if pool == nil {
+		return fmt.Sprintf("no [%s] pool in %s: memory_limit not compared", webPool, PHPFPMPools), nil, ""
+	}
 	adm, ok := pool["php_admin_value[memory_limit]"]
 	if !ok {
 		return fmt.Sprintf("the [%s] pool sets no php_admin_value[memory_limit]: memory_limit is php.ini's", webPool), nil, ""

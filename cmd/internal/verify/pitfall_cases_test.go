@@ -86,6 +86,16 @@ func TestRelayNetworks(t *testing.T) {
 			},
 		},
 		{
+			name: "patch enabled, network missing from it", check: CheckRelayNetworks, tags: latest, want: StatusFail,
+			edit: func(t *testing.T, o *Options) {
+				appendFile(t, o.MailcowDir, PostfixExtraCf, relayExtraCf)
+				applyPatch(t, o.MailcowDir, "rspamd-local-addrs", map[string]string{"LOCAL_ADDRS": "192.168.10.0/24"})
+				o.Config.Enabled = []string{"rspamd-local-addrs"}
+				o.Config.Path = "/etc/mcupdate/mcupdate.ini"
+			},
+			says: []string{"data/conf/rspamd/custom/mcupdate_local_addrs.map (1 network(s))", "fix: add 10.20.0.0/16 to [patch rspamd-local-addrs] LOCAL_ADDRS in /etc/mcupdate/mcupdate.ini"},
+		},
+		{
 			name: "override.d wins over local.d", check: CheckRelayNetworks, tags: latest, want: StatusFail,
 			edit: func(t *testing.T, o *Options) {
 				appendFile(t, o.MailcowDir, PostfixExtraCf, "mynetworks = 192.168.10.0/24\n")
@@ -239,6 +249,13 @@ func TestPHPFPM(t *testing.T) {
 			edit: func(t *testing.T, o *Options) {
 				applyPatch(t, o.MailcowDir, "php-fpm-pool-size", map[string]string{"MAX_CHILDREN": "15"})
 			},
+		},
+		{
+			name: "web pool renamed", check: CheckPHPFPM, tags: all, want: StatusOK,
+			edit: func(t *testing.T, o *Options) {
+				replaceIn(t, o.MailcowDir, PHPFPMPools, "[web-worker]", "[mailcow-web]")
+			},
+			says: []string{"no [web-worker] pool in data/conf/phpfpm/php-fpm.d/pools.conf: memory_limit not compared"},
 		},
 		{
 			name: "start_servers outside the spare range", check: CheckPHPFPM, tags: all, want: StatusFail,

@@ -64,6 +64,11 @@ func checkRelayNetworks(in *mailcowFiles) Check {
 	c.Items = append(c.Items, notes...)
 	c.Detail = fmt.Sprintf("%d network(s) postfix relays for are not local to rspamd: their mail passes postfix and is then rejected by rspamd (SPOOFED_UNAUTH, SPF_FAIL)", len(bad))
 	c.Fix = fmt.Sprintf("make rspamd trust them too: enable the rspamd-local-addrs patch ([patch rspamd-local-addrs] LOCAL_ADDRS = %s; it keeps mailcow's own networks), then 'mcupdate apply'; or list them in %s", strings.Join(raws, " "), RspamdIPWhitelist)
+	for _, name := range in.opt.Config.Enabled {
+		if name == "rspamd-local-addrs" {
+			c.Fix = fmt.Sprintf("add %s to [patch rspamd-local-addrs] LOCAL_ADDRS in %s, then 'mcupdate apply'; or list them in %s", strings.Join(raws, " "), in.opt.Config.Path, RspamdIPWhitelist)
+		}
+	}
 	return c
 }
 

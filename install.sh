@@ -274,6 +274,9 @@ done
 # Scratch space for content and builds, outside the target directories: a
 # run with nothing to do must not touch them, not even their mtimes.
 work=$(mktemp -d) || die "cannot create a temp dir"
+# What install.sh puts under PREFIX/share besides the binary: PATH:ARGS
+# for the binary that prints it.
+extras=("bash-completion/completions/mcupdate:completion bash" "zsh/site-functions/_mcupdate:completion zsh" "man/man1/mcupdate.1:man")
 trap 'rm -rf -- "$work"' EXIT
 
 if ((EUID != 0)); then
@@ -379,6 +382,17 @@ do_uninstall() {
 	elif [[ -e ${m[bin]} ]]; then
 		rm -f -- "${m[bin]}" || die "cannot remove ${m[bin]}"
 		note "removed ${m[bin]}"
+	fi
+	if [[ -n ${m[bin]:-} ]]; then
+		local f dest share
+		share=$(dirname -- "$(dirname -- "${m[bin]}")")/share
+		for f in "${extras[@]}"; do
+			dest=$share/${f%%:*}
+			if [[ -f $dest ]]; then
+				rm -f -- "$dest" || die "cannot remove $dest"
+				note "removed $dest"
+			fi
+		done
 	fi
 
 	local cfg=${m[config]:-} cdir=${m[config_dir]:-} sdir=${m[state_dir]:-}
@@ -553,6 +567,18 @@ mkdir -p -- "$prefix/bin" || die "cannot create $prefix/bin"
 if put_from "$src_bin" "$bin" 755; then
 	note "installed $bin (from $src_bin)"
 fi
+
+# Shell completions and the manual page, made by the binary just
+# installed, where Debian's bash-completion, zsh and man look under PREFIX.
+for f in "${extras[@]}"; do
+	dest=$prefix/share/${f%%:*}
+	mkdir -p -- "$(dirname -- "$dest")" || die "cannot create $(dirname -- "$dest")"
+	read -r -a words <<<"${f#*:}"
+	"$bin" "${words[@]}" >"$work/extra" || die "$bin ${f#*:} failed"
+	if put_from "$work/extra" "$dest" 644; then
+		note "installed $dest"
+	fi
+done
 
 # The configuration: written once, never overwritten.
 if [[ ! -d $config_dir ]]; then

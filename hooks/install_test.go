@@ -114,6 +114,10 @@ func newFixture(t *testing.T, prebuilt bool) *fixture {
 	if prebuilt {
 		writeFile(t, filepath.Join(f.src, "mcupdate"), fmt.Sprintf(`#!/bin/sh
 # fake mcupdate for install_test.go
+case "$1" in
+completion) echo "# fake $2 completion for mcupdate"; exit 0 ;;
+man) echo ".TH MCUPDATE 1"; exit 0 ;;
+esac
 {
 	for a in "$@"; do printf 'arg=%%s\n' "$a"; done
 	printf 'pwd=%%s\n' "$PWD"
@@ -345,6 +349,18 @@ func TestInstallFresh(t *testing.T) {
 	checkContains(t, ".git/info/exclude", readFile(t, filepath.Join(f.mailcow, ".git", "info", "exclude")),
 		"\n/pre_update_hook.sh\n", "\n/post_update_hook.sh\n", "\n/*.mcupdate-orig\n", "\n*.mcupdate-new\n")
 	checkMissing(t, f.hook("pre")+".mcupdate-orig", f.hook("post")+".mcupdate-orig")
+	// The completions and the manual page, printed by the binary.
+	for file, want := range map[string]string{
+		"share/bash-completion/completions/mcupdate": "# fake bash completion for mcupdate\n",
+		"share/zsh/site-functions/_mcupdate":         "# fake zsh completion for mcupdate\n",
+		"share/man/man1/mcupdate.1":                  ".TH MCUPDATE 1\n",
+	} {
+		p := filepath.Join(f.prefix, file)
+		if got := readFile(t, p); got != want {
+			t.Errorf("%s = %q, want %q", p, got, want)
+		}
+		checkMode(t, p, 0o644)
+	}
 
 	for _, kind := range []string{"pre", "post"} {
 		t.Run(kind, func(t *testing.T) {
@@ -473,7 +489,8 @@ func TestUninstallRestores(t *testing.T) {
 			if d := diffSnapshots(before, snapshot(t, false, f.mailcow)); len(d) > 0 {
 				t.Errorf("mailcow dir not restored:\n%s", strings.Join(d, "\n"))
 			}
-			checkMissing(t, f.bin())
+			checkMissing(t, f.bin(), filepath.Join(f.prefix, "share", "man", "man1", "mcupdate.1"),
+				filepath.Join(f.prefix, "share", "bash-completion", "completions", "mcupdate"), filepath.Join(f.prefix, "share", "zsh", "site-functions", "_mcupdate"))
 			checkMode(t, f.config(), 0o600)
 			checkMode(t, f.stateDir, 0o700)
 			checkContains(t, "stdout", r.stdout, "removed "+f.bin(), "kept configuration "+f.config(), "kept state dir "+f.stateDir, "--purge")
@@ -713,6 +730,13 @@ func TestInstallBuildsRealBinary(t *testing.T) {
 	if v.code != 0 || !strings.HasPrefix(v.stdout, "mcupdate ") {
 		t.Errorf("%s version: exit %d, stdout %q, stderr %q", f.bin(), v.code, v.stdout, v.stderr)
 	}
+	// The real completions parse in bash; the manual is roff.
+	bashc := filepath.Join(f.prefix, "share", "bash-completion", "completions", "mcupdate")
+	if c := run(t, f.root, nil, "bash", "-n", bashc); c.code != 0 {
+		t.Errorf("bash -n %s: %s", bashc, c.stderr)
+	}
+	checkContains(t, "bash completion", readFile(t, bashc), "complete -o default -F _mcupdate mcupdate", "verify) COMPREPLY=")
+	checkContains(t, "manual", readFile(t, filepath.Join(f.prefix, "share", "man", "man1", "mcupdate.1")), ".TH MCUPDATE 1", ".SH EXIT STATUS")
 }
 
 // The keys mcupdate's config parser (cmd/internal/config) knows, and the

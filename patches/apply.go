@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/mcupdate/mcupdate/patches/secret"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
@@ -32,6 +33,19 @@ type fileReader interface {
 type remover interface {
 	Remove(name string) error
 }
+
+// linkResolver says where a write through a link lands; fsx's systems
+// have it.
+type linkResolver interface {
+	ResolveLink(name string) (string, error)
+}
+
+// LinkedFile is the one file mcupdate edits through a symbolic link that
+// may lead outside the mailcow dir, at the link's target: update.sh does
+// the same (sed -i --follow-symlinks), and admins keep mailcow.conf in
+// /etc or a secrets mount, with mailcow's .env linking to it. Every
+// other write stays inside the mailcow dir.
+const LinkedFile = "mailcow.conf"
 
 // Mode is what [Apply] does with the changes it computed.
 type Mode int
@@ -73,7 +87,9 @@ type EditResult struct {
 	State State
 	// Diff is a unified diff of the edit's change (for a mode edit, a
 	// list of the permission and owner changes), with secret parameter
-	// values masked. Empty when nothing changes.
+	// values masked and every secret hidden, context lines included: the
+	// secret settings of the file (its old and new version) and the
+	// values of mailcow.conf's. Empty when nothing changes.
 	Diff string
 	Err  error
 }
@@ -181,6 +197,7 @@ type run struct {
 	realDir string
 	mode    Mode
 	files   map[string]fileState // by absolute path
+	secrets *secret.Redactor     // mailcow.conf's secrets, read once for the first diff
 }
 
 // Seams for tests.
@@ -234,7 +251,8 @@ func stateOf(err error) State {
 
 func (r *run) patch(b *Bound) PatchResult {
 	pr := PatchResult{Name: b.Name, Services: b.Services, Restart: b.Restart}
-	pr.Edits = make([]EditResult, len(b.edits))
+	// Room for the checks' results: planned edits point into this array.
+	pr.Edits = make([]EditResult, len(b.edits), len(b.edits)+len(b.Checks))
 	// Within the patch, edits see each other's results.
 	view := map[string]fileState{}
 	var plans []*planned
@@ -246,7 +264,7 @@ func (r *run) patch(b *Bound) PatchResult {
 	}
 	for i, be := range b.edits {
 		pr.Edits[i] = EditResult{Edit: be.Name, Kind: be.Kind, File: be.File, State: StateAlreadyApplied}
-		abs, err := r.safePath(be.File, be.File == "mailcow.conf")
+		abs, err := r.safePath(be.File, be.File == LinkedFile)
 		if err != nil {
 			fail(i, err)
 			continue
@@ -286,8 +304,17 @@ func (r *run) patch(b *Bound) PatchResult {
 		}
 		view[abs] = fileState{data: out, exists: true}
 		p.old, p.new = cur, fileState{data: out, exists: true}
-		pr.Edits[i].Diff = b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out))
+		pr.Edits[i].Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
 		plans = append(plans, p)
+	}
+	// The checks see the files as the edits leave them; one that fails
+	// stops the patch like a failed edit, and is reported as one.
+	for _, c := range b.Checks {
+		if err, broken := r.check(b, c, view); err != nil {
+			err = &CheckError{Patch: b.Name, Check: c.Name, File: c.File, Err: err, Broken: broken}
+			pr.Edits = append(pr.Edits, EditResult{Edit: c.Name, Kind: KindCheck, File: c.File, State: StateFailed, Err: err})
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		for _, p := range plans {
@@ -317,6 +344,40 @@ func (r *run) patch(b *Bound) PatchResult {
 	}
 	sort.Strings(pr.Changed)
 	return pr
+}
+
+// check runs one check against its file as this patch's edits leave it
+// (view), else as the run sees it; broken says the parameter breaks the
+// rule (else the file could not be read). A missing file has no value to
+// break.
+func (r *run) check(b *Bound, c *Check, view map[string]fileState) (err error, broken bool) {
+	abs, err := r.safePath(c.File, c.File == "mailcow.conf")
+	if err != nil {
+		return err, false
+	}
+	cur, ok := view[abs]
+	if !ok {
+		if cur, err = r.read(abs); err != nil {
+			return err, false
+		}
+	}
+	if !cur.exists {
+		return nil, false
+	}
+	err = c.run(b, cur.data)
+	return err, err != nil
+}
+
+// redact hides every secret in the diff of old → new: the secret
+// settings of both versions, context lines included (a dry run of
+// fts-heap showed mailcow.conf's DBPASS line as context), and every value
+// mailcow.conf sets as a secret, wherever it stands.
+func (r *run) redact(old, new, diff string) string {
+	if r.secrets == nil {
+		conf, _ := r.read(filepath.Join(r.root, "mailcow.conf"))
+		r.secrets = secret.NewRedactor([]byte(conf.data))
+	}
+	return r.secrets.Learn([]byte(old), []byte(new)).String(diff)
 }
 
 // edit runs the editor of one text edit.
@@ -436,7 +497,9 @@ func (r *run) write(b *Bound, plans []*planned) error {
 
 // safePath joins rel to the mailcow dir and refuses a result that a
 // symlink leads out of it. allowLink permits a symlink as the last
-// component: update.sh itself follows a symlinked mailcow.conf.
+// component (update.sh itself follows a symlinked mailcow.conf): the path
+// returned is then the link's final target, so the write lands there
+// explicitly; a Writer never follows a link out on its own.
 func (r *run) safePath(rel string, allowLink bool) (string, error) {
 	abs := filepath.Join(r.root, filepath.FromSlash(rel))
 	check := abs
@@ -449,6 +512,12 @@ func (r *run) safePath(rel string, allowLink bool) (string, error) {
 	}
 	if real != r.realDir && !strings.HasPrefix(real, r.realDir+string(filepath.Separator)) {
 		return "", fmt.Errorf("%w: it resolves to %s", ErrUnsafePath, real)
+	}
+	if allowLink {
+		if lr, ok := r.w.(linkResolver); ok {
+			return lr.ResolveLink(abs)
+		}
+		return evalExisting(abs)
 	}
 	return abs, nil
 }

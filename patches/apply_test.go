@@ -387,3 +387,38 @@ func TestApplyMasksSecretsInErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestDryRunDiffRedacted: every line of a dry-run diff passes the
+// redactor, context lines included: mailcow.conf's DBPASS beside FTS_HEAP
+// was printed by `apply --dry-run` of fts-heap. So is a secret setting of
+// another file, and mailcow.conf's value where another file repeats it.
+func TestDryRunDiffRedacted(t *testing.T) {
+	const dbpass, relay = "Sx9DryRunDbPass", "Rel4yDryRun"
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"mailcow.conf": "DBNAME=mailcow\nDBPASS=" + dbpass + "\nFTS_HEAP=128\nTZ=UTC\n",
+		"extra.cf":     "relayhost = [relay]:587\nsmtp_sasl_password_maps = static:u:" + relay + "\n# db: " + dbpass + "\nmessage_size_limit = 1\n",
+	})
+	heap := mustBind(t, "fts-heap", heapPatch, nil)
+	size := mustBind(t, "size", "description = s\n[edit e]\nfile = extra.cf\nkind = line\nline = message_size_limit = 2\nmatch = ^message_size_limit\n", nil)
+	res, err := Apply(&dryRecorder{}, dir, []*Bound{heap, size}, ModeDryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diffs string
+	for _, p := range res.Patches {
+		for _, e := range p.Edits {
+			diffs += e.Diff
+		}
+	}
+	for _, want := range []string{" DBPASS=<redacted>\n-FTS_HEAP=128\n+FTS_HEAP=1024\n", " smtp_sasl_password_maps = <redacted>\n # db: <redacted>\n-message_size_limit = 1\n"} {
+		if !strings.Contains(diffs, want) {
+			t.Errorf("the diffs have no %q:\n%s", want, diffs)
+		}
+	}
+	for _, v := range []string{dbpass, relay} {
+		if strings.Contains(diffs, v) {
+			t.Errorf("a dry-run diff shows %q:\n%s", v, diffs)
+		}
+	}
+}

@@ -36,7 +36,7 @@ func BenchmarkApplyAll(b *testing.B) {
 			}
 		}
 	}
-	ps, _, err := Resolve(enabled, benchParams(), lib, nil)
+	ps, _, err := Resolve(Settings{Enabled: enabled, Params: benchParams()}, lib, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

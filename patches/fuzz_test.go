@@ -1,9 +1,14 @@
 package patches
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // fuzzEdit binds a one-edit patch with parameter P; nil when the fuzzer's
@@ -227,6 +232,74 @@ func fsSources() ([]string, error) {
 	return out, nil
 }
 
+// FuzzShellLines: shellLines never panics, gives one answer per line,
+// names a line of the file when it refuses it, and a file it accepts
+// becomes one it refuses when a lone quote is added on a new line.
+func FuzzShellLines(f *testing.F) {
+	for _, c := range shellCases {
+		f.Add(c.in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		inside, err := shellLines(in)
+		if err != nil {
+			if !errors.Is(err, ErrShellQuoting) {
+				t.Fatalf("error %v is not ErrShellQuoting", err)
+			}
+			var n int
+			if _, serr := fmt.Sscanf(err.Error(), "line %d:", &n); serr != nil || n < 1 || n > len(splitLines(in)) {
+				t.Fatalf("error %q names no line of the %d", err, len(splitLines(in)))
+			}
+			return
+		}
+		if len(inside) != len(splitLines(in)) {
+			t.Fatalf("%d answers for %d lines", len(inside), len(splitLines(in)))
+		}
+		if len(inside) > 0 && inside[0] {
+			t.Fatal("the first line starts inside a word")
+		}
+		if _, err := shellLines(in + "\n'"); err == nil {
+			t.Fatalf("%q with a lone quote added is accepted", in)
+		}
+	})
+}
+
+// FuzzParamType: a [types] declaration and a value never make parseType
+// or checkValue panic; an accepted number is within the declared range; a
+// secret parameter's value is never in the message.
+func FuzzParamType(f *testing.F) {
+	f.Add("size 32M..64G", "MEMORY_LIMIT", "2048M")
+	f.Add("mb 32..65536", "FTS_HEAP", "abc")
+	f.Add("count 1..", "MAX_CHILDREN", "0")
+	f.Add("cidr-list", "IPS", "192.0.2.0/24, 2001:db8::1")
+	f.Add("text", "DB_PASS", "s3cr3t\x00")
+	f.Add("count ..10", "API_TOKEN", "t0ken-value-99")
+	f.Fuzz(func(t *testing.T, spec, name, v string) {
+		typ, err := parseType(spec)
+		if err != nil {
+			return
+		}
+		err = typ.checkValue(name, v)
+		if err != nil {
+			if secret.IsName(name) && len(v) >= 4 && strings.Contains(err.Error(), strconv.Quote(v)[1:len(strconv.Quote(v))-1]) && !strings.Contains(typ.Spec, v) {
+				t.Fatalf("the error %q shows the secret %q", err, v)
+			}
+			return
+		}
+		if strings.IndexByte(v, 0) >= 0 || len(v) > MaxParamLen {
+			t.Fatalf("%q accepted as %s", v, typ.Spec)
+		}
+		if typ.numeric() {
+			n, err := typ.number(v)
+			if err != nil || typ.HasMin && n < typ.Min || typ.HasMax && n > typ.Max {
+				t.Fatalf("%q accepted as %s: %d, %v", v, typ.Spec, n, err)
+			}
+			if m, err := typ.number(typ.show(n)); err != nil || m != n {
+				t.Fatalf("show(%d) = %q reads back as %d, %v", n, typ.show(n), m, err)
+			}
+		}
+	})
+}
+
 // The readers find exactly what the editors find: every key ReadINI or
 // ReadEnv returns is one the ini or env edit of that key sets.
 func FuzzReadINI(f *testing.F) {
@@ -264,7 +337,7 @@ func FuzzReadEnv(f *testing.F) {
 			}
 			last = s.Line
 			be := &boundEdit{Edit: &Edit{Kind: KindEnv, Key: s.Key}, value: "v"}
-			if _, err := editEnv(in, be); err != nil && !strings.Contains(err.Error(), "quote") {
+			if _, err := editEnv(in, be); err != nil && !errors.Is(err, ErrShellQuoting) && !errors.Is(err, errEnvQuote) {
 				t.Fatalf("ReadEnv found %+v, the editor: %v", s, err)
 			}
 		}

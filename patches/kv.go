@@ -172,10 +172,22 @@ func envRender(old, v string) (string, error) {
 
 // editEnv sets KEY=VALUE in a shell-style variables file. Every assignment
 // of the key is set, since the last one wins when the file is sourced.
+//
+// A file whose quoting is broken is refused with the line, before
+// anything is edited: with `DBPASS='x` unclosed, the shell reads a later
+// FTS_HEAP=… as part of DBPASS. A line inside a value that spans lines is
+// no assignment, and the key's own value may not span lines.
 func editEnv(s string, be *boundEdit) (string, error) {
+	inside, err := shellLines(s)
+	if err != nil {
+		return "", err
+	}
 	ls := splitLines(s)
 	found := false
 	for i, l := range ls {
+		if inside[i] {
+			continue
+		}
 		b := body(l)
 		t := strings.TrimLeft(b, " \t")
 		if strings.HasPrefix(t, "export ") {
@@ -189,6 +201,9 @@ func editEnv(s string, be *boundEdit) (string, error) {
 			continue
 		}
 		found = true
+		if i+1 < len(ls) && inside[i+1] {
+			return "", fmt.Errorf("line %d: %w: the value of %s continues on line %d; set it by hand", i+1, ErrShellQuoting, be.Key, i+2)
+		}
 		prefix := b[:len(b)-len(after)+1]
 		old, rest := envValue(after[1:])
 		nv, err := envRender(old, be.value)
@@ -209,7 +224,12 @@ func editEnv(s string, be *boundEdit) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("variable %s: %w", be.Key, err)
 	}
-	return strings.Join(insertLines(ls, len(ls), []string{be.Key + "=" + nv}, fileEOL(ls)), ""), nil
+	out := insertLines(ls, len(ls), []string{be.Key + "=" + nv}, fileEOL(ls))
+	// A last line ending in a backslash would join the new line to it.
+	if in, err := shellLines(strings.Join(out, "")); err != nil || in[len(out)-1] {
+		return "", fmt.Errorf("line %d: %w: it ends in a backslash, which would make %s=… part of its value; add %s by hand", len(ls), ErrShellQuoting, be.Key, be.Key)
+	}
+	return strings.Join(out, ""), nil
 }
 
 // Setting is one key a file sets, as the ini and env editors find it.
@@ -274,11 +294,22 @@ func iniValue(v string) string {
 
 // ReadEnv returns the assignments of a shell-style variables file
 // (mailcow.conf) in file order, found as the env editor finds them
-// (`KEY=value`, `export KEY=value`; comment lines skipped). When the file
-// is sourced, the last assignment of a key wins.
+// (`KEY=value`, `export KEY=value`; comment lines and the lines inside a
+// quoted value skipped). When the file is sourced, the last assignment of
+// a key wins.
 func ReadEnv(data []byte) []Setting {
 	var out []Setting
+	// Lines inside a quoted value that spans lines set nothing. A file
+	// whose quoting is broken (which the editor refuses) is read line by
+	// line, as well as it goes.
+	inside, err := shellLines(string(data))
+	if err != nil {
+		inside = nil
+	}
 	for i, l := range splitLines(string(data)) {
+		if inside != nil && inside[i] {
+			continue
+		}
 		t := strings.TrimLeft(body(l), " \t")
 		if strings.HasPrefix(t, "export ") {
 			t = strings.TrimLeft(t[len("export "):], " \t")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // paramRef is one ${NAME} or ${NAME|FILTER} in a value.
@@ -125,17 +127,6 @@ func toLines(s string) (string, error) {
 	return strings.Join(items, "\n"), nil
 }
 
-// isSecret says whether a parameter's value must never be printed.
-func isSecret(name string) bool {
-	u := strings.ToUpper(name)
-	for _, w := range []string{"PASS", "SECRET", "KEY", "TOKEN"} {
-		if strings.Contains(u, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // masker hides the values of secret parameters in text meant for people.
 // Values shorter than 4 bytes are left alone: masking "1" would garble a
 // diff while hiding nothing worth hiding.
@@ -144,7 +135,7 @@ type masker []string
 func newMasker(params map[string]string) masker {
 	var m masker
 	for k, v := range params {
-		if isSecret(k) && len(v) >= 4 {
+		if secret.IsName(k) && len(v) >= 4 {
 			m = append(m, v)
 		}
 	}

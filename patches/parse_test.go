@@ -183,7 +183,7 @@ func TestResolve(t *testing.T) {
 	}
 	own.Origin = "/etc/mcupdate/patches/greylist-off.ini"
 	t.Run("override warns", func(t *testing.T) {
-		bs, warns, err := Resolve([]string{"greylist-off", "fts-heap"}, map[string]map[string]string{"fts-heap": {"FTS_HEAP": "512"}, "sogo-workers": {"WORKERS": "3"}}, lib, map[string]*Patch{"greylist-off": own})
+		bs, warns, err := Resolve(Settings{Enabled: []string{"greylist-off", "fts-heap"}, Params: map[string]map[string]string{"fts-heap": {"FTS_HEAP": "512"}, "sogo-workers": {"WORKERS": "3"}}}, lib, map[string]*Patch{"greylist-off": own})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestResolve(t *testing.T) {
 		}
 	})
 	t.Run("unknown names and unset params all reported", func(t *testing.T) {
-		_, _, err := Resolve([]string{"greylist_off", "php-memory", "fts-heap"}, nil, lib, nil)
+		_, _, err := Resolve(Settings{Enabled: []string{"greylist_off", "php-memory", "fts-heap"}}, lib, nil)
 		if !errors.Is(err, ErrUnknownPatch) || !errors.Is(err, ErrParam) {
 			t.Fatalf("err = %v", err)
 		}

@@ -53,6 +53,8 @@ const (
 	KindJSON  Kind = "json"
 	KindFile  Kind = "file"
 	KindMode  Kind = "mode"
+	// KindCheck marks the result of a [check NAME] that failed.
+	KindCheck Kind = "check"
 )
 
 // Restart says how a service picks up a changed file.
@@ -151,9 +153,15 @@ type Patch struct {
 	Description string
 	Params      []string          // names, in order
 	Defaults    map[string]string // from [defaults]
-	Services    []string
-	Restart     Restart
-	Edits       []*Edit
+	// Types holds the declared type of each parameter ([types]); a
+	// parameter without one is text.
+	Types map[string]ParamType
+	// Checks are the rules a parameter must keep against the file the
+	// patch edits ([check NAME]).
+	Checks   []*Check
+	Services []string
+	Restart  Restart
+	Edits    []*Edit
 	// Origin is where the patch came from: "library" or a file path.
 	Origin string
 
@@ -258,7 +266,7 @@ func Parse(name string, src []byte) (*Patch, error) {
 	if err != nil {
 		return nil, &ParseError{File: name, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
 	}
-	p := &Patch{Name: pname, src: name, Defaults: map[string]string{}, Restart: RestartRestart, line: keyLines[""]}
+	p := &Patch{Name: pname, src: name, Defaults: map[string]string{}, Types: map[string]ParamType{}, Restart: RestartRestart, line: keyLines[""]}
 	lineOf := func(sec, key string) int {
 		if key == "" {
 			return secLine[sec]
@@ -308,6 +316,25 @@ func Parse(name string, src []byte) (*Patch, error) {
 			for _, k := range sec.Keys() {
 				p.Defaults[k.Name()] = k.Value()
 			}
+		case len(fields) == 1 && fields[0] == "types":
+			for _, k := range sec.Keys() {
+				t, err := parseType(k.Value())
+				if err != nil {
+					errs = append(errs, perr("types", k.Name(), "[types] %s: %v", k.Name(), err))
+					continue
+				}
+				p.Types[k.Name()] = t
+			}
+		case len(fields) == 2 && fields[0] == "check":
+			if !editName.MatchString(fields[1]) {
+				errs = append(errs, perr(sname, "", "[%s]: check name %q: use letters, digits, '.', '_' and '-'", sname, fields[1]))
+				continue
+			}
+			c, cerrs := parseCheck(fields[1], sec, func(key string) int { return lineOf(strings.Join(fields, " "), key) }, name)
+			errs = append(errs, cerrs...)
+			if c != nil {
+				p.Checks = append(p.Checks, c)
+			}
 		case len(fields) == 2 && fields[0] == "edit":
 			if !editName.MatchString(fields[1]) {
 				errs = append(errs, perr(sname, "", "[%s]: edit name %q: use letters, digits, '.', '_' and '-'", sname, fields[1]))
@@ -319,7 +346,7 @@ func Parse(name string, src []byte) (*Patch, error) {
 				p.Edits = append(p.Edits, e)
 			}
 		default:
-			errs = append(errs, perr(sname, "", "unknown section [%s] (want [edit NAME] or [defaults])", sname))
+			errs = append(errs, perr(sname, "", "unknown section [%s] (want [edit NAME], [check NAME], [defaults] or [types])", sname))
 		}
 	}
 	if p.Description == "" {
@@ -332,9 +359,24 @@ func Parse(name string, src []byte) (*Patch, error) {
 	for _, pn := range p.Params {
 		declared[pn] = true
 	}
-	for k := range p.Defaults {
+	for k, v := range p.Defaults {
 		if !declared[k] {
 			errs = append(errs, perr("defaults", k, "[defaults] %s is not listed in params", k))
+		} else if err := p.Types[k].orText().checkValue(k, v); err != nil {
+			errs = append(errs, perr("defaults", k, "[defaults] %s: %v (declared %s)", k, err, p.Types[k].orText().Spec))
+		}
+	}
+	for k := range p.Types {
+		if !declared[k] {
+			errs = append(errs, perr("types", k, "[types] %s is not listed in params", k))
+		}
+	}
+	for _, c := range p.Checks {
+		switch t, ok := p.Types[c.Param]; {
+		case !declared[c.Param]:
+			errs = append(errs, &ParseError{File: name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s is not listed in params", ErrSyntax, c.Name, c.Param)})
+		case !ok || !t.numeric():
+			errs = append(errs, &ParseError{File: name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s must be declared count, mb or size in [types] to be compared", ErrSyntax, c.Name, c.Param)})
 		}
 	}
 	// Every ${NAME} must be declared, so a typo fails here and not on the

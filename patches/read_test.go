@@ -43,6 +43,18 @@ func TestReadEnv(t *testing.T) {
 	}
 }
 
+// A line inside a quoted value that spans lines sets nothing, for the
+// reader as for the editor.
+func TestReadEnvMultiLine(t *testing.T) {
+	var keys []string
+	for _, s := range ReadEnv([]byte("MULTI=\"one\nNOT=this\"\nAFTER=1\n")) {
+		keys = append(keys, s.Key)
+	}
+	if strings.Join(keys, " ") != "MULTI AFTER" {
+		t.Errorf("keys %v, want MULTI AFTER", keys)
+	}
+}
+
 // The readers see in every release's pools.conf and other.ini what the
 // php-memory-limit and php-fpm-pool-size patches edit.
 func TestReadINIUpstream(t *testing.T) {

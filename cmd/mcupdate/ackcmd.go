@@ -16,7 +16,7 @@ needs no acknowledgement: verify sees them. With --dry-run, say what would
 be acknowledged and write nothing.`
 
 func runAckCmd(_ context.Context, a *app, args []string) error {
-	fs := a.flags("ack", "ID...", ackHelp)
+	fs := a.flags("ack")
 	ids, err := a.parse(fs, args)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Exit codes, decided in one place (exitCode) and documented in usage.
@@ -70,7 +71,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, state.ErrLocked):
 		return exitLocked
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
+		errors.Is(err, state.ErrUnsafe):
 		return exitUsage
 	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
 		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
@@ -91,20 +93,115 @@ type globals struct {
 	verbose    bool
 }
 
+// globalFlag is one global option. The table below is the one place
+// they are defined: the top-level parse, every command's parse, --help
+// and the shell completions are made from it.
+type globalFlag struct {
+	name string
+	env  string // the environment variable that sets the default, or ""
+	arg  string // the value's name in the usage ("DIR"), "" for a switch
+	help string
+	def  string // the default when the environment does not set it
+	// defHelp says the default in words where it is not a value.
+	defHelp string
+	str     func(*globals) *string
+	on      func(*globals) *bool
+}
+
+var globalFlags = []globalFlag{
+	{name: "mailcow-dir", env: "MCUPDATE_MAILCOW_DIR", arg: "DIR", help: "mailcow directory", defHelp: "the current directory if it holds mailcow.conf",
+		str: func(g *globals) *string { return &g.mailcowDir }},
+	{name: "config", env: "MCUPDATE_CONFIG", arg: "FILE", help: "configuration", def: config.DefaultPath,
+		str: func(g *globals) *string { return &g.configPath }},
+	{name: "state-dir", env: "MCUPDATE_STATE_DIR", arg: "DIR", help: "state directory", def: state.DefaultDir,
+		str: func(g *globals) *string { return &g.stateDir }},
+	{name: "daemon-json", env: "MCUPDATE_DAEMON_JSON", arg: "FILE", help: "Docker's daemon.json", def: "/etc/docker/daemon.json",
+		str: func(g *globals) *string { return &g.daemonJSON }},
+	{name: "dry-run", help: "change nothing; show what would change", on: func(g *globals) *bool { return &g.dryRun }},
+	{name: "q", help: "quiet: nothing when all is well, only what failed otherwise", on: func(g *globals) *bool { return &g.quiet }},
+	{name: "v", help: "verbose", on: func(g *globals) *bool { return &g.verbose }},
+}
+
+// register defines the global flags on fs with their defaults: the
+// environment's, else the built-in ones.
 func (g *globals) register(fs *flag.FlagSet, getenv func(string) string) {
-	def := func(env, fallback string) string {
-		if v := getenv(env); v != "" {
-			return v
+	for _, f := range globalFlags {
+		if f.on != nil {
+			fs.BoolVar(f.on(g), f.name, false, f.help)
+			continue
 		}
-		return fallback
+		def := f.def
+		if v := getenv(f.env); f.env != "" && v != "" {
+			def = v
+		}
+		fs.StringVar(f.str(g), f.name, def, f.help)
 	}
-	fs.StringVar(&g.mailcowDir, "mailcow-dir", def("MCUPDATE_MAILCOW_DIR", ""), "mailcow directory (env MCUPDATE_MAILCOW_DIR; default: the current directory if it holds mailcow.conf)")
-	fs.StringVar(&g.configPath, "config", def("MCUPDATE_CONFIG", config.DefaultPath), "configuration file (env MCUPDATE_CONFIG)")
-	fs.StringVar(&g.stateDir, "state-dir", def("MCUPDATE_STATE_DIR", state.DefaultDir), "state directory (env MCUPDATE_STATE_DIR)")
-	fs.StringVar(&g.daemonJSON, "daemon-json", def("MCUPDATE_DAEMON_JSON", "/etc/docker/daemon.json"), "Docker daemon.json (env MCUPDATE_DAEMON_JSON)")
-	fs.BoolVar(&g.dryRun, "dry-run", false, "change nothing; show what would change")
-	fs.BoolVar(&g.quiet, "q", false, "quiet: only warnings, errors and results")
-	fs.BoolVar(&g.verbose, "v", false, "verbose")
+}
+
+// redefine defines the global flags on a command's fs with the values
+// parsed so far as their defaults, so that they are accepted after the
+// command's name too.
+func (g *globals) redefine(fs *flag.FlagSet) {
+	now := *g
+	for _, f := range globalFlags {
+		if f.on != nil {
+			fs.BoolVar(f.on(g), f.name, *f.on(&now), f.help)
+		} else {
+			fs.StringVar(f.str(g), f.name, *f.str(&now), f.help)
+		}
+	}
+}
+
+// globalUsage is the GLOBAL OPTIONS part of --help.
+func globalUsage() string {
+	var b strings.Builder
+	for _, f := range globalFlags {
+		dash := "--"
+		if len(f.name) == 1 {
+			dash = "-"
+		}
+		head := dash + f.name
+		if f.arg != "" {
+			head += " " + f.arg
+		}
+		help := f.help
+		var extra []string
+		if f.env != "" {
+			extra = append(extra, "env "+f.env)
+		}
+		if f.defHelp != "" {
+			extra = append(extra, "default: "+f.defHelp)
+		} else if f.def != "" {
+			extra = append(extra, "default "+f.def)
+		}
+		if len(extra) > 0 {
+			help += " (" + strings.Join(extra, "; ") + ")"
+		}
+		lines := wrapWords(help, 58)
+		fmt.Fprintf(&b, "  %-19s %s\n", head, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(&b, "  %-19s %s\n", "", l)
+		}
+	}
+	return b.String()
+}
+
+// wrapWords breaks s at spaces into lines of at most width bytes.
+func wrapWords(s string, width int) []string {
+	var out []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		if cur != "" && len(cur)+1+len(w) > width {
+			out = append(out, cur)
+			cur = w
+			continue
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(out, cur)
 }
 
 // app is one invocation of mcupdate.
@@ -115,41 +212,68 @@ type app struct {
 	stderr io.Writer
 	getenv func(string) string
 
-	cfg *config.Config
+	cfg     *config.Config
+	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
 }
 
-// command is one subcommand.
+// command is one subcommand: the one place its synopsis, summary and help
+// text are written (--help, the usage, the man page and the shell
+// completions are made from them).
 type command struct {
 	name    string
 	args    string // synopsis after the name
 	summary string
+	help    string
 	run     func(ctx context.Context, a *app, args []string) error
 }
 
 // commands lists the subcommands in the order --help shows them.
 func commands() []command {
 	return []command{
-		{"hook", "pre | post", "what the update.sh shims run", runHookCmd},
-		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", runVerifyCmd},
-		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", runApplyCmd},
-		{"diff", "[--base REV] [--full] [--json]", "risk diff of the last update", runDiffCmd},
-		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", runAckCmd},
-		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", runSnapshotCmd},
-		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", runReplayCmd},
-		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", runDemoCmd},
-		{"version", "", "print the version", runVersionCmd},
+		{"hook", "pre | post", "what the update.sh shims run", hookHelp, runHookCmd},
+		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", verifyHelp, runVerifyCmd},
+		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
+		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", diffHelp, runDiffCmd},
+		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", ackHelp, runAckCmd},
+		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", snapshotHelp, runSnapshotCmd},
+		{"replay", "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]", "rehearse an update against upstream tags (CI)", replayHelp, runReplayCmd},
+		{"demo", "[--keep]", "the whole cycle on the built-in fixtures, no mailcow needed", demoHelp, runDemoCmd},
+		{"completion", "bash | zsh", "print a shell completion script", completionHelp, runCompletionCmd},
+		{"man", "", "print the manual page (roff)", manHelp, runManCmd},
+		{"version", "", "print the version", versionHelp, runVersionCmd},
 	}
 }
 
 // Main runs mcupdate with args (without the program name) and returns the
 // exit code. The testscript tests register it as the mcupdate command.
 func Main(args []string) int {
+	keepWorkingWithoutOutput()
 	return run(args, os.Stdout, os.Stderr, os.Getenv)
+}
+
+// keepWorkingWithoutOutput makes sure output never decides the work: a
+// stdout closed under a hook (`./update.sh | head`, a dropped SSH
+// session's pipe) killed the post hook with SIGPIPE after it restored the
+// overrides and before it re-applied the patches. With SIGPIPE caught, a
+// write to the closed pipe fails with EPIPE, which ui ignores; SIGHUP (the
+// terminal is gone) is caught too. Every step runs, the report is written,
+// then mcupdate exits. Caught, not ignored: an ignored signal stays
+// ignored in git and docker after exec, a caught one is reset.
+func keepWorkingWithoutOutput() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGPIPE, syscall.SIGHUP)
+	go func() {
+		for range ch {
+		}
+	}()
 }
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
 	a.ui = ui.New(stdout, stderr)
+	// Every line printed hides secret settings; mailcowDir adds the
+	// values of mailcow.conf's secrets once it knows the install.
+	a.ui.Secrets = secret.NewRedactor()
 	if getenv("NO_COLOR") != "" {
 		a.ui.Color = false
 	}
@@ -254,22 +378,19 @@ func (a *app) applyGlobals() {
 	a.ui.Verbose = a.g.verbose
 }
 
-// flags returns a FlagSet for a subcommand that also accepts the global
-// flags, so `mcupdate hook pre --dry-run` works as well as
-// `mcupdate --dry-run hook pre`.
-func (a *app) flags(name, synopsis, help string) *flag.FlagSet {
+// flags returns a FlagSet for the subcommand name that also accepts the
+// global flags, so `mcupdate hook pre --dry-run` works as well as
+// `mcupdate --dry-run hook pre`. Its usage comes from the command table.
+func (a *app) flags(name string) *flag.FlagSet {
+	var synopsis, help string
+	for _, c := range commands() {
+		if c.name == name {
+			synopsis, help = c.args, c.help
+		}
+	}
 	fs := flag.NewFlagSet("mcupdate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	// Re-register the globals on this set with the values parsed so far
-	// as their defaults.
-	g := a.g
-	fs.StringVar(&a.g.mailcowDir, "mailcow-dir", g.mailcowDir, "mailcow directory")
-	fs.StringVar(&a.g.configPath, "config", g.configPath, "configuration file")
-	fs.StringVar(&a.g.stateDir, "state-dir", g.stateDir, "state directory")
-	fs.StringVar(&a.g.daemonJSON, "daemon-json", g.daemonJSON, "Docker daemon.json")
-	fs.BoolVar(&a.g.dryRun, "dry-run", g.dryRun, "change nothing; show what would change")
-	fs.BoolVar(&a.g.quiet, "q", g.quiet, "quiet")
-	fs.BoolVar(&a.g.verbose, "v", g.verbose, "verbose")
+	a.g.redefine(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(a.stdout, "usage: mcupdate %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(help))
 		own := false
@@ -288,9 +409,10 @@ func (a *app) flags(name, synopsis, help string) *flag.FlagSet {
 }
 
 func isGlobalFlag(name string) bool {
-	switch name {
-	case "mailcow-dir", "config", "state-dir", "daemon-json", "dry-run", "q", "v":
-		return true
+	for _, f := range globalFlags {
+		if f.name == name {
+			return true
+		}
 	}
 	return false
 }
@@ -302,7 +424,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				// The flag package has printed fs.Usage already.
 				return nil, flag.ErrHelp
 			}
 			return nil, usagef("%v", err)
@@ -336,20 +458,11 @@ COMMANDS
 	}
 	fmt.Fprintf(w, `
 GLOBAL OPTIONS
-  --mailcow-dir DIR   mailcow directory (env MCUPDATE_MAILCOW_DIR; default: the
-                      current directory if it holds mailcow.conf)
-  --config FILE       configuration (env MCUPDATE_CONFIG; default %s)
-  --state-dir DIR     state directory (env MCUPDATE_STATE_DIR; default %s)
-  --daemon-json FILE  Docker's daemon.json (env MCUPDATE_DAEMON_JSON;
-                      default /etc/docker/daemon.json)
-  --dry-run           change nothing; show what would change
-  -q                  quiet: only warnings, errors and results
-  -v                  verbose
-
+%s
 Run 'mcupdate COMMAND --help' for a command's options.
 Colour only on a terminal, never with NO_COLOR.
 
-%s`, config.DefaultPath, state.DefaultDir, exitStatusHelp)
+%s`, globalUsage(), exitStatusHelp)
 }
 
 // config loads the configuration once, printing its warnings.
@@ -402,7 +515,21 @@ func (a *app) mailcowDir() (string, error) {
 	if _, err := os.Stat(filepath.Join(abs, ".git")); err != nil {
 		return "", &configError{fmt.Errorf("mailcow dir %s: no .git: mailcow must be a git checkout for update.sh to work", abs)}
 	}
+	// Every write below it, by any command, through a handle on it.
+	if err := fsx.Confine(abs); err != nil {
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, err)}
+	}
+	a.learnSecrets(abs)
 	return abs, nil
+}
+
+// learnSecrets makes every line printed from now on hide the secrets
+// mailcow.conf in dir sets, wherever they appear.
+func (a *app) learnSecrets(dir string) *secret.Redactor {
+	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
+	a.secrets = secret.NewRedactor(conf)
+	a.ui.Secrets = a.secrets
+	return a.secrets
 }
 
 func unwrapPath(err error) error {
@@ -413,8 +540,8 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// state returns the state directory.
-func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir} }
+// state returns the state directory, read-only with --dry-run.
+func (a *app) state() state.Dir { return state.Dir{Path: a.g.stateDir, ReadOnly: a.g.dryRun} }
 
 // system returns where writes go: disk, or a recorder with --dry-run.
 func (a *app) system() fsx.System {

@@ -11,7 +11,7 @@ the services whose files changed. With --dry-run, print the unified diffs
 of what would change and write nothing.`
 
 func runApplyCmd(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("apply", "[--dry-run] [--no-restart]", applyHelp)
+	fs := a.flags("apply")
 	noRestart := fs.Bool("no-restart", false, "restart nothing; say what needs a restart")
 	pos, err := a.parse(fs, args)
 	if err != nil {

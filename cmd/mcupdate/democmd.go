@@ -25,7 +25,7 @@ silently dropped, the post hook, and what came back. Everything happens
 in a temporary directory, removed at the end unless --keep.`
 
 func runDemoCmd(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("demo", "[--keep]", demoHelp)
+	fs := a.flags("demo")
 	keep := fs.Bool("keep", false, "keep the temporary directory and print its path")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -70,6 +70,8 @@ func (a *app) demo(ctx context.Context, root string) error {
 	if err := fixtures.BuildInstall(dir, up, from); err != nil {
 		return err
 	}
+	// The demo's mailcow.conf holds (fake) secrets like a real one.
+	secrets := a.learnSecrets(dir)
 	cfg, err := config.Parse("mcupdate.ini (demo)", fixtures.AdminConfig())
 	if err != nil {
 		return err
@@ -94,7 +96,7 @@ func (a *app) demo(ctx context.Context, root string) error {
 	}
 	env := &hook.Env{
 		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
-		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, RiskBrief: true,
+		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, Secrets: secrets,
 	}
 
 	step(2, "./update.sh starts and runs pre_update_hook.sh: mcupdate hook pre")
@@ -108,17 +110,23 @@ func (a *app) demo(ctx context.Context, root string) error {
 		return err
 	}
 	u.Printf("   merge exit %d; HEAD is now %q", res.MergeExit, "After update on …")
-	// update.sh has been seen to empty docker-compose.override.yml.
+	// Simulated, and said so: update.sh releases before the 2025-08
+	// modules split removed an ipv6nat-mailcow section from the override
+	// with sed -i '/ipv6nat-mailcow:$/,/^$/d', which deletes to the end
+	// of the file when no blank line follows.
 	override := filepath.Join(dir, "docker-compose.override.yml")
 	if err := os.WriteFile(override, nil, 0o644); err != nil {
 		return err
 	}
-	u.Printf("   and, as update.sh has done in the field, docker-compose.override.yml is now empty")
+	u.Printf("   the demo then empties docker-compose.override.yml, as update.sh releases before 2025-08 could")
+	u.Printf("   (their sed -i '/ipv6nat-mailcow:$/,/^$/d' deleted to the end of the file when no blank line followed)")
 	u.Printf("   %s", u.Yellow("What the update silently dropped (upstream wins every conflict):"))
 	lost := 0
+	wasLost := map[demoLine]bool{}
 	for _, c := range custom {
 		if ok, where := demoHas(dir, c); !ok || where != c.file {
 			lost++
+			wasLost[c] = true
 			u.Printf("   %s %-43s %s", u.Red("-"), c.file, c.line)
 		}
 	}
@@ -130,25 +138,30 @@ func (a *app) demo(ctx context.Context, root string) error {
 		u.Warnf("the post hook reported problems: see above")
 	}
 
-	step(5, "What came back")
-	back := 0
+	step(5, "What came back (+), what the merge kept (=), what is still lost (!)")
+	back, kept := 0, 0
 	for _, c := range custom {
-		if ok, where := demoHas(dir, c); ok {
+		ok, where := demoHas(dir, c)
+		switch {
+		case ok && !wasLost[c]:
+			kept++
+			u.Printf("   = %-43s %s", c.file, c.line)
+		case ok:
 			back++
 			note := ""
 			if where != c.file {
 				note = "  (in " + where + ", which overrides it)"
 			}
 			u.Printf("   %s %-43s %s%s", u.Green("+"), c.file, c.line, note)
-		} else {
-			u.Printf("   %s %-43s %s  (no patch covers it: the risk diff above flags it)", u.Red("!"), c.file, c.line)
+		default:
+			u.Printf("   %s %-43s %s  (no patch covers it: the risk diff above flags it, verify fails until it is back)", u.Red("!"), c.file, c.line)
 		}
 	}
 	if data, err := os.ReadFile(override); err == nil && len(data) > 0 {
 		back++
 		u.Printf("   %s %-43s %s", u.Green("+"), "docker-compose.override.yml", "(restored from the snapshot)")
 	}
-	u.Printf("   %d of %d customizations are back; restarts a real run does are listed under \"restart\".", back, len(custom)+1)
+	u.Printf("   %d of %d lost customizations are back, %d were kept; restarts a real run does are listed under \"restart\".", back, lost+1, kept)
 	u.Printf("\nNext: install.sh --mailcow-dir /opt/mailcow-dockerized puts the hooks in place (README.md).")
 	return nil
 }

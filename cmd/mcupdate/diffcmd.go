@@ -9,23 +9,26 @@ import (
 )
 
 const diffHelp = `The risk diff of the last update: what changed against the pre-update
-state, ranked. HIGH: upstream changed a file an enabled patch edits, a
-local change the merge dropped and no patch restores, an override
-shadowing a file upstream changed, an override naming a service
-docker-compose.yml no longer has, a customized file deleted upstream.
-MEDIUM: compose services, images, ports, volumes; mailcow.conf keys
-update.sh added or removed; dns lists compose concatenates. LOW: the
-rest, counted by directory. Secrets of mailcow.conf never appear.
+state, ranked. HIGH means act: a customization the merge dropped and no
+patch put back, a patch that could not be re-applied, a setting a patch
+or an override sets that upstream removed, a customized file deleted
+upstream, an override naming a service docker-compose.yml no longer has.
+MEDIUM, with values: upstream changed the default of a setting you set
+(yours still wins); compose services, ports, volumes, image updates;
+mailcow.conf keys update.sh added or removed; dns lists compose
+concatenates. LOW: the rest, counted by area. Secrets never appear.
 
 The base is the first parent of the "After update" merge at HEAD, else
 the commit the pre hook recorded, else ORIG_HEAD, else HEAD~1; --base
-chooses it.`
+chooses it. With --exit-code, exit 1 when there is a HIGH finding (as
+git diff --exit-code does for a difference).`
 
 func runDiffCmd(_ context.Context, a *app, args []string) error {
-	fs := a.flags("diff", "[--base REV] [--full] [--json]", diffHelp)
+	fs := a.flags("diff")
 	base := fs.String("base", "", "compare with this revision instead of the pre-update state")
 	full := fs.Bool("full", false, "show the diffs of every changed file, not only the HIGH ones")
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	exitCode := fs.Bool("exit-code", false, "exit 1 when there is a HIGH finding")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -45,14 +48,21 @@ func runDiffCmd(_ context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	high := r.Count(risk.High)
 	if *asJSON {
-		return r.WriteJSON(a.stdout)
+		if err := r.WriteJSON(a.stdout); err != nil {
+			return err
+		}
+	} else {
+		if err := env.RenderRisk(r, *full, false); err != nil {
+			return err
+		}
+		if high > 0 {
+			a.ui.Hintf("%s: read them above; 'mcupdate verify' checks the install as a whole", plural(high, "HIGH finding"))
+		}
 	}
-	if err := env.RenderRisk(r, *full); err != nil {
-		return err
-	}
-	if n := r.Count(risk.High); n > 0 {
-		a.ui.Hintf("%s: read them above; 'mcupdate verify' checks the install as a whole", plural(n, "HIGH finding"))
+	if *exitCode && high > 0 {
+		return errSilent
 	}
 	return nil
 }

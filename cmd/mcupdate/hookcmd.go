@@ -12,17 +12,23 @@ post_update_hook.sh that install.sh puts in the mailcow directory exec
 'mcupdate hook pre' and 'mcupdate hook post'; update.sh runs them.
 
 pre:  repairs a detached HEAD, checks that no untracked file is in the
-      way of the merge, makes daemon.json pass update.sh's IPv6 checks
-      without restarting Docker, snapshots the gitignored overrides,
-      records the pre-update commit. Stops update.sh before it changes
-      anything when going on would leave mailcow down half-way.
+      way of the merge, records every customization of tracked files in
+      the ledger, predicts what update.sh's merge will drop, makes
+      daemon.json pass update.sh's IPv6 checks without restarting
+      Docker, snapshots the gitignored overrides, records the pre-update
+      commit. Stops update.sh before it changes anything when going on
+      would leave mailcow down half-way (and, with [general]
+      on_predicted_loss, when the merge would drop a customization).
 post: restores lost override files, re-applies the enabled patches,
-      restarts only the services whose files changed, prints the risk diff.
+      restarts only the services whose files changed, prints the risk
+      diff, and says what the update did to each customization (a loss
+      fails verify until it is back or acknowledged: mcupdate ack).
 
-Each writes a JSON report to the state directory.`
+Each writes a JSON report to the state directory; with --dry-run
+nothing at all is written.`
 
 func runHookCmd(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("hook", "pre | post", hookHelp)
+	fs := a.flags("hook")
 	noRestart := fs.Bool("no-restart", false, "post: restart nothing; say what needs a restart")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -70,6 +76,7 @@ func (a *app) hookEnv() (*hook.Env, error) {
 		Sys:           a.system(),
 		DryRun:        a.g.dryRun,
 		UI:            a.ui,
+		Secrets:       a.secrets,
 		Now:           time.Now,
 		ChainedHook:   a.getenv("MCUPDATE_CHAINED_HOOK"),
 		ChainedStatus: a.getenv("MCUPDATE_CHAINED_STATUS"),

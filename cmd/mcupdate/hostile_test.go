@@ -317,7 +317,11 @@ func TestHostileInput(t *testing.T) {
 		in.appendTo(in.path("mailcow.conf"), []byte("LONG_VALUE="+line+"\n# "+line+"\n"))
 		in.appendTo(in.path(pools), []byte("; "+line+"\n"))
 		in.appendTo(in.path("docker-compose.override.yml"), []byte("# "+line+"\n"))
-		in.appendTo(in.config, []byte("\n; "+line+"\n[patch fts-heap]\nFTS_HEAP = 512\n; "+line+"\n"))
+		cfg := string(fixtures.AdminConfig())
+		if !strings.Contains(cfg, "[patch fts-heap]\nFTS_HEAP = 512\n") {
+			t.Fatal("the fixture's [patch fts-heap] moved")
+		}
+		in.write(in.config, []byte(strings.Replace(cfg, "[patch fts-heap]\nFTS_HEAP = 512\n", "; "+line+"\n[patch fts-heap]\nFTS_HEAP = 512\n; "+line+"\n", 1)), 0o600)
 		wantOK(t, in.run("hook", "pre"))
 		wantOK(t, in.run("apply", "--dry-run"))
 		wantOK(t, in.run("apply", "--no-restart"))
@@ -336,7 +340,6 @@ func TestHostileInput(t *testing.T) {
 		in.write(in.path("data/conf/rspamd/override.d/junk.conf"), []byte(junk), 0o644)
 		patchDir := filepath.Join(in.work, "etc", "patches")
 		in.write(filepath.Join(patchDir, "junk.ini"), []byte("description = junk\x00\xff\n[edit a]\nfile = data/conf/postfix/extra.cf\xff\nkind = line\nline = x\x00y\nposition = end\n"), 0o644)
-		in.appendTo(in.config, []byte("\n[patches]\n"))
 		cfg, err := os.ReadFile(in.config)
 		must(t, err)
 		cfg = bytes.Replace(cfg, []byte("[patches]\nenable = "), []byte("[patches]\ndir = "+patchDir+"\nenable = junk "), 1)

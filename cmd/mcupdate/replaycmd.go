@@ -10,8 +10,6 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
-const replaySynopsis = "--upstream URL|PATH --from REF (--to REF[,REF...] | --tags GLOB) [--chain] [--local DIR] [--json] [--keep]"
-
 const replayHelp = `Rehearse updates in a scratch clone of the upstream, for CI: the admin's
 state at --from (the enabled patches of --config, and with --local DIR the
 install's own edits of tracked files and its gitignored overrides), then,
@@ -55,7 +53,7 @@ type replayOptions struct {
 
 func runReplayCmd(ctx context.Context, a *app, args []string) error {
 	var o replayOptions
-	fs := a.flags("replay", replaySynopsis, replayHelp)
+	fs := a.flags("replay")
 	fs.StringVar(&o.upstream, "upstream", "", "the mailcow repository: `URL or PATH`")
 	fs.StringVar(&o.from, "from", "", "the release the install is at: tag, branch or commit")
 	fs.StringVar(&o.to, "to", "", "targets, comma-separated")

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
-	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 const verifyHelp = `Check, without changing anything, that the install is as the admin set
@@ -27,6 +28,8 @@ it up and that the next update.sh run finds nothing in its way:
                        with a safer home (a warning)
   customizations       customizations an update dropped, still missing and
                        not acknowledged ('mcupdate ack')
+  leftovers            temp files a killed mcupdate run left in the mailcow
+                       dir, the state dir or beside daemon.json (a warning)
 
 and the pitfalls, settings each file accepts that fail together:
 
@@ -47,7 +50,10 @@ and the pitfalls, settings each file accepts that fail together:
 
 Exits 1 when a check failed; warnings do not fail. --json prints the report
 in a versioned schema ("schema": 1); --prometheus FILE also writes
-node_exporter textfile metrics to FILE, atomically (mode 0644 when new).`
+node_exporter textfile metrics to FILE, atomically: a temp file beside it,
+renamed over it (mode 0644 when new; a link at FILE is replaced, never
+written through). A directory others can write without the sticky bit is
+refused.`
 
 // verifyOptions are verify's own flags.
 type verifyOptions struct {
@@ -57,7 +63,7 @@ type verifyOptions struct {
 
 func runVerifyCmd(ctx context.Context, a *app, args []string) error {
 	var opts verifyOptions
-	fs := a.flags("verify", "[--json] [--prometheus FILE]", verifyHelp)
+	fs := a.flags("verify")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	fs.StringVar(&opts.prometheus, "prometheus", "", "also write node_exporter textfile metrics to `FILE`")
 	pos, err := a.parse(fs, args)
@@ -77,7 +83,7 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	}
 	// Errors below may quote the admin's files: hide mailcow.conf's secrets.
 	conf, _ := os.ReadFile(filepath.Join(dir, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 	defer func() {
 		var ee *exitError
 		if err == nil || errors.As(err, &ee) {
@@ -94,6 +100,11 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if opts.prometheus != "" {
+		if err := checkMetricsDir(opts.prometheus); err != nil {
+			return &configError{err}
+		}
+	}
 	rep, runErr := verify.Run(ctx, verify.Options{
 		MailcowDir: dir,
 		Config:     cfg,
@@ -103,12 +114,19 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	if opts.json {
 		err = rep.WriteJSON(a.stdout)
 	} else {
-		err = rep.WriteText(a.stdout, a.statusColour)
+		if a.g.quiet {
+			err = rep.WriteFailures(a.stdout, a.statusColour)
+		} else {
+			err = rep.WriteText(a.stdout, a.statusColour)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if opts.prometheus != "" {
+		// A temp file created O_EXCL beside FILE, renamed over it through
+		// a handle on the directory: a link planted at FILE is replaced,
+		// never written through.
 		if err := fsx.WriteFileAtomic(opts.prometheus, rep.Metrics(), 0o644); err != nil {
 			return &configError{fmt.Errorf("--prometheus %s: %w", opts.prometheus, unwrapPath(err))}
 		}
@@ -118,6 +136,29 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 	}
 	if !rep.OK {
 		return errSilent
+	}
+	return nil
+}
+
+// checkMetricsDir refuses a metrics file in a directory others can write
+// without the sticky bit: another user could replace the file, or the
+// directory's entries, between two verify runs. (A link planted at the
+// file is harmless: the write replaces it.)
+func checkMetricsDir(file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return fmt.Errorf("--prometheus %s: %w", file, err)
+	}
+	dir := filepath.Dir(abs)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--prometheus %s: %w", file, unwrapPath(err))
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--prometheus %s: %s is not a directory", file, dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 && fi.Mode()&iofs.ModeSticky == 0 {
+		return fmt.Errorf("--prometheus %s: its directory %s is writable by others without the sticky bit (mode %04o): another user could replace the metrics; fix: chmod o-w %s (or chmod +t %s)", file, dir, uint32(fi.Mode().Perm()), dir, dir)
 	}
 	return nil
 }

@@ -5,11 +5,13 @@ import (
 	"runtime/debug"
 )
 
+const versionHelp = "Print mcupdate's version."
+
 // version is set at build time with -ldflags "-X main.version=…".
 var version = ""
 
 func runVersionCmd(_ context.Context, a *app, args []string) error {
-	fs := a.flags("version", "", "Print mcupdate's version.")
+	fs := a.flags("version")
 	if pos, err := a.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {

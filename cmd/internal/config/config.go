@@ -81,6 +81,10 @@ type Config struct {
 	PatchDir string
 	// Params holds each patch's parameters, by patch name.
 	Params map[string]map[string]string
+	// paramLines holds the line of each parameter, by patch name.
+	paramLines map[string]map[string]int
+	// enableLine is the line of [patches] enable, 0 when not set.
+	enableLine int
 
 	// CertMinDays is how many days mailcow's TLS certificate must still
 	// be valid for before verify warns.
@@ -111,11 +115,16 @@ func Default() *Config {
 // Error is a problem with one key of the configuration.
 type Error struct {
 	File, Section, Key string
-	Err                error
+	// Line is the line the problem is on, or 0.
+	Line int
+	Err  error
 }
 
 func (e *Error) Error() string {
 	where := e.File
+	if e.Line > 0 {
+		where += ":" + strconv.Itoa(e.Line)
+	}
 	if e.Section != "" {
 		where += ": [" + e.Section + "]"
 	}
@@ -139,19 +148,41 @@ var known = map[string][]string{
 	"verify":           {"cert_min_days"},
 }
 
-// Load reads the configuration at path. A missing file yields the defaults.
+// Load reads the configuration at path. A missing file yields the
+// defaults; a path that is not a readable regular file is an *Error, a
+// configuration error like any other (a directory, a FIFO that would
+// block, a file root cannot read).
 func Load(path string) (*Config, error) {
 	c := Default()
 	c.Path = path
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, &Error{File: path, Err: pathErr(err)}
+	}
+	switch {
+	case fi.IsDir():
+		return nil, &Error{File: path, Err: errors.New("is a directory, not a configuration file: --config (or MCUPDATE_CONFIG) names the file, such as " + DefaultPath)}
+	case !fi.Mode().IsRegular():
+		return nil, &Error{File: path, Err: fmt.Errorf("is not a regular file (%v): --config (or MCUPDATE_CONFIG) names the file, such as %s", fi.Mode().Type(), DefaultPath)}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Err: pathErr(err)}
 	}
 	c.Exists = true
 	return c, c.parse(data)
+}
+
+// pathErr drops the path an *fs.PathError repeats: the *Error names it.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Parse reads a configuration from data; path names it in messages.
@@ -162,6 +193,12 @@ func Parse(path string, data []byte) (*Config, error) {
 }
 
 func (c *Config) parse(data []byte) error {
+	lines, err := scanLines(c.Path, data)
+	if err != nil {
+		return err
+	}
+	c.paramLines = lines.params
+	c.enableLine = lines.enable
 	f, err := ini.LoadSources(ini.LoadOptions{
 		AllowNonUniqueSections:   false,
 		SpaceBeforeInlineComment: true,
@@ -307,6 +344,25 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("%q is not a boolean (on/off, true/false, yes/no)", s)
+}
+
+// ParamOrigin returns where the parameter param of patch was set, such as
+// "/etc/mcupdate/mcupdate.ini:14", or "" when it was not set here.
+func (c *Config) ParamOrigin(patch, param string) string {
+	if n, ok := c.paramLines[patch][param]; ok {
+		return c.Path + ":" + strconv.Itoa(n)
+	}
+	return ""
+}
+
+// EnableOrigin says where the enabled patches are listed, such as
+// "/etc/mcupdate/mcupdate.ini:12 [patches] enable", or "" when they are
+// not set in a file.
+func (c *Config) EnableOrigin() string {
+	if c.enableLine == 0 {
+		return ""
+	}
+	return c.Path + ":" + strconv.Itoa(c.enableLine) + " [patches] enable"
 }
 
 // PatchParams returns the parameters set for patch name, sorted by key, for

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,10 +27,78 @@ func TestLoadMissingFileIsDefaults(t *testing.T) {
 	}
 }
 
-func TestLoadUnreadable(t *testing.T) {
-	dir := t.TempDir() // a directory cannot be read as a file, even by root
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), dir) {
-		t.Errorf("Load(directory) = %v, want an error naming it", err)
+// TestLoadNotAFile: --config naming a directory, a FIFO (which a plain
+// read would block on forever) or an unreadable file is a configuration
+// error (*Error, exit 2) naming the path, not a failure (exit 1).
+func TestLoadNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dir, dir + ": is a directory, not a configuration file: --config (or MCUPDATE_CONFIG) names the file, such as /etc/mcupdate/mcupdate.ini"},
+		{fifo, fifo + ": is not a regular file"},
+		{filepath.Join(dir, "x", "..", "fifo", "y"), "not a directory"},
+	} {
+		c, err := Load(tc.path)
+		var e *Error
+		if c != nil || !errors.As(err, &e) || e.File != tc.path || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s) = %v, %v; want a *config.Error %q", tc.path, c, err, tc.want)
+		}
+	}
+}
+
+// TestParseRepeated: a repeated section or key is an error naming both
+// lines; ini.v1 alone merged the sections and let the last key win, so the
+// first `enable` list was silently lost.
+func TestParseRepeated(t *testing.T) {
+	for _, tc := range []struct{ name, ini, want string }{
+		{"section", "[patches]\nenable = fts-heap\n\n[general]\nbranch = master\n[patches]\ndir = /p\n",
+			"m.ini:6: [patches]: section repeats the one on line 1: merge them"},
+		{"key", "[patches]\nenable = fts-heap\ndir = /p\nenable = greylist-off\n",
+			"m.ini:4: [patches] enable: set again: line 2 sets it too; keep one, only the last would count"},
+		{"key in repeated section", "[patches]\nenable = a\n[patches]\nenable = b\n",
+			"m.ini:4: [patches] enable: set again: line 2 sets it too"},
+		{"patch section", "[patch fts-heap]\nFTS_HEAP = 1024\n[patch  fts-heap]\nFTS_HEAP = 2048\n",
+			"m.ini:3: [patch  fts-heap]: section repeats the one on line 1"},
+		{"parameter", "[patch fts-heap]\nFTS_HEAP = 1024\n; a comment\nFTS_HEAP : 2048\n",
+			"m.ini:4: [patch fts-heap] FTS_HEAP: set again: line 2 sets it too"},
+		{"default section", "a = 1\na = 2\n[general]\n", "m.ini:2: [DEFAULT] a: set again: line 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("m.ini", []byte(tc.ini))
+			var e *Error
+			if !errors.As(err, &e) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a *config.Error %q", err, tc.want)
+			}
+		})
+	}
+	// Not repeats: a key in two sections, a multi-line value's lines, a
+	// continuation line.
+	for _, ok := range []string{
+		"[general]\nbranch = a\n[patch x]\nbranch = b\n",
+		"[patch x]\nA = \"\"\"\nA = 1\nB = 2\n\"\"\"\nB = 3\n",
+		"[patch x]\nA = one \\\nA = two\nB = 1\n",
+	} {
+		if _, err := Parse("m.ini", []byte(ok)); err != nil {
+			t.Errorf("Parse(%q): %v", ok, err)
+		}
+	}
+}
+
+// TestParamOrigin: each parameter's line, for the errors of parameters a
+// patch refuses.
+func TestParamOrigin(t *testing.T) {
+	c, err := Parse("/etc/m.ini", []byte("[patches]\nenable = fts-heap\n\n[patch fts-heap]\n; heap\nFTS_HEAP = 1024\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ParamOrigin("fts-heap", "FTS_HEAP"); got != "/etc/m.ini:6" {
+		t.Errorf("ParamOrigin = %q, want /etc/m.ini:6", got)
+	}
+	if got := c.ParamOrigin("fts-heap", "OTHER"); got != "" {
+		t.Errorf("ParamOrigin(unset) = %q", got)
 	}
 }
 
@@ -96,6 +165,11 @@ cert_min_days = 21
 			"php-memory-limit": {"MEMORY_LIMIT": "2048M"},
 			"fts-heap":         {"FTS_HEAP": "1024", "FTS_PROCS": "2"},
 		},
+		paramLines: map[string]map[string]int{
+			"php-memory-limit": {"MEMORY_LIMIT": 26},
+			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
+		},
+		enableLine:  22,
 		CertMinDays: 21,
 	}
 	if !reflect.DeepEqual(c, want) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"gopkg.in/ini.v1"
 )
 
 // FuzzParse feeds admin-written mcupdate.ini text to Parse: it must never
@@ -18,6 +20,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[restart]\nenabled = maybe\ncompose = docker-compose -p mailcow\n"))
 	f.Add([]byte("[snapshot]\npaths = /etc/passwd ../x\nkeep = -1\n"))
 	f.Add([]byte("a = \"\"\"\nmulti\n\"\"\"\n"))
+	f.Add([]byte("[patches]\nenable = a\n[patches]\nenable = b\n"))
+	f.Add([]byte("[patch x]\nA = one \\\nA = two\nA = `\nA=3`\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.ini", data)
 		if c == nil {
@@ -35,6 +39,23 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %q is not a *config.Error", err)
 			}
 			return
+		}
+		// A repeated section or key is an error: ini.v1 would merge or
+		// shadow it silently.
+		if f, err := ini.LoadSources(ini.LoadOptions{AllowNonUniqueSections: true, AllowShadows: true, SpaceBeforeInlineComment: true}, data); err == nil {
+			seen := map[string]bool{}
+			for _, s := range f.Sections() {
+				name := canonicalSection(s.Name())
+				if seen[name] && s.Name() != ini.DefaultSection {
+					t.Fatalf("section [%s] repeats and Parse accepted it", s.Name())
+				}
+				seen[name] = true
+				for _, k := range s.Keys() {
+					if len(k.ValueWithShadows()) > 1 && !strings.HasPrefix(k.Name(), "#") {
+						t.Fatalf("[%s] %s repeats and Parse accepted it", s.Name(), k.Name())
+					}
+				}
+			}
 		}
 		if c.SnapshotKeep < 1 {
 			t.Fatalf("keep = %d accepted", c.SnapshotKeep)

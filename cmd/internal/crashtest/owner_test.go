@@ -150,3 +150,48 @@ func (w *world) runUmask000(args ...string) result {
 	}
 	return result{args: args, code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }
+
+// Issue 11 (minor): update.sh's version of an override, kept as
+// FILE.mcupdate-new, has update.sh's mode, owner and group, not 0600
+// root (nor an older kept copy's).
+func TestKeptVersionKeepsModeAndOwner(t *testing.T) {
+	w := newWorld(t)
+	w.initMailcow(nil, "[docker]\nipv6 = off\n[restart]\nenabled = off\n")
+	p := w.path(overrideFile(0))
+	w.write(p, overrideAdmin(0), 0o640)
+	for round, mode := range []fs.FileMode{0o644, 0o664 | fs.ModeSetgid} {
+		w.mustRun("hook", "pre")
+		w.write(p, "update.sh's\n", mode)
+		chown(t, p, mode)
+		w.mustRun("hook", "post", "--no-restart")
+		wantOwned(t, "kept version, round "+string(rune('1'+round)), p+".mcupdate-new", mode)
+		if v, _ := read(p + ".mcupdate-new"); v.data != "update.sh's\n" {
+			t.Errorf("kept version: %s", v)
+		}
+		if v, _ := read(p); v.data != overrideAdmin(0) {
+			t.Errorf("not restored: %s", v)
+		}
+	}
+}
+
+// Issue 11 (minor): the daemon.json backups the pre hook makes are
+// pruned like the snapshots, to the newest [snapshot] keep; they grew
+// by one on every update whose daemon.json needed a key.
+func TestDaemonJSONBackupsPruned(t *testing.T) {
+	w := newWorld(t)
+	w.initMailcow(nil, "[restart]\nenabled = off\n[snapshot]\nkeep = 3\n")
+	for i := 0; i < 5; i++ {
+		w.write(w.daemon+".mcupdate-2025010"+string(rune('1'+i))+"T000000Z.bak", "{}\n", 0o644)
+	}
+	for i := 0; i < 2; i++ {
+		w.write(w.daemon, `{"log-driver": "local"}`+"\n", 0o644)
+		w.mustRun("hook", "pre")
+	}
+	baks, _ := filepath.Glob(w.daemon + ".mcupdate-*.bak")
+	if len(baks) != 3 {
+		t.Fatalf("backups after two pre hooks with keep = 3: %v", baks)
+	}
+	if !strings.Contains(baks[0], "20250105T000000Z") {
+		t.Errorf("kept %v, want the newest three", baks)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/proc"
 )
 
 // ErrDockerVersion is a Docker server version that could not be read or
@@ -33,11 +33,9 @@ var dockerWaitDelay = 2 * time.Second
 func DockerMajor(ctx context.Context, timeout time.Duration) (major int, raw string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}")
 	// Its own process group, so that a hung docker and anything it started
 	// are killed together and cannot keep the pipes open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd := proc.Command(ctx, "docker", "version", "--format", "{{.Server.Version}}")
 	cmd.WaitDelay = dockerWaitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -21,9 +21,9 @@ func Fault(op string, nth int64, sticky bool, errno syscall.Errno) (undo func())
 	}
 	switch op {
 	case "create":
-		createTemp = func(dir, pattern string) (*os.File, error) {
+		createTemp = func(dir *os.Root, pattern string) (*os.File, error) {
 			if fail() {
-				return nil, &fs.PathError{Op: "open", Path: dir + "/" + pattern, Err: errno}
+				return nil, &fs.PathError{Op: "open", Path: dir.Name() + "/" + pattern, Err: errno}
 			}
 			return oc(dir, pattern)
 		}
@@ -36,11 +36,11 @@ func Fault(op string, nth int64, sticky bool, errno syscall.Errno) (undo func())
 			return ow(f, b)
 		}
 	case "rename":
-		rename = func(from, to string) error {
+		rename = func(dir *os.Root, from, to string) error {
 			if fail() {
 				return &os.LinkError{Op: "rename", Old: from, New: to, Err: errno}
 			}
-			return or(from, to)
+			return or(dir, from, to)
 		}
 	default:
 		panic("fsx.Fault: unknown op " + op)

@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -40,7 +43,21 @@ type System interface {
 	Symlink(target, name string) error
 }
 
-// Real writes to disk.
+// Real writes to disk. Every operation is made relative to a handle on a
+// directory (os.Root), never by a path checked first and used later:
+//
+//   - below a directory given to [Confine] (the mailcow dir): a handle on
+//     that directory; links are followed while they stay inside it, and a
+//     write one would take outside fails with [ErrOutside];
+//   - below a directory given to [ConfinePrivate] (the state dir): a handle
+//     on that directory, and no link is followed at all;
+//   - elsewhere (daemon.json, a metrics file): a handle on the name's own
+//     directory.
+//
+// Outside a [Confine]d directory a link at the name written is replaced,
+// never followed: a caller that means to write a link's target (a
+// symlinked mailcow.conf, daemon.json) resolves it first with
+// [ResolveLink], explicitly.
 type Real struct{}
 
 var _ System = Real{}
@@ -50,54 +67,185 @@ func (Real) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	return WriteFileAtomic(name, data, perm)
 }
 
-// Remove implements [System].
+// Remove implements [System]: a link is removed, not its target.
 func (Real) Remove(name string) error {
-	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	t, err := locate(name)
+	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(name))
+	defer t.Close()
+	d, base, err := t.parent()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d != t.root {
+		defer d.Close()
+	}
+	if err := d.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &fs.PathError{Op: "remove", Path: name, Err: unwrapPath(escapeErr(name, err))}
+	}
+	return syncDir(d)
 }
 
 // MkdirAll implements [System].
-func (Real) MkdirAll(name string, perm fs.FileMode) error { return os.MkdirAll(name, perm) }
+func (Real) MkdirAll(name string, perm fs.FileMode) error {
+	c, rel, err := where(name)
+	if err != nil {
+		return err
+	}
+	if c.policy == policyDir {
+		// Below no confined directory: an admin's path such as
+		// /etc/docker, created as os.MkdirAll does.
+		return os.MkdirAll(name, perm)
+	}
+	t, err := locate(name)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if c.policy == policyPrivate {
+		return t.mkdirNoLinks(rel, perm)
+	}
+	if err := t.root.MkdirAll(rel, perm&fs.ModePerm); err != nil {
+		return &fs.PathError{Op: "mkdir", Path: name, Err: unwrapPath(escapeErr(name, err))}
+	}
+	return nil
+}
 
-// Chmod implements [System].
-func (Real) Chmod(name string, perm fs.FileMode) error { return os.Chmod(name, perm) }
+// mkdirNoLinks creates rel and its parents below a private root, refusing
+// a link on the way.
+func (t *target) mkdirNoLinks(rel string, perm fs.FileMode) error {
+	if rel == "." {
+		return nil
+	}
+	p := ""
+	for _, comp := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, comp)
+		fi, err := t.root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := t.root.Mkdir(p, perm&fs.ModePerm); err != nil && !errors.Is(err, fs.ErrExist) {
+				return &fs.PathError{Op: "mkdir", Path: t.name, Err: unwrapPath(err)}
+			}
+			fi, err = t.root.Lstat(p)
+		}
+		if err != nil {
+			return &fs.PathError{Op: "mkdir", Path: t.name, Err: unwrapPath(escapeErr(t.name, err))}
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return &fs.PathError{Op: "mkdir", Path: filepath.Join(t.c.dir, p), Err: ErrLink}
+		}
+		if !fi.IsDir() {
+			return &fs.PathError{Op: "mkdir", Path: filepath.Join(t.c.dir, p), Err: syscall.ENOTDIR}
+		}
+	}
+	return nil
+}
+
+// Chmod implements [System]. Below a private directory a link is not
+// followed: changing one is an error.
+func (Real) Chmod(name string, perm fs.FileMode) error {
+	t, err := locate(name)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if t.c.policy != policyTree {
+		if fi, err := t.root.Lstat(t.rel); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return &fs.PathError{Op: "chmod", Path: name, Err: ErrLink}
+		}
+	}
+	if err := t.root.Chmod(t.rel, perm); err != nil {
+		return &fs.PathError{Op: "chmod", Path: name, Err: unwrapPath(escapeErr(name, err))}
+	}
+	return nil
+}
 
 // Lchown implements [System]. Changing to the owner a file already has is
 // a no-op, so unprivileged runs (tests) work on their own files.
 func (Real) Lchown(name string, uid, gid int) error {
-	fi, err := os.Lstat(name)
+	t, err := locate(name)
 	if err != nil {
 		return err
+	}
+	defer t.Close()
+	fi, err := t.root.Lstat(t.rel)
+	if err != nil {
+		return &fs.PathError{Op: "lchown", Path: name, Err: unwrapPath(escapeErr(name, err))}
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == gid {
 		return nil
 	}
-	return os.Lchown(name, uid, gid)
+	if err := t.root.Lchown(t.rel, uid, gid); err != nil {
+		return &fs.PathError{Op: "lchown", Path: name, Err: unwrapPath(escapeErr(name, err))}
+	}
+	return nil
 }
 
 // Symlink implements [System]: the link is made beside name under a temp
-// name and renamed over it, so name is never missing.
+// name and renamed over it, so name is never missing. A link (or file) at
+// name is replaced, not followed.
 func (Real) Symlink(target, name string) error {
-	tmp := filepath.Join(filepath.Dir(name), TempPrefix+filepath.Base(name)+"-link")
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
+	t, err := locate(name)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, name); err != nil {
-		_ = os.Remove(tmp)
+	defer t.Close()
+	d, base, err := t.parent()
+	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(name))
+	if d != t.root {
+		defer d.Close()
+	}
+	tmp := TempPrefix + base + "-link"
+	_ = d.Remove(tmp)
+	if err := d.Symlink(target, tmp); err != nil {
+		return &fs.PathError{Op: "symlink", Path: name, Err: unwrapPath(err)}
+	}
+	if err := d.Rename(tmp, base); err != nil {
+		_ = d.Remove(tmp)
+		return &fs.PathError{Op: "symlink", Path: name, Err: unwrapPath(err)}
+	}
+	return syncDir(d)
 }
 
-// Seams overridden by tests to inject faults such as a full disk.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !errors.Is(err, ErrOutside) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// Seams overridden by tests to inject faults such as a full disk. Each
+// works in the directory handle of the write.
 var (
-	createTemp = os.CreateTemp
+	createTemp = createTempIn
 	writeTemp  = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
-	rename     = os.Rename
+	rename     = func(dir *os.Root, from, to string) error { return dir.Rename(from, to) }
 )
+
+// createTempIn creates a new file in dir named pattern with the "*"
+// replaced by a random string, as os.CreateTemp does, but relative to the
+// handle: O_EXCL, so neither a file nor a link already there is opened.
+func createTempIn(dir *os.Root, pattern string) (*os.File, error) {
+	prefix, suffix, _ := strings.Cut(pattern, "*")
+	for try := 0; ; try++ {
+		name := prefix + strconv.FormatUint(uint64(rand.Uint32()), 10) + suffix
+		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_CLOEXEC, 0o600)
+		if errors.Is(err, fs.ErrExist) && try < 10000 {
+			continue
+		}
+		return f, err
+	}
+}
 
 // TempPrefix starts the name of every temp file mcupdate creates, so a
 // leftover from a killed run can be recognised and removed.
@@ -105,34 +253,51 @@ const TempPrefix = ".mcupdate-tmp-"
 
 // WriteFileAtomic writes data to name so that name holds either its old or
 // its new content at every moment, also across a crash: temp file in the
-// same directory, write, fsync, chmod/chown to the original's mode and
-// owner, rename, fsync of the directory. A symlink at name is followed and
-// its target replaced; the link stays a link. On error the temp file is
-// removed and the original is untouched.
+// same directory (O_EXCL), write, fsync, chmod/chown to the original's
+// mode and owner, rename, fsync of the directory; all of it relative to
+// one handle on that directory (see [Real] for which directory and which
+// links). A link at name is replaced, never followed, except inside a
+// [Confine]d directory, where one that stays inside is followed and its
+// target replaced. On error the temp file is removed and the original is
+// untouched.
 func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
-	target, err := resolveLink(name)
+	t, err := locate(name)
 	if err != nil {
+		return fmt.Errorf("write %s: %w", name, unwrapPath(err))
+	}
+	defer t.Close()
+	if err := t.resolveFinal(); err != nil {
 		return err
 	}
+	d, base, err := t.parent()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, unwrapPath(err))
+	}
+	if d != t.root {
+		defer d.Close()
+	}
 	mode, uid, gid := perm, -1, -1
-	if fi, statErr := os.Stat(target); statErr == nil {
-		if !fi.Mode().IsRegular() {
+	if fi, statErr := d.Lstat(base); statErr == nil {
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			// Replaced: neither its target's mode nor owner is taken.
+		case !fi.Mode().IsRegular():
 			return &fs.PathError{Op: "write", Path: name, Err: errors.New("not a regular file")}
-		}
-		mode = fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(st.Uid), int(st.Gid)
+		default:
+			mode = fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				uid, gid = int(st.Uid), int(st.Gid)
+			}
 		}
 	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return statErr
+		return fmt.Errorf("write %s: %w", name, unwrapPath(statErr))
 	}
-	dir := filepath.Dir(target)
-	cleanOnce(dir)
-	f, err := createTemp(dir, TempPrefix+filepath.Base(target)+"-*")
+	cleanOnce(d)
+	f, err := createTemp(d, TempPrefix+base+"-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	tmp := f.Name()
+	tmp := filepath.Base(f.Name())
 	// The temp stays locked until it is renamed or removed, so that
 	// CleanTemps in another process never takes it for a killed run's.
 	unlock := lockTemp(f)
@@ -140,7 +305,7 @@ func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 	defer func() {
 		if err != nil {
 			_ = f.Close()
-			_ = os.Remove(tmp)
+			_ = d.Remove(tmp)
 		}
 	}()
 	if _, err = writeTemp(f, data); err != nil {
@@ -163,10 +328,10 @@ func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: close: %w", name, err)
 	}
-	if err = rename(tmp, target); err != nil {
+	if err = rename(d, tmp, base); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return syncDir(dir)
+	return syncDir(d)
 }
 
 func statOf(f *os.File) (*syscall.Stat_t, bool) {
@@ -206,17 +371,28 @@ func resolveLink(name string) (string, error) {
 	return "", &fs.PathError{Op: "write", Path: name, Err: errors.New("too many levels of symbolic links")}
 }
 
-// ResolveLink returns the file a write to name would replace: name itself,
-// or the final target of the symlinks at name.
+// ResolveLink returns the file a link at name leads to: name itself, or
+// the final target of the symlinks at name. For the callers that mean to
+// write a link's target; [Real] never follows one on its own outside a
+// [Confine]d directory.
 func ResolveLink(name string) (string, error) { return resolveLink(name) }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// ResolveLink is [ResolveLink], for writers that take a System.
+func (Real) ResolveLink(name string) (string, error) { return resolveLink(name) }
+
+// ResolveLink is [ResolveLink].
+func (*Recorder) ResolveLink(name string) (string, error) { return resolveLink(name) }
+
+// ResolveLink is [ResolveLink].
+func (Check) ResolveLink(name string) (string, error) { return resolveLink(name) }
+
+func syncDir(d *os.Root) error {
+	f, err := d.Open(".")
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	// Some filesystems (and tmpfs on old kernels) reject fsync on a directory.
@@ -246,37 +422,89 @@ func lockTemp(f *os.File) func() {
 // cleaned holds a sync.Once per directory this process wrote to.
 var cleaned sync.Map
 
-// cleanOnce removes, before this process's first write to dir, the temp
-// files a killed run left there: the run that finishes the job leaves
-// none behind. Later writes to dir skip the scan; the Once also keeps a
-// concurrent writer of this process from creating its temp mid-scan.
-func cleanOnce(dir string) {
-	o, _ := cleaned.LoadOrStore(dir, new(sync.Once))
-	o.(*sync.Once).Do(func() { _ = CleanTemps(dir) })
+// cleanOnce removes, before this process's first write to the directory
+// d, the temp files a killed run left there: the run that finishes the
+// job leaves none behind. Later writes to it skip the scan; the Once also
+// keeps a concurrent writer of this process from creating its temp
+// mid-scan.
+func cleanOnce(d *os.Root) {
+	o, _ := cleaned.LoadOrStore(d.Name(), new(sync.Once))
+	o.(*sync.Once).Do(func() { _ = cleanTempsIn(d) })
 }
 
 // CleanTemps removes temp files a killed mcupdate run left in dir. A temp
 // file another live run is writing (it holds its flock) is left alone.
 func CleanTemps(dir string) error {
-	matches, err := filepath.Glob(filepath.Join(dir, TempPrefix+"*"))
+	d, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return cleanTempsIn(d)
+}
+
+// Temps lists the temp files a killed mcupdate run left in dir (those no
+// live run holds), for a check to report; it removes nothing.
+func Temps(dir string) ([]string, error) {
+	d, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := staleTemps(d)
+	for i, n := range names {
+		names[i] = filepath.Join(dir, n)
+	}
+	return names, err
+}
+
+func staleTemps(d *os.Root) ([]string, error) {
+	f, err := d.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	_ = f.Close()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, TempPrefix) && !inUse(d, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func cleanTempsIn(d *os.Root) error {
+	names, err := staleTemps(d)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, m := range matches {
-		if inUse(m) {
-			continue
-		}
-		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, n := range names {
+		if err := d.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// inUse reports whether a live writer holds the flock of the temp file p.
-func inUse(p string) bool {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+// inUse reports whether a live writer holds the flock of the temp file
+// name in d. A link is never opened.
+func inUse(d *os.Root, name string) bool {
+	if fi, err := d.Lstat(name); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}

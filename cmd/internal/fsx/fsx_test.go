@@ -150,36 +150,49 @@ func TestWriteFileAtomicNewFilePerm(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicFollowsSymlinks(t *testing.T) {
-	tests := []struct {
-		name  string
-		links [][2]string // name → target, relative to the test dir, made in order
-		write string      // the path written
-		file  string      // the regular file that must get the content
-	}{
-		{"absolute chain", [][2]string{{"b", "/ABS/real/c"}, {"a", "/ABS/b"}}, "a", "real/c"},
-		{"relative target", [][2]string{{"a", "real/c"}}, "a", "real/c"},
-		{"relative up and down", [][2]string{{"sub/a", "../real/c"}}, "sub/a", "real/c"},
-		{"relative chain across dirs", [][2]string{{"real/b", "c"}, {"sub/a", "../real/b"}}, "sub/a", "real/c"},
+var linkCases = []struct {
+	name  string
+	links [][2]string // name → target, relative to the test dir, made in order
+	write string      // the path written
+	file  string      // the regular file the links lead to
+}{
+	{"absolute chain", [][2]string{{"b", "/ABS/real/c"}, {"a", "/ABS/b"}}, "a", "real/c"},
+	{"relative target", [][2]string{{"a", "real/c"}}, "a", "real/c"},
+	{"relative up and down", [][2]string{{"sub/a", "../real/c"}}, "sub/a", "real/c"},
+	{"relative chain across dirs", [][2]string{{"real/b", "c"}, {"sub/a", "../real/b"}}, "sub/a", "real/c"},
+}
+
+// linkWorld makes the links of a linkCases entry in a new dir.
+func linkWorld(t *testing.T, links [][2]string, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"real", "sub"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, tt := range tests {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		target := strings.Replace(l[1], "/ABS", dir, 1)
+		if err := os.Symlink(target, filepath.Join(dir, l[0])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Inside a confined directory a link that stays inside is followed: its
+// target is replaced, with its mode, and the link stays a link.
+func TestWriteFileAtomicFollowsLinksInsideConfined(t *testing.T) {
+	for _, tt := range linkCases {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for _, d := range []string{"real", "sub"} {
-				if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			file := filepath.Join(dir, tt.file)
-			if err := os.WriteFile(file, []byte("old\n"), 0o640); err != nil {
+			dir := linkWorld(t, tt.links, tt.file)
+			if err := Confine(dir); err != nil {
 				t.Fatal(err)
 			}
-			for _, l := range tt.links {
-				target := strings.Replace(l[1], "/ABS", dir, 1)
-				if err := os.Symlink(target, filepath.Join(dir, l[0])); err != nil {
-					t.Fatal(err)
-				}
-			}
+			file := filepath.Join(dir, tt.file)
 			if err := WriteFileAtomic(filepath.Join(dir, tt.write), []byte("new\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -201,9 +214,53 @@ func TestWriteFileAtomicFollowsSymlinks(t *testing.T) {
 	}
 }
 
-// A dangling link is followed too: its target is created, the link kept.
+// Outside a confined directory a link at the name is replaced, never
+// followed: a link planted in a directory others can write (a metrics
+// file's) cannot make root write elsewhere. Callers that mean the
+// target resolve it with ResolveLink.
+func TestWriteFileAtomicReplacesLinks(t *testing.T) {
+	for _, tt := range linkCases {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := linkWorld(t, tt.links, tt.file)
+			p := filepath.Join(dir, tt.write)
+			if err := WriteFileAtomic(p, []byte("new\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			wantContent(t, filepath.Join(dir, tt.file), "old\n")
+			wantContent(t, p, "new\n")
+			if got := modeOf(t, p); got != 0o600 {
+				t.Errorf("mode %v, want the perm of a new file", got)
+			}
+			noTemps(t, filepath.Dir(p))
+		})
+	}
+	// Also a dangling link, a loop and a link to a directory.
+	for name, target := range map[string]string{"dangling": "missing", "loop": "self", "dir": "d"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "self")
+			mustSymlink(t, target, p)
+			if err := WriteFileAtomic(p, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantContent(t, p, "x")
+			if got := listDir(t, dir); got != "d self" {
+				t.Errorf("dir holds %s", got)
+			}
+		})
+	}
+}
+
+// A dangling link inside a confined directory is followed too: its
+// target is created, the link kept.
 func TestWriteFileAtomicDanglingLink(t *testing.T) {
 	dir := t.TempDir()
+	if err := Confine(dir); err != nil {
+		t.Fatal(err)
+	}
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink("missing", link); err != nil {
 		t.Fatal(err)
@@ -217,6 +274,8 @@ func TestWriteFileAtomicDanglingLink(t *testing.T) {
 	}
 }
 
+// Inside a confined directory (where links are followed) a link loop, a
+// directory and a missing directory are errors naming the file.
 func TestWriteFileAtomicRefuses(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -253,6 +312,9 @@ func TestWriteFileAtomicRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			if err := Confine(dir); err != nil {
+				t.Fatal(err)
+			}
 			p := tt.setup(t, dir)
 			before := listDir(t, dir)
 			err := WriteFileAtomic(p, []byte("x"), 0o644)
@@ -298,7 +360,7 @@ func TestWriteFileAtomicFaults(t *testing.T) {
 		inject func()
 	}{
 		{"createTemp", func() {
-			createTemp = func(string, string) (*os.File, error) { return nil, enospc() }
+			createTemp = func(*os.Root, string) (*os.File, error) { return nil, enospc() }
 		}},
 		{"writeTemp", func() {
 			writeTemp = func(f *os.File, b []byte) (int, error) {
@@ -307,7 +369,7 @@ func TestWriteFileAtomicFaults(t *testing.T) {
 			}
 		}},
 		{"rename", func() {
-			rename = func(string, string) error { return &os.LinkError{Op: "rename", Err: syscall.ENOSPC} }
+			rename = func(*os.Root, string, string) error { return &os.LinkError{Op: "rename", Err: syscall.ENOSPC} }
 		}},
 	}
 	for _, tt := range tests {

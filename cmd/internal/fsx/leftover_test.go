@@ -88,9 +88,9 @@ func TestWriteFileAtomicLocksItsTemp(t *testing.T) {
 	var sawLocked bool
 	orig := rename
 	t.Cleanup(func() { rename = orig })
-	rename = func(from, to string) error {
-		sawLocked = inUse(from)
-		return orig(from, to)
+	rename = func(d *os.Root, from, to string) error {
+		sawLocked = inUse(d, from)
+		return orig(d, from, to)
 	}
 	if err := WriteFileAtomic(p, []byte("A=1\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -399,7 +399,7 @@ func (o *repo) inspect() (*State, error) {
 
 	lockPath := filepath.Join(o.gitDir, "index.lock")
 	if fi, err := os.Stat(lockPath); err == nil {
-		pids := gitProcesses()
+		pids := gitProcesses(o.dir, o.gitDir)
 		st.IndexLock = &IndexLock{Path: lockPath, Age: now().Sub(fi.ModTime()), GitRunning: len(pids) > 0, GitPIDs: pids}
 	}
 	cfg, err := o.r.Config()
@@ -462,29 +462,98 @@ func (o *repo) unmerged(hashSize int) ([]string, error) {
 	return paths, nil
 }
 
-// gitProcesses returns the pids of running git processes, from /proc.
-func gitProcesses() []int {
+// gitProcesses returns the pids of the git processes working in this
+// repository, from /proc: their working directory is in its work tree or
+// its git dir, or their GIT_DIR or GIT_WORK_TREE names one of them. A git
+// elsewhere on the host (another checkout, a CI runner's clone) does not
+// make this repository's index.lock live.
+func gitProcesses(workTree, gitDir string) []int {
 	ents, err := os.ReadDir(procDir)
 	if err != nil {
 		return nil
 	}
+	roots := resolvedRoots(workTree, gitDir)
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		comm, err := os.ReadFile(filepath.Join(procDir, e.Name(), "comm"))
+		proc := filepath.Join(procDir, e.Name())
+		comm, err := os.ReadFile(filepath.Join(proc, "comm"))
 		if err != nil {
 			continue
 		}
 		c := strings.TrimSpace(string(comm))
-		if c == "git" || strings.HasPrefix(c, "git-") {
+		if c != "git" && !strings.HasPrefix(c, "git-") {
+			continue
+		}
+		if worksIn(proc, roots) {
 			pids = append(pids, pid)
 		}
 	}
 	sort.Ints(pids)
 	return pids
+}
+
+// resolvedRoots returns the paths a git process of this repository works
+// in, with their links resolved as /proc shows them.
+func resolvedRoots(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			out = append(out, r)
+		}
+		if a, err := filepath.Abs(p); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// worksIn reports whether the process at proc (a /proc/PID directory)
+// works in one of roots: by its working directory (git -C DIR changes to
+// DIR), else by the GIT_DIR or GIT_WORK_TREE it was started with,
+// resolved against that directory. A process whose directory cannot be
+// read is not counted: root reads every process's.
+func worksIn(proc string, roots []string) bool {
+	cwd, err := os.Readlink(filepath.Join(proc, "cwd"))
+	if err != nil {
+		return false
+	}
+	if within(cwd, roots) {
+		return true
+	}
+	env, err := os.ReadFile(filepath.Join(proc, "environ"))
+	if err != nil {
+		return false
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" || k != "GIT_DIR" && k != "GIT_WORK_TREE" {
+			continue
+		}
+		if !filepath.IsAbs(v) {
+			v = filepath.Join(cwd, v)
+		}
+		if r, err := filepath.EvalSymlinks(v); err == nil {
+			v = r
+		}
+		if within(filepath.Clean(v), roots) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is one of roots or below one.
+func within(p string, roots []string) bool {
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, r+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *repo) problems(st *State) {

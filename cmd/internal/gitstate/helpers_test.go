@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,15 +103,38 @@ func readFile(t *testing.T, p string) string {
 
 // fakeProc points the /proc seam at a directory holding processes with
 // the given comm names, and restores it at the end of the test.
-func fakeProc(t *testing.T, comms map[int]string) {
+// fakeProc points the /proc seam at a fake one holding the processes
+// comms names. A process works in repo, unless its comm ends in
+// "@elsewhere" (its directory is another one) or "@env" (its directory is
+// another one, its GIT_DIR is repo's .git, relative to it).
+func fakeProc(t *testing.T, comms map[int]string, repo string) {
 	t.Helper()
 	dir := t.TempDir()
-	for pid, comm := range comms {
+	elsewhere := t.TempDir()
+	for pid, spec := range comms {
+		comm, where, _ := strings.Cut(spec, "@")
 		p := filepath.Join(dir, strconv.Itoa(pid))
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(p, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cwd, env := repo, "PATH=/usr/bin\x00HOME=/root\x00"
+		switch where {
+		case "elsewhere":
+			cwd = elsewhere
+		case "env":
+			rel, err := filepath.Rel(elsewhere, filepath.Join(repo, ".git"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cwd, env = elsewhere, env+"GIT_DIR="+rel+"\x00"
+		}
+		if err := os.Symlink(cwd, filepath.Join(p, "cwd")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "environ"), []byte(env), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

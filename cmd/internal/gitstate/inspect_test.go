@@ -2,9 +2,12 @@ package gitstate
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +111,8 @@ func TestInspect(t *testing.T) {
 			setup: func(t *testing.T, f *fixture) {
 				makeStale(t, filepath.Join(f.dir, ".git", "index.lock"), at, 3*time.Hour+5*time.Minute)
 			},
-			procs: map[int]string{1: "systemd", 4242: "dockerd", 77: "github-runner"},
+			// A git in another checkout is not this repository's.
+			procs: map[int]string{1: "systemd", 4242: "dockerd", 77: "github-runner", 78: "git@elsewhere", 79: "git-upload-pack@elsewhere"},
 			check: func(t *testing.T, f *fixture, st *State) {
 				if st.IndexLock == nil || st.IndexLock.GitRunning || st.IndexLock.Age != 3*time.Hour+5*time.Minute {
 					t.Errorf("index lock %+v", st.IndexLock)
@@ -121,7 +125,7 @@ func TestInspect(t *testing.T) {
 			setup: func(t *testing.T, f *fixture) {
 				makeStale(t, filepath.Join(f.dir, ".git", "index.lock"), at, 40*time.Second)
 			},
-			procs: map[int]string{1: "systemd", 900: "git", 901: "git-remote-http"},
+			procs: map[int]string{1: "systemd", 900: "git", 901: "git-remote-http@env", 902: "git@elsewhere"},
 			check: func(t *testing.T, f *fixture, st *State) {
 				if st.IndexLock == nil || !st.IndexLock.GitRunning || !reflect.DeepEqual(st.IndexLock.GitPIDs, []int{900, 901}) {
 					t.Errorf("index lock %+v", st.IndexLock)
@@ -173,8 +177,8 @@ func TestInspect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fixNow(t, at)
-			fakeProc(t, tt.procs)
 			f := newFixture(t)
+			fakeProc(t, tt.procs, f.dir)
 			if tt.setup != nil {
 				tt.setup(t, f)
 			}
@@ -352,14 +356,79 @@ func TestInspectGitdirFile(t *testing.T) {
 }
 
 func TestGitProcesses(t *testing.T) {
-	fakeProc(t, map[int]string{10: "git", 2: "bash", 30: "git-upload-pack", 4: "gitea", 5: "mcupdate"})
-	if got, want := gitProcesses(), []int{10, 30}; !reflect.DeepEqual(got, want) {
+	repo := t.TempDir()
+	fakeProc(t, map[int]string{10: "git", 2: "bash", 30: "git-upload-pack@env", 4: "gitea", 5: "mcupdate", 6: "git@elsewhere"}, repo)
+	if got, want := gitProcesses(repo, filepath.Join(repo, ".git")), []int{10, 30}; !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 	procDir = filepath.Join(t.TempDir(), "missing")
-	if got := gitProcesses(); got != nil {
+	if got := gitProcesses(repo, filepath.Join(repo, ".git")); got != nil {
 		t.Errorf("missing /proc: got %v", got)
 	}
+}
+
+// TestIndexLockOnlyThisRepo runs real git processes (git cat-file
+// --batch waits for its input) and reads the real /proc: a git working in
+// another checkout leaves this repository's index.lock stale; one working
+// in it, by directory or by GIT_DIR, makes it live.
+func TestIndexLockOnlyThisRepo(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cwd"); err != nil {
+		t.Skip("no /proc")
+	}
+	f := newFixture(t)
+	other := newFixture(t)
+	lock := filepath.Join(f.dir, ".git", "index.lock")
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func(dir string, env ...string) int {
+		t.Helper()
+		cmd := exec.Command("git", "cat-file", "--batch")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			in.Close()
+			_ = cmd.Wait()
+		})
+		return cmd.Process.Pid
+	}
+	start(other.dir)
+	st, err := Inspect(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.IndexLock == nil || st.IndexLock.GitRunning {
+		t.Fatalf("a git in another checkout: index lock %+v", st.IndexLock)
+	}
+	if p, _ := st.Problem(KindIndexLock); !strings.HasPrefix(p.What, "stale .git/index.lock") {
+		t.Errorf("problem %q, want a stale lock", p.What)
+	}
+
+	inSub := start(filepath.Join(f.dir, "data"))
+	byEnv := start(other.dir, "GIT_DIR="+filepath.Join(f.dir, ".git"))
+	st, err = Inspect(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.IndexLock == nil || !reflect.DeepEqual(st.IndexLock.GitPIDs, sortedInts(inSub, byEnv)) {
+		t.Fatalf("gits in this repository (pids %d, %d): index lock %+v", inSub, byEnv, st.IndexLock)
+	}
+	p, _ := st.Problem(KindIndexLock)
+	if want := fmt.Sprintf("and git is running (pid %s)", joinInts(sortedInts(inSub, byEnv))); !strings.Contains(p.What, want) {
+		t.Errorf("problem %q, want %q", p.What, want)
+	}
+}
+
+func sortedInts(a ...int) []int {
+	sort.Ints(a)
+	return a
 }
 
 func TestHumanAge(t *testing.T) {

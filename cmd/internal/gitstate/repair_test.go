@@ -142,7 +142,7 @@ func TestRepairDetached(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fakeProc(t, nil)
+			fakeProc(t, nil, "")
 			f := newFixture(t)
 			tt.setup(t, f)
 			head := f.git(t, "rev-parse", "HEAD")
@@ -231,7 +231,7 @@ func TestRepairDetached(t *testing.T) {
 }
 
 func TestRepairDryRunWritesNothing(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	f.git(t, "branch", "--unset-upstream")
 	f.git(t, "checkout", "-q", "v1")
@@ -262,7 +262,7 @@ func TestRepairDryRunWritesNothing(t *testing.T) {
 }
 
 func TestRepairThroughSystem(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	f.git(t, "checkout", "-q", "v1")
 	before := snapshot(t, f.dir, false)
@@ -292,7 +292,7 @@ func TestRepairThroughSystem(t *testing.T) {
 }
 
 func TestRepairNotDetached(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	before := snapshot(t, f.dir, false)
 	r, err := RepairDetached(f.dir, RepairOptions{Now: repairAt})
@@ -433,8 +433,8 @@ func TestRepairRefusedAndErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fixNow(t, at)
-			fakeProc(t, tt.procs)
 			f := newFixture(t)
+			fakeProc(t, tt.procs, f.dir)
 			tt.setup(t, f)
 			before := snapshot(t, f.dir, false)
 			r, err := RepairDetached(f.dir, RepairOptions{Branch: tt.branch})
@@ -472,7 +472,7 @@ func TestRepairRefusedAndErrors(t *testing.T) {
 // and backup written before it stay, HEAD stays detached, and a rerun
 // finishes the job.
 func TestRepairWriteFailure(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	f.git(t, "checkout", "-q", "v1")
 	sys := &failOn{System: fsx.Real{}, name: filepath.Join(f.dir, ".git", "HEAD")}
@@ -513,7 +513,7 @@ func (s *failOn) WriteFile(name string, data []byte, perm fs.FileMode) error {
 }
 
 func TestRepairBackupNameTaken(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	f.git(t, "checkout", "-q", "v1")
 	// A backup of another tip made in the same second.
@@ -529,7 +529,7 @@ func TestRepairBackupNameTaken(t *testing.T) {
 }
 
 func TestRepairLogAllRefUpdatesOff(t *testing.T) {
-	fakeProc(t, nil)
+	fakeProc(t, nil, "")
 	f := newFixture(t)
 	f.git(t, "config", "core.logAllRefUpdates", "false")
 	f.git(t, "config", "user.name", "Admin")

@@ -408,7 +408,7 @@ func BenchmarkApplyAllAtomic(b *testing.B) {
 		}
 	}
 	b.Logf("%d patches: %s", len(enabled), strings.Join(enabled, ", "))
-	ps, _, err := patches.Resolve(enabled, benchPatchParams, lib, nil)
+	ps, _, err := patches.Resolve(patches.Settings{Enabled: enabled, Params: benchPatchParams}, lib, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Env is what a hook run works with.
@@ -32,10 +33,11 @@ type Env struct {
 	// its exit status (from MCUPDATE_CHAINED_HOOK/_STATUS).
 	ChainedHook   string
 	ChainedStatus string
-	// RiskBrief shows the risk diff's table and lost lines without diffs.
-	RiskBrief bool
 	// TempDir is where scratch repositories go; "" means os.TempDir().
 	TempDir string
+	// Secrets hides mailcow.conf's secrets (and, nil or not, every secret
+	// setting) in the report a hook writes.
+	Secrets *secret.Redactor
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -186,13 +188,25 @@ func (env *Env) print(s Step) {
 	}
 }
 
-// finish writes the report to the state directory (also in a dry run: it
-// is mcupdate's own state, not the server's) and prints the summary.
+// finish writes the report to the state directory and prints the
+// summary. A dry run writes nothing at all: no report, no last-*.json,
+// no pruning.
 func (env *Env) finish(r *Report, start time.Time) {
+	// The steps' messages and details quote the admin's files (a
+	// patch's error, its anchor): the report keeps no secret.
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		s.Message = env.Secrets.String(s.Message)
+		for j, d := range s.Details {
+			s.Details[j] = env.Secrets.String(d)
+		}
+	}
 	r.Summary = r.summarize()
 	r.Duration = env.Now().Sub(start).Round(time.Millisecond).String()
-	if err := env.writeReport(r); err != nil {
-		env.UI.Warnf("could not write the report: %v", err)
+	if !env.DryRun {
+		if err := env.writeReport(r); err != nil {
+			env.UI.Warnf("could not write the report: %v", err)
+		}
 	}
 	env.UI.Printf("%s", r.Summary)
 }
@@ -201,7 +215,7 @@ func (env *Env) finish(r *Report, start time.Time) {
 const reportsKept = 30
 
 func (env *Env) writeReport(r *Report) error {
-	sys := fsx.System(fsx.Real{})
+	sys := env.Sys
 	if err := env.State.WriteJSON(sys, state.ReportName(r.Kind, r.Time), r); err != nil {
 		return err
 	}
@@ -209,6 +223,16 @@ func (env *Env) writeReport(r *Report) error {
 		return err
 	}
 	return env.State.PruneReports(reportsKept)
+}
+
+// confine makes every write below the mailcow dir, whichever step makes
+// it, go through a handle on the mailcow dir (fsx.Confine): no link or
+// directory swapped mid-run can take one outside.
+func (env *Env) confine() error {
+	if err := fsx.Confine(env.MailcowDir); err != nil {
+		return fmt.Errorf("mailcow dir: %w", err)
+	}
+	return nil
 }
 
 // stepChained reports the hand-written hook the shim ran before mcupdate

@@ -11,6 +11,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // stepLedgerPre records every customization the install has now, against
@@ -173,11 +174,14 @@ func entryLine(e ledger.Entry) string {
 	return fmt.Sprintf("%s %s: %s", e.ID, where, what)
 }
 
-// redactor hides mailcow.conf's secrets.
-func (env *Env) redactor() *risk.Redactor {
+// redactor hides mailcow.conf's secrets and every secret setting.
+func (env *Env) redactor() *secret.Redactor {
+	if env.Secrets != nil {
+		return env.Secrets
+	}
 	conf, err := os.ReadFile(filepath.Join(env.MailcowDir, risk.ConfFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		env.UI.Debugf("read %s: %v", risk.ConfFile, err)
 	}
-	return risk.NewRedactor(conf)
+	return secret.NewRedactor(conf)
 }

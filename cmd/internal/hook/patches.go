@@ -40,7 +40,7 @@ func (env *Env) loadPatches() ([]*patches.Bound, []string, error) {
 			return nil, nil, err
 		}
 	}
-	return patches.Resolve(env.Config.Enabled, env.Config.Params, lib, own)
+	return patches.Resolve(patches.Settings{Enabled: env.Config.Enabled, Params: env.Config.Params, Origin: env.Config.ParamOrigin, EnableOrigin: env.Config.EnableOrigin()}, lib, own)
 }
 
 // PatchedFiles is the set of files the enabled patches edit, for the risk

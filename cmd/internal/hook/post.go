@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
@@ -34,6 +36,9 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
 
 	env.UI.Infof("mcupdate post hook in %s", env.MailcowDir)
 	rec, haveRec, recErr := env.State.LoadRecord()
@@ -46,7 +51,7 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
-	s, _, err = env.stepPatches(plan)
+	s, pres, err := env.stepPatches(plan)
 	env.print(s)
 	r.add(s, err)
 
@@ -54,7 +59,7 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
-	rr, s, err := env.stepRisk(rec.Commit, rec.SnapshotID)
+	rr, s, err := env.stepRisk(rec.Commit, rec.SnapshotID, env.failedPatches(pres))
 	env.print(s)
 	r.add(s, err)
 
@@ -76,6 +81,9 @@ func Apply(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
 	plan := restart.Plan{}
 	s, _, err := env.stepPatches(plan)
 	env.print(s)
@@ -117,19 +125,21 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 	keptNew := map[string]bool{}
 	for _, c := range changes {
 		switch c.Kind {
-		case snapshot.Missing, snapshot.TypeChanged:
+		case snapshot.Missing:
 			restore = append(restore, c.Path)
-		case snapshot.Modified:
-			if c.Path == "mailcow.conf" {
+		case snapshot.TypeChanged, snapshot.Modified:
+			if c.Kind == snapshot.Modified && c.Path == "mailcow.conf" {
 				kept = append(kept, c.Path)
 				continue
 			}
-			if c.Content {
-				if err := env.keepNew(c.Path); err != nil {
+			if c.Kind == snapshot.TypeChanged || c.Content {
+				// update.sh's version, when it is a file, is kept.
+				ok, err := env.keepNew(c.Path)
+				if err != nil {
 					s.Status, s.Message = StatusError, err.Error()
 					return s, err
 				}
-				keptNew[c.Path] = true
+				keptNew[c.Path] = ok
 			}
 			restore = append(restore, c.Path)
 		}
@@ -163,37 +173,78 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		}
 	}
 	s.Details = append(s.Details, res.Notes...)
+	for _, n := range res.Notes {
+		env.UI.Warnf("%s", n)
+	}
 	if err != nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
 	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, plural(len(res.Restored), "override file"), m.ID)
-	env.UI.Warnf("%s %s the update lost or changed: %s", verb, plural(len(res.Restored), "override file"), strings.Join(res.Restored, ", "))
 	return s, nil
 }
 
 // keepNew saves the current (update.sh's) version of rel beside it as
-// rel.mcupdate-new before the admin's version is restored over it.
-func (env *Env) keepNew(rel string) error {
+// rel.mcupdate-new before the admin's version is restored over it. Only a
+// regular file is kept, read without following a link: a link's content
+// is wherever it leads, possibly outside the mailcow dir, and must not be
+// copied into it. It reports whether it kept one.
+func (env *Env) keepNew(rel string) (bool, error) {
 	// Checked as Restore checks its paths: a parent directory that is
 	// now a link to elsewhere must not take this write out of the
-	// mailcow dir.
+	// mailcow dir (the write itself goes through a handle on it).
 	if err := snapshot.CheckPath(env.MailcowDir, rel); err != nil {
-		return err
+		return false, err
 	}
 	p := filepath.Join(env.MailcowDir, filepath.FromSlash(rel))
+	data, fi, err := readRegularNoFollow(p)
+	if err != nil {
+		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	if fi == nil {
+		return false, nil
+	}
+	kept := p + NewSuffix
 	// Never write through a link (or anything else) at the kept name.
-	if fi, err := os.Lstat(p + NewSuffix); err == nil && !fi.Mode().IsRegular() {
-		if err := env.Sys.Remove(p + NewSuffix); err != nil {
-			return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	if cur, err := os.Lstat(kept); err == nil && !cur.Mode().IsRegular() {
+		if err := env.Sys.Remove(kept); err != nil {
+			return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
 		}
 	}
-	data, err := os.ReadFile(p)
+	// With update.sh's mode, owner and group: an older kept copy's must
+	// not win, so they are set after the write too (owner first: chown
+	// clears setuid and setgid).
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if err := env.Sys.WriteFile(kept, data, mode); err != nil {
+		return false, fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := env.Sys.Lchown(kept, int(st.Uid), int(st.Gid)); err != nil {
+			return false, fmt.Errorf("keep update.sh's version of %s: owner: %w", rel, err)
+		}
+	}
+	if err := env.Sys.Chmod(kept, mode); err != nil {
+		return false, fmt.Errorf("keep update.sh's version of %s: mode: %w", rel, err)
+	}
+	return true, nil
+}
+
+// readRegularNoFollow reads p if it is a regular file, without following
+// a link at it; fi is nil for anything else.
+func readRegularNoFollow(p string) (data []byte, fi fs.FileInfo, err error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
 	if err != nil {
-		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+		return nil, nil, err
 	}
-	if err := env.Sys.WriteFile(p+NewSuffix, data, 0o600); err != nil {
-		return fmt.Errorf("keep update.sh's version of %s: %w", rel, err)
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, nil, err
 	}
-	return nil
+	if data, err = io.ReadAll(f); err != nil {
+		return nil, nil, err
+	}
+	return data, fi, nil
 }

@@ -58,6 +58,9 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 		return nil, err
 	}
 	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
 
 	env.UI.Infof("mcupdate pre hook in %s", env.MailcowDir)
 	ps := &preState{}

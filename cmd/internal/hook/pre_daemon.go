@@ -1,8 +1,13 @@
 package hook
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
@@ -27,6 +32,14 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	}
 	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
 	res, err := daemonjson.Fix(env.Sys, env.DaemonJSON, req, env.Now())
+	if err != nil && !env.updateShReadsDaemonJSON() {
+		// update.sh before 2025-09 never exits on daemon.json: stopping
+		// it would be worse than update.sh alone. Docker itself will not
+		// start with such a file, so it is still said loudly.
+		s.Status, s.Message = StatusWarning, err.Error()
+		s.Details = append(s.Details, "this release's update.sh does not check daemon.json, so the update goes on; Docker will not start with this file: fix it (e.g. put {} in it) before Docker restarts")
+		return s, nil
+	}
 	if err != nil {
 		s.Status, s.Message, s.Danger = StatusError, err.Error(), true
 		s.Details = append(s.Details, "update.sh would stop with mailcow already down on this file: fix it (e.g. put {} in it), then run ./update.sh again")
@@ -34,6 +47,18 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	}
 	for _, l := range res.Loud {
 		env.UI.Warnf("%s: %s", env.DaemonJSON, l)
+	}
+	// The backups are kept like the snapshots: the newest [snapshot] keep.
+	pruned, perr := daemonjson.PruneBackups(env.Sys, res.Target, env.Config.SnapshotKeep)
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		s.Details = append(s.Details, perr.Error())
+	}
+	if len(pruned) > 0 {
+		verb := "removed"
+		if env.DryRun {
+			verb = "would remove"
+		}
+		s.Details = append(s.Details, fmt.Sprintf("%s %s beyond the newest %d ([snapshot] keep)", verb, plural(len(pruned), "older backup"), max(env.Config.SnapshotKeep, 1)))
 	}
 	docker := "unknown Docker version"
 	if major > 0 {
@@ -73,4 +98,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// updateShReadsDaemonJSON reports whether the update.sh in the mailcow dir
+// (the one running: update.sh replaces itself and asks to be run again)
+// checks daemon.json and exits on a bad one: its configure_ipv6 came with
+// the 2025-08 modules split. When it cannot tell, it says yes: a missed
+// stop leaves mailcow down, a stop only costs a re-run.
+func (env *Env) updateShReadsDaemonJSON() bool {
+	b, err := os.ReadFile(filepath.Join(env.MailcowDir, "update.sh"))
+	if err != nil {
+		return true
+	}
+	return bytes.Contains(b, []byte("configure_ipv6"))
 }

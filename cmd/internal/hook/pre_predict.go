@@ -50,9 +50,11 @@ func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusWarning, "cannot predict the merge: "+firstLine(err.Error())
 		return s, nil
 	}
-	ps.prediction = p
+	pub := *p
+	pub.Results = ledger.Public(p.Results)
+	ps.prediction = &pub
 	if !env.DryRun {
-		if err := env.State.WriteJSON(env.Sys, PredictionFile, p); err != nil {
+		if err := env.State.WriteJSON(env.Sys, PredictionFile, &pub); err != nil {
 			env.UI.Debugf("keep the prediction: %v", err)
 		}
 	}

@@ -41,20 +41,8 @@ func TestPredictionComesTrue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Restart = false
-	dj := filepath.Join(root, "daemon.json")
-	if err := os.WriteFile(dj, []byte(`{"ipv6": true, "fixed-cidr-v6": "fd00:dead:beef:c0::/80"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
-	newEnv := func() *Env {
-		return &Env{
-			MailcowDir: inst, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")}, DaemonJSON: dj,
-			Sys: fsx.Real{}, UI: ui.New(&out, &out), TempDir: root,
-			Now: func() time.Time { now = now.Add(time.Minute); return now },
-		}
-	}
+	newEnv := hookTestEnv(t, root, inst, cfg, &out)
 	t.Setenv("PATH", fakeDockerDir(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	ctx := context.Background()
 	losses := 0
@@ -97,6 +85,27 @@ func TestPredictionComesTrue(t *testing.T) {
 	}
 	if losses == 0 {
 		t.Fatal("no release lost anything: the test no longer checks a predicted loss")
+	}
+}
+
+// hookTestEnv returns a maker of the hooks' environment for tests: cfg
+// with restarts off, a daemon.json that passes, the state dir and scratch
+// repositories in root, the output in out, a clock a minute further at
+// every call.
+func hookTestEnv(t *testing.T, root, inst string, cfg *config.Config, out *bytes.Buffer) func() *Env {
+	t.Helper()
+	cfg.Restart = false
+	dj := filepath.Join(root, "daemon.json")
+	if err := os.WriteFile(dj, []byte(`{"ipv6": true, "fixed-cidr-v6": "fd00:dead:beef:c0::/80"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	return func() *Env {
+		return &Env{
+			MailcowDir: inst, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")}, DaemonJSON: dj,
+			Sys: fsx.Real{}, UI: ui.New(out, out), TempDir: root,
+			Now: func() time.Time { now = now.Add(time.Minute); return now },
+		}
 	}
 }
 

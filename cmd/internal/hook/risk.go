@@ -7,6 +7,8 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // RiskFile is the name of the last risk diff's JSON in the state dir.
@@ -18,6 +20,8 @@ type RiskOptions struct {
 	Recorded   string // the commit the pre hook recorded
 	SnapshotID string // the pre-update snapshot, for the old mailcow.conf
 	Full       bool   // diffs of every file, not only HIGH ones
+	// FailedPatches maps the files of patches that failed to what failed.
+	FailedPatches map[string]string
 }
 
 // Risk computes the risk diff of the last update, with every secret of
@@ -31,8 +35,9 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		Recorded:       opt.Recorded,
 		PatchedFiles:   env.PatchedFiles(),
 		PatchNames:     env.patchNames(),
+		FailedPatches:  opt.FailedPatches,
 		OldMailcowConf: old,
-		Redactor:       risk.NewRedactor(cur, old),
+		Redactor:       secret.NewRedactor(cur, old),
 	})
 }
 
@@ -66,22 +71,24 @@ func (env *Env) snapshotFile(id, rel string) []byte {
 	return nil
 }
 
-// RenderRisk prints a risk report for the terminal.
-func (env *Env) RenderRisk(r *risk.Report, full bool) error {
-	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full, Brief: env.RiskBrief})
+// RenderRisk prints a risk report for the terminal: brief (the table and
+// the lost lines, no diffs: what a hook prints inside update.sh's output,
+// one screen), or with the diffs of the HIGH files, or of every file.
+func (env *Env) RenderRisk(r *risk.Report, full, brief bool) error {
+	return r.Render(env.UI.Out, risk.RenderOptions{Width: env.UI.Width(), Color: env.UI.Color, Full: full, Brief: brief})
 }
 
 // stepRisk prints the risk diff against the pre-update state and keeps it
 // as JSON in the state dir.
-func (env *Env) stepRisk(commit, snapshotID string) (*risk.Report, Step, error) {
+func (env *Env) stepRisk(commit, snapshotID string, failed map[string]string) (*risk.Report, Step, error) {
 	s := Step{Name: "risk"}
-	r, err := env.Risk(RiskOptions{Recorded: commit, SnapshotID: snapshotID})
+	r, err := env.Risk(RiskOptions{Recorded: commit, SnapshotID: snapshotID, FailedPatches: failed})
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "no risk diff: "+err.Error()
 		return nil, s, nil
 	}
 	env.UI.Printf("")
-	if err := env.RenderRisk(r, false); err != nil {
+	if err := env.RenderRisk(r, false, true); err != nil {
 		env.UI.Warnf("risk diff: %v", err)
 	}
 	if !env.DryRun {
@@ -97,4 +104,27 @@ func (env *Env) stepRisk(commit, snapshotID string) (*risk.Report, Step, error) 
 		s.Message += ": read the HIGH ones above"
 	}
 	return r, s, nil
+}
+
+// failedPatches maps each file of a patch that could not be applied to
+// what failed, for the risk diff.
+func (env *Env) failedPatches(res *patches.Result) map[string]string {
+	if res == nil {
+		return nil
+	}
+	bound, _, _ := env.LoadPatches()
+	files := map[string][]string{}
+	for _, b := range bound {
+		files[b.Name] = b.Files()
+	}
+	out := map[string]string{}
+	for _, p := range res.Patches {
+		if p.Err == nil {
+			continue
+		}
+		for _, f := range files[p.Name] {
+			out[f] = fmt.Sprintf("patch %s could not be re-applied: %s", p.Name, firstLine(p.Err.Error()))
+		}
+	}
+	return out
 }

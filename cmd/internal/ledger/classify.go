@@ -143,3 +143,29 @@ func JudgeSet(set *Set, versions func(file string) (Files, error)) ([]Result, er
 	}
 	return out, nil
 }
+
+// Public returns results fit to show or send: the line sums are left out.
+// A sum identifies a line without holding it, which is what the ledger in
+// the state dir needs; outside it, the sum of a line that holds a
+// password would let anyone test guesses of it.
+func Public(rs []Result) []Result {
+	out := make([]Result, len(rs))
+	for i, r := range rs {
+		r.Block.Lines = publicLines(r.Block.Lines)
+		r.Missing = publicLines(r.Missing)
+		out[i] = r
+	}
+	return out
+}
+
+func publicLines(ls []Line) []Line {
+	if ls == nil {
+		return nil
+	}
+	out := make([]Line, len(ls))
+	for i, l := range ls {
+		l.Sum = ""
+		out[i] = l
+	}
+	return out
+}

@@ -47,8 +47,9 @@ type Line struct {
 	// Text is the line as the admin sees it, secrets redacted.
 	Text string `json:"text"`
 	// Sum identifies the line's real text (trailing space ignored)
-	// without keeping it: the ledger must hold no secret.
-	Sum string `json:"sum"`
+	// without keeping it: the ledger must hold no secret. It stays in the
+	// state dir: what is shown or sent leaves it out (see [Public]).
+	Sum string `json:"sum,omitempty"`
 }
 
 // String returns the line diff-style, "+text" or "-text".

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/proc"
 )
 
 // git runs the git CLI for a replay. Every command gets ctx: when the
@@ -29,9 +28,6 @@ type git struct {
 	// secret hides the upstream URL's password in messages.
 	secret func(string) string
 }
-
-// waitDelay bounds how long a killed git may keep its output pipes open.
-const waitDelay = 5 * time.Second
 
 // locationVars point git at another repository; a replay started from a
 // git hook (GIT_DIR set) must still work in its own scratch clone.
@@ -71,11 +67,8 @@ func (g *git) runEnv(ctx context.Context, env []string, dir string, args ...stri
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir, cmd.Env = dir, env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -24,7 +24,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteText writes the report for a person: one line per target (target,
 // where its merge started, verdict, risk counts), its reasons indented
-// below ("!" marks a BROKEN reason, "+" a REAPPLIED one), then a summary
+// below ("!" marks a BROKEN reason, "+" a REAPPLIED one, "?" a HIGH
+// finding of the risk ranking no reason covers), then a summary
 // line. colour, when non-nil, colours a verdict.
 func (r *Report) WriteText(w io.Writer, colour func(Verdict, string) string) error {
 	if colour == nil {
@@ -54,6 +55,17 @@ func (r *Report) WriteText(w io.Writer, colour func(Verdict, string) string) err
 			fmt.Fprintf(&b, "    %s %-17s %s\n", mark, x.Kind, x.Message)
 			for _, l := range x.Lost {
 				fmt.Fprintf(&b, "        %s\n", l)
+			}
+		}
+		// A HIGH finding no reason above speaks for, with its reason:
+		// a count alone says nothing.
+		said := map[string]bool{}
+		for _, x := range t.Reasons {
+			said[x.File] = true
+		}
+		for _, f := range t.Findings {
+			if f.Risk == "HIGH" && !said[f.File] {
+				fmt.Fprintf(&b, "    ? %-17s %s: %s\n", "high", f.File, f.Reason)
 			}
 		}
 	}

@@ -64,6 +64,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Options says what to replay.
@@ -379,7 +380,13 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		}
 		r.report.Local, r.report.Overrides = r.local.dir, r.local.source
 		if r.local.base != "" && r.local.base != r.from.commit {
-			r.warnf("--local %s is based on upstream commit %s, not on --from %s (%s): its files are replayed as they are", r.local.dir, short(r.local.base), opt.From, short(r.from.commit))
+			// Replaying the install's files from another release would
+			// judge edits it does not have: refuse, naming its real base.
+			real := short(r.local.base)
+			if tag, err := r.git.run(ctx, r.work, "describe", "--tags", "--exact-match", r.local.base); err == nil && tag != "" {
+				real = tag + " (" + short(r.local.base) + ")"
+			}
+			return nil, inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, opt.From, short(r.from.commit), strings.Fields(real)[0])
 		}
 	}
 	if err := r.buildAdmin(ctx); err != nil {
@@ -625,9 +632,10 @@ func (r *replayer) hookEnv() *hook.Env {
 	if r.ui.Verbose {
 		hu = r.ui
 	}
+	conf, _ := os.ReadFile(filepath.Join(r.work, "mailcow.conf"))
 	return &hook.Env{
 		MailcowDir: r.work, Config: r.run, State: r.stateDir, DaemonJSON: filepath.Join(r.scratch, "no-daemon.json"),
-		Sys: scratchSys{}, UI: hu, Now: r.now,
+		Sys: scratchSys{}, UI: hu, Now: r.now, Secrets: secret.NewRedactor(conf),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 	"github.com/mcupdate/mcupdate/patches"
 )
@@ -139,5 +140,20 @@ func TestInputErrors(t *testing.T) {
 			}
 			assertEmpty(t, tc.opt.TempDir)
 		})
+	}
+}
+
+// An OK target's HIGH finding shows with its reason in the table: a count
+// alone says nothing (issue 12).
+func TestWriteTextShowsHighReasons(t *testing.T) {
+	r := &Report{Upstream: "up", From: RefInfo{Ref: "2026-01", Commit: "0123456789abcdef"}, Mode: "direct",
+		Targets: []Target{{Ref: "2026-03", Base: "2026-01", Verdict: OK, Risk: risk.JSONCounts{High: 1},
+			Findings: []Finding{{Risk: "HIGH", File: "data/conf/sogo/sogo.conf", Reason: "upstream removed a setting that patch sogo-workers sets"}}}}}
+	var b strings.Builder
+	if err := r.WriteText(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "    ? high              data/conf/sogo/sogo.conf: upstream removed a setting that patch sogo-workers sets\n") {
+		t.Errorf("output:\n%s", b.String())
 	}
 }

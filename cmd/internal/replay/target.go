@@ -17,6 +17,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // target replays one update: the pre hook's record, update.sh's git
@@ -172,7 +173,7 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 // mailcow.conf's secrets in every string.
 func (r *replayer) finish(tr *Target, start time.Time) {
 	conf, _ := os.ReadFile(filepath.Join(r.work, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 	var broken, back []Reason
 	for _, x := range tr.Reasons {
 		x.Message, x.Anchor = red.String(x.Message), red.String(x.Anchor)

@@ -9,13 +9,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/proc"
 )
 
 // Method is how a service picks up a change.
@@ -141,7 +142,9 @@ func Run(ctx context.Context, dir string, compose []string, p Plan) ([]Result, e
 	for _, c := range cmds {
 		args := append(append([]string(nil), compose[1:]...), c...)
 		cctx, cancel := context.WithTimeout(ctx, Timeout)
-		cmd := exec.CommandContext(cctx, compose[0], args...)
+		// Its own process group: on SIGTERM docker compose and the
+		// children it forked stop together and cannot hold the pipe.
+		cmd := proc.Command(cctx, compose[0], args...)
 		cmd.Dir = dir
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

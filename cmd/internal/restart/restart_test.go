@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -83,5 +86,45 @@ func TestServiceFor(t *testing.T) {
 		svc, _, ok := ServiceFor(rel)
 		require.Equal(t, want, svc, rel)
 		require.Equal(t, want != "", ok, rel)
+	}
+}
+
+// TestRunStopsOnCancel: SIGTERM while docker compose runs (the context
+// is cancelled) kills the fake docker and the long-lived child it forked,
+// and Run returns within 2 s; killing docker alone left the child holding
+// the output pipe, and Run waited for it.
+func TestRunStopsOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	bin := filepath.Join(dir, "docker")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/sh\nsleep 30 &\necho $! > "+pidFile+"\nwait\n"), 0o755))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, dir, []string{bin, "compose"}, Plan{"dovecot-mailcow": Recreate, "postfix-mailcow": Restart})
+		done <- err
+	}()
+	var child int
+	for deadline := time.Now().Add(10 * time.Second); child == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	require.NotZero(t, child, "the fake docker did not start its child")
+	cancel()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not return within 2s of the cancel")
+	}
+	for deadline := time.Now().Add(time.Second); syscall.Kill(child, 0) == nil; time.Sleep(10 * time.Millisecond) {
+		if st, _ := os.ReadFile("/proc/" + strconv.Itoa(child) + "/stat"); strings.Contains(string(st), ") Z ") {
+			break // dead, waiting for its reaper
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("docker's child %d outlived the cancel", child)
+		}
 	}
 }

@@ -34,21 +34,53 @@ func TestLostLineHeldByOverride(t *testing.T) {
 }
 
 // A patched file's HIGH diff shows upstream's change, not the admin's
-// value going away.
+// value going away: upstream renamed the setting the patch sets.
 func TestPatchedFileShowsUpstreamChange(t *testing.T) {
 	s := newScenario(t)
-	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 8;")
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "SOGoWorkersCount = 5;")
 	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 40;")
 	s.update(t)
 	// The patch re-applies the admin's value.
-	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 8;", "WOWorkersCount = 40;")
-	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true}})
-	f := find(r, High, "data/conf/sogo/sogo.conf", "an enabled patch edits")
+	gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/sogo/sogo.conf": "SOGoWorkersCount = 5;\nWOWorkersCount = 40;\n"})
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true}, PatchNames: map[string]string{"data/conf/sogo/sogo.conf": "sogo-workers"}})
+	f := find(r, High, "data/conf/sogo/sogo.conf", "upstream removed a setting that patch sogo-workers sets: WOWorkersCount (was 5; yours 40, line 2)")
 	if f == nil {
 		t.Fatalf("no HIGH patched-file finding:\n%s", dump(r))
 	}
-	if !strings.Contains(f.Diff, "-WOWorkersCount = 5;") || !strings.Contains(f.Diff, "+WOWorkersCount = 8;") || strings.Contains(f.Diff, "40") {
+	if !strings.Contains(f.Diff, "-WOWorkersCount = 5;") || !strings.Contains(f.Diff, "+SOGoWorkersCount = 5;") || strings.Contains(f.Diff, "40") {
 		t.Errorf("diff is not upstream's change:\n%s", f.Diff)
+	}
+}
+
+// Upstream changing other settings of a patched file is no finding: the
+// patch was re-applied, the file counts with the other changed files.
+func TestPatchedFileOtherSettings(t *testing.T) {
+	s := newScenario(t)
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 5;\nSOGoMailDomain = x;")
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 40;")
+	s.update(t)
+	// -Xtheirs took upstream's hunk; the patch puts the admin's value back.
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 40;")
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true}})
+	for _, f := range r.Findings {
+		if f.File == "data/conf/sogo/sogo.conf" {
+			t.Fatalf("finding for a patched file whose own setting upstream left alone: %+v\n%s", f, dump(r))
+		}
+	}
+	if r.Count(Low) == 0 {
+		t.Errorf("the changed file is not counted:\n%s", dump(r))
+	}
+}
+
+// A patch that failed is HIGH, named with its error.
+func TestFailedPatch(t *testing.T) {
+	s := newScenario(t)
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "WOWorkersCount = 6;")
+	s.update(t)
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true},
+		FailedPatches: map[string]string{"data/conf/sogo/sogo.conf": "patch sogo-workers could not be re-applied: anchor missing"}})
+	if find(r, High, "data/conf/sogo/sogo.conf", "patch sogo-workers could not be re-applied: anchor missing") == nil {
+		t.Fatalf("no HIGH for the failed patch:\n%s", dump(r))
 	}
 }
 

@@ -63,6 +63,12 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 				p.line("  " + l)
 			}
 		}
+		if f.UpstreamDiff != "" && !opt.Brief {
+			// The three sides of the merge, each labelled.
+			p.line("upstream's change (the release you had → the new one):")
+			p.diff(f.UpstreamDiff)
+			p.line("what the merge made of your version (- yours, + now):")
+		}
 		switch {
 		case f.Diff == "", opt.Brief:
 		case shown[f.DiffFile]:
@@ -145,10 +151,25 @@ type row struct {
 	file, reason string
 }
 
+// briefMedium is how many MEDIUM rows a brief render shows: the hook's
+// whole risk section must fit one screen.
+const briefMedium = 8
+
 func (p *printer) table(r *Report) {
 	var rows []row
+	medium, hidden := 0, 0
 	for _, f := range r.Findings {
+		if f.Risk == Medium {
+			medium++
+			if p.opt.Brief && medium > briefMedium {
+				hidden++
+				continue
+			}
+		}
 		rows = append(rows, row{f.Risk, f.File, f.Reason})
+	}
+	if hidden > 0 {
+		rows = append(rows, row{Medium, "…", fmt.Sprintf("%d more: mcupdate diff", hidden)})
 	}
 	dirs := make([]string, 0, len(r.Low))
 	for d := range r.Low {
@@ -162,6 +183,9 @@ func (p *printer) table(r *Report) {
 			name = "./"
 		}
 		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, plural(n, "file", "files"))})
+	}
+	if len(dirs) > 0 {
+		rows = append(rows, row{Low, "", "every changed file: mcupdate diff --full"})
 	}
 	if len(rows) == 0 {
 		p.line("nothing changed")
@@ -257,19 +281,20 @@ const SchemaVersion = 1
 
 // JSONReport is the JSON form of a Report. The field names are stable:
 //
-//	schema_version  int: SchemaVersion
+//	schema          int: SchemaVersion (the same name as in every JSON mcupdate writes)
 //	base, head      commit hashes; before: the "Before update" commit or ""
 //	base_source     how base was found: explicit, merge, before-update-commit,
 //	                recorded, ORIG_HEAD or HEAD~1
-//	findings        [{risk: HIGH|MEDIUM, file, reason, lost: [lines], diff_file, diff}]
-//	                ordered by risk then file; diff only on HIGH findings
-//	low             {directory: number of other changed files}
+//	findings        [{risk: HIGH|MEDIUM, file, reason, lost: [lines], diff_file, diff,
+//	                upstream_diff}] ordered by risk then file; diff only on HIGH
+//	                findings; upstream_diff on lost customizations
+//	low             {area: number of other changed files} (areas: ".", data/web, …)
 //	counts          {high, medium, low}
 //	upstream_base   the upstream commit the customizations were made on
 //	customizations  [{block: {id, file, where, lines: [{op, text, sum}]},
 //	                outcome: kept|put-back|moved|lost|deleted, missing, by}]
 type JSONReport struct {
-	SchemaVersion int             `json:"schema_version"`
+	SchemaVersion int             `json:"schema"`
 	Base          string          `json:"base"`
 	BaseSource    BaseSource      `json:"base_source"`
 	Head          string          `json:"head"`
@@ -289,6 +314,9 @@ type JSONFinding struct {
 	Lost     []string `json:"lost,omitempty"`
 	DiffFile string   `json:"diff_file,omitempty"`
 	Diff     string   `json:"diff,omitempty"`
+	// UpstreamDiff is upstream's change of a file whose customization was
+	// lost.
+	UpstreamDiff string `json:"upstream_diff,omitempty"`
 }
 
 // JSONCounts counts findings per risk.
@@ -304,7 +332,7 @@ func (r *Report) JSON() JSONReport {
 		SchemaVersion: SchemaVersion, Base: r.Base, BaseSource: r.BaseSource, Head: r.Head, Before: r.Before,
 		Findings: make([]JSONFinding, 0, len(r.Findings)), Low: r.Low,
 		Counts:       JSONCounts{High: r.Count(High), Medium: r.Count(Medium), Low: r.Count(Low)},
-		UpstreamBase: r.UpstreamBase, Custom: r.Custom,
+		UpstreamBase: r.UpstreamBase, Custom: ledger.Public(r.Custom),
 	}
 	if j.Custom == nil {
 		j.Custom = []ledger.Result{}
@@ -313,7 +341,7 @@ func (r *Report) JSON() JSONReport {
 		j.Low = map[string]int{}
 	}
 	for _, f := range r.Findings {
-		j.Findings = append(j.Findings, JSONFinding{Risk: f.Risk, File: f.File, Reason: f.Reason, Lost: f.Lost, DiffFile: f.DiffFile, Diff: f.Diff})
+		j.Findings = append(j.Findings, JSONFinding{Risk: f.Risk, File: f.File, Reason: f.Reason, Lost: f.Lost, DiffFile: f.DiffFile, Diff: f.Diff, UpstreamDiff: f.UpstreamDiff})
 	}
 	return j
 }

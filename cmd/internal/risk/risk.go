@@ -21,8 +21,10 @@
 //
 // # Secrets
 //
-// Every string in a Report has passed through a Redactor built from
-// mailcow.conf, so no output form shows a password.
+// Every string in a Report has passed through a secret.Redactor that
+// learned mailcow.conf (old and new) and every file the analysis read, so
+// no output form shows a password: not a value of mailcow.conf, not a
+// relay password in postfix's main.cf, not a SOGo bind password.
 package risk
 
 import (
@@ -31,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -46,6 +47,8 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
+	"github.com/mcupdate/mcupdate/patches/secret"
 	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
@@ -129,13 +132,18 @@ type Options struct {
 	// PatchNames optionally names, per path, the enabled patches that
 	// edit it ("php-memory-limit"), for messages.
 	PatchNames map[string]string
+	// FailedPatches maps the files of the patches that could not be
+	// applied to what failed ("patch php-memory-limit: section
+	// [web-worker]: anchor missing"): HIGH findings.
+	FailedPatches map[string]string
 	// OldMailcowConf is mailcow.conf as it was before the update (from
 	// the pre-update snapshot: it is not tracked); nil skips the
 	// comparison.
 	OldMailcowConf []byte
 	// Redactor hides secrets; nil builds one from Dir/mailcow.conf and
-	// OldMailcowConf.
-	Redactor *Redactor
+	// OldMailcowConf. Either way it also learns every file the analysis
+	// reads.
+	Redactor *secret.Redactor
 }
 
 // Finding is one thing the admin should look at.
@@ -155,6 +163,11 @@ type Finding struct {
 	// DiffFile is the file Diff is of, which for an override is the file
 	// it shadows.
 	DiffFile string
+	// UpstreamDiff is, for a lost customization, upstream's own change of
+	// the file (from the upstream commit the install was based on to the
+	// one merged): with Lost (the admin's lines) and Diff (what the merge
+	// made of the admin's version) the three sides of the merge.
+	UpstreamDiff string
 
 	// upstream makes Diff show upstream's own change of the file (from
 	// the commit the admin's edits were made on), not base to HEAD.
@@ -171,8 +184,7 @@ type Report struct {
 	Before     string
 	// Findings are ordered by risk (highest first), then file.
 	Findings []Finding
-	// Low counts the other changed files per directory ("." for the
-	// top level).
+	// Low counts the other changed files per area (see [Area]).
 	Low map[string]int
 	// UpstreamBase is the upstream commit the customizations were made
 	// on ("" when nothing was merged); Custom is what the update did to
@@ -208,7 +220,7 @@ func (r *Report) Count(risk Risk) int {
 type source struct {
 	dir      string
 	changes  []change
-	redactor *Redactor
+	redactor *secret.Redactor
 }
 
 type change struct {
@@ -264,9 +276,10 @@ type analysis struct {
 	changes            []change
 	changed            map[string]change
 	findings           []Finding
-	red                *Redactor
-	upstreamBase       string          // merge-base of the pre-update commit and what was merged
-	upstream           string          // the commit merged
+	red                *secret.Redactor
+	upstreamBase       string // merge-base of the pre-update commit and what was merged
+	upstream           string // the commit merged
+	trees              map[string]*object.Tree
 	custom             []ledger.Result // every customization's outcome
 }
 
@@ -296,14 +309,18 @@ func (a *analysis) run() error {
 	}
 	a.red = a.opt.Redactor
 	if a.red == nil {
-		a.red = NewRedactor(currentConf, a.opt.OldMailcowConf)
+		a.red = secret.NewRedactor(currentConf, a.opt.OldMailcowConf)
 	}
 
 	if err := a.lostHunks(); err != nil {
 		return err
 	}
-	a.patched()
-	a.shadows()
+	if err := a.patched(); err != nil {
+		return err
+	}
+	if err := a.shadows(); err != nil {
+		return err
+	}
 	if err := a.composeChecks(); err != nil {
 		return err
 	}
@@ -475,7 +492,17 @@ func (a *analysis) blob(h plumbing.Hash) ([]byte, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	return io.ReadAll(rd)
+	data, err := io.ReadAll(rd)
+	a.learn(data)
+	return data, err
+}
+
+// learn makes the analysis hide the secrets set in a file it read, in
+// every finding (report redacts them all again at the end).
+func (a *analysis) learn(b []byte) {
+	if a.red != nil || len(b) > 0 {
+		a.red = a.red.Learn(b)
+	}
 }
 
 func (a *analysis) treeFile(t *object.Tree, p string) ([]byte, bool, error) {
@@ -498,6 +525,7 @@ func (a *analysis) treeFile(t *object.Tree, p string) ([]byte, bool, error) {
 func (a *analysis) current(p string) ([]byte, bool, error) {
 	b, err := os.ReadFile(filepath.Join(a.opt.Dir, filepath.FromSlash(p)))
 	if err == nil {
+		a.learn(b)
 		return b, true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -608,33 +636,159 @@ func (a *analysis) customFinding(file string, rs []ledger.Result) {
 	}
 }
 
-func (a *analysis) patched() {
+// patched judges the files the enabled patches edit that the update
+// changed, setting by setting: upstream changing other settings of a file
+// whose patch was re-applied needs nothing from the admin (it is counted
+// with the other changed files); upstream changing the value of a setting
+// the patch (or the admin) sets is MEDIUM, with upstream's old and new
+// value and the admin's; upstream removing such a setting, deleting the
+// file, or the patch failing is HIGH.
+func (a *analysis) patched() error {
 	for _, c := range a.changes {
-		if a.opt.PatchedFiles[c.path] {
-			what := "changed"
-			if c.to.IsZero() {
-				what = "deleted"
-			}
-			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path, upstream: true,
-				Reason: "upstream " + what + " a file an enabled patch edits: check the patch still does what you meant"})
-		}
-	}
-}
-
-// shadows reports override files that hide part of what upstream just
-// changed. docker-compose.override.yml is handled per service in
-// composeChecks.
-func (a *analysis) shadows() {
-	for _, c := range a.changes {
-		ovr := ledger.OverrideFor(c.path)
-		if ovr == "" {
+		if !a.opt.PatchedFiles[c.path] || a.opt.FailedPatches[c.path] != "" {
 			continue
 		}
-		if a.exists(ovr) {
-			a.add(Finding{Risk: High, File: ovr, DiffFile: c.path,
-				Reason: fmt.Sprintf("overrides %s, which the update changed: check the override still fits", c.path)})
+		who := "an enabled patch"
+		if n := a.opt.PatchNames[c.path]; n != "" {
+			who = "patch " + n
+		}
+		if c.to.IsZero() {
+			a.add(Finding{Risk: High, File: c.path, DiffFile: c.path, upstream: true,
+				Reason: "upstream deleted this file, which " + who + " edits: the patch has nothing to edit now"})
+			continue
+		}
+		if err := a.settingChanges(c.path, c.path, who); err != nil {
+			return err
 		}
 	}
+	for _, file := range sortedKeys(a.opt.FailedPatches) {
+		a.add(Finding{Risk: High, File: file, DiffFile: file, upstream: true, Reason: a.opt.FailedPatches[file]})
+	}
+	return nil
+}
+
+// shadows judges the override files whose base file the update changed,
+// setting by setting: an override setting upstream changed the default of
+// is MEDIUM (yours still wins), one upstream removed is HIGH (check that
+// it still does anything). docker-compose.override.yml is judged per
+// service in composeChecks.
+func (a *analysis) shadows() error {
+	for _, c := range a.changes {
+		ovr := ledger.OverrideFor(c.path)
+		if ovr == "" || !a.exists(ovr) {
+			continue
+		}
+		if err := a.settingChanges(c.path, ovr, ovr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settingChanges compares upstream's change of file (from the upstream
+// commit the install was based on to the one merged) with the settings
+// the admin's version of setFile sets (the file itself after the patches,
+// or its override), and reports each setting both touch.
+func (a *analysis) settingChanges(file, setFile, who string) error {
+	if !settings.Known(file) {
+		return nil
+	}
+	old, _, err := a.upstreamFile(a.upstreamBase, file)
+	if err != nil {
+		return err
+	}
+	newb, newOK, err := a.upstreamFile(a.upstream, file)
+	if err != nil {
+		return err
+	}
+	up := settings.Diff(settings.Parse(file, old), settings.Parse(file, newb))
+	if len(up) == 0 {
+		return nil
+	}
+	cur, ok, err := a.current(setFile)
+	if err != nil || !ok {
+		return err
+	}
+	mine := settings.Parse(setFile, cur)
+	upNew := settings.Parse(file, newb)
+	var removed, changed []string
+	for _, name := range sortedKeys(up) {
+		ch := up[name]
+		m, sets := mine[name]
+		if !sets {
+			continue
+		}
+		// Where the admin's value is upstream's new one, the two agree:
+		// nothing to look at.
+		if u, ok := upNew[name]; ok && u.Value == m.Value {
+			continue
+		}
+		switch {
+		case ch.Removed || !newOK:
+			removed = append(removed, fmt.Sprintf("%s (was %s; yours %s, line %d)", name, orNone(ch.Old), m.Value, m.Line))
+		default:
+			changed = append(changed, fmt.Sprintf("%s upstream %s → %s, yours %s", name, orNone(ch.Old), orNone(ch.New), m.Value))
+		}
+	}
+	if setFile == file {
+		if len(removed) > 0 {
+			a.add(Finding{Risk: High, File: file, DiffFile: file, upstream: true,
+				Reason: fmt.Sprintf("upstream removed %s that %s sets: %s; check where the release keeps it now", plural(len(removed), "a setting", "settings"), who, strings.Join(removed, "; "))})
+		}
+		if len(changed) > 0 {
+			a.add(Finding{Risk: Medium, File: file, Reason: fmt.Sprintf("%s (%s)", strings.Join(changed, "; "), who)})
+		}
+		return nil
+	}
+	if len(removed) > 0 {
+		a.add(Finding{Risk: High, File: setFile, DiffFile: file, upstream: true,
+			Reason: fmt.Sprintf("upstream removed %s this file overrides from %s: %s; check it still has an effect", plural(len(removed), "a setting", "settings"), file, strings.Join(removed, "; "))})
+	}
+	if len(changed) > 0 {
+		a.add(Finding{Risk: Medium, File: setFile,
+			Reason: fmt.Sprintf("overrides settings upstream changed in %s: %s", file, strings.Join(changed, "; "))})
+	}
+	return nil
+}
+
+// upstreamFile reads file at commit rev ("" for none).
+func (a *analysis) upstreamFile(rev, file string) ([]byte, bool, error) {
+	if rev == "" {
+		return nil, false, nil
+	}
+	t, err := a.treeOf(rev)
+	if err != nil {
+		return nil, false, err
+	}
+	return a.treeFile(t, file)
+}
+
+func (a *analysis) treeOf(rev string) (*object.Tree, error) {
+	if a.trees == nil {
+		a.trees = map[string]*object.Tree{}
+	}
+	if t, ok := a.trees[rev]; ok {
+		return t, nil
+	}
+	c, err := a.repo.CommitObject(plumbing.NewHash(rev))
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", abbrev(rev), err)
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("tree of %s: %w", abbrev(rev), err)
+	}
+	a.trees[rev] = t
+	return t, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (a *analysis) exists(p string) bool {
@@ -730,9 +884,22 @@ func (a *analysis) composeChecks() error {
 			}
 		}
 		if len(keys) > 0 {
+			// The override's keys still win (compose merges them over
+			// the base): upstream changed the defaults under them.
 			sort.Strings(keys)
-			a.add(Finding{Risk: High, File: OverrideFile, DiffFile: ComposeFile,
-				Reason: fmt.Sprintf("service %s: overrides %s, which the update changed in %s", name, strings.Join(keys, ", "), ComposeFile)})
+			var vals []string
+			for _, k := range keys {
+				switch k {
+				case "image":
+					vals = append(vals, fmt.Sprintf("image upstream %s → %s, yours %s", orNone(was.Image), orNone(now.Image), orNone(o.Image)))
+				case "mem_limit":
+					vals = append(vals, fmt.Sprintf("mem_limit upstream %s → %s, yours %s", orNone(was.MemLimit), orNone(now.MemLimit), orNone(o.MemLimit)))
+				default:
+					vals = append(vals, k+" changed upstream")
+				}
+			}
+			a.add(Finding{Risk: Medium, File: OverrideFile,
+				Reason: fmt.Sprintf("service %s: %s; the override sets it", name, strings.Join(vals, "; "))})
 		}
 	}
 	return nil
@@ -752,16 +919,17 @@ func (a *analysis) serviceChanges(oldF, newF *compose.File) {
 			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("new service %s (image %s)", name, orNone(img))})
 		}
 	}
+	var images []string
 	for _, name := range oldF.Names() {
 		was, now := oldF.Services[name], newF.Services[name]
 		if now == nil {
 			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("service %s removed", name)})
 			continue
 		}
-		var what []string
 		if was.Image != now.Image {
-			what = append(what, fmt.Sprintf("image %s → %s", orNone(was.Image), orNone(now.Image)))
+			images = append(images, fmt.Sprintf("%s %s", strings.TrimSuffix(name, "-mailcow"), imageTag(now.Image)))
 		}
+		var what []string
 		if d := listDelta("ports", was.Ports, now.Ports); d != "" {
 			what = append(what, d)
 		}
@@ -772,6 +940,18 @@ func (a *analysis) serviceChanges(oldF, newF *compose.File) {
 			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("service %s: %s", name, strings.Join(what, "; "))})
 		}
 	}
+	// Image bumps are every release's routine: one line for all of them.
+	if len(images) > 0 {
+		a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("%s: %s", plural(len(images), "1 image updated", fmt.Sprintf("%d images updated", len(images))), strings.Join(images, ", "))})
+	}
+}
+
+// imageTag is an image's tag ("1.71"), or the image when it has none.
+func imageTag(img string) string {
+	if i := strings.LastIndexByte(img, ':'); i >= 0 && !strings.Contains(img[i:], "/") {
+		return img[i+1:]
+	}
+	return orNone(img)
 }
 
 func orNone(s string) string {
@@ -813,8 +993,8 @@ func (a *analysis) confKeys(oldConf, curConf []byte) {
 	was, wasOrder := confKeys(oldConf)
 	now, nowOrder := confKeys(curConf)
 	show := func(k, v string) string {
-		if IsSecretKey(k) {
-			return k + "=" + Redacted
+		if secret.IsName(k) {
+			return k + "=" + secret.Redacted
 		}
 		return k + "=" + v
 	}
@@ -824,7 +1004,7 @@ func (a *analysis) confKeys(oldConf, curConf []byte) {
 		case !had:
 			a.add(Finding{Risk: Medium, File: ConfFile, Reason: "key added by the update: " + show(k, now[k])})
 		case v != now[k]:
-			if IsSecretKey(k) {
+			if secret.IsName(k) {
 				a.add(Finding{Risk: Medium, File: ConfFile, Reason: "value changed by the update: " + k})
 			} else {
 				a.add(Finding{Risk: Medium, File: ConfFile, Reason: fmt.Sprintf("value changed by the update: %s (was %s)", show(k, now[k]), v)})
@@ -864,6 +1044,11 @@ func (a *analysis) attachDiffs() error {
 			return err
 		}
 		f.Diff = d
+		if len(f.Lost) > 0 && !f.upstream && a.upstreamBase != "" {
+			if f.UpstreamDiff, err = a.diff(a.upstreamChange(c)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -873,6 +1058,14 @@ func (a *analysis) attachDiffs() error {
 // rather than from the admin's version, so a patched file's diff shows
 // what upstream changed, not the admin's value going away.
 func (a *analysis) upstreamChange(c change) change {
+	if a.upstreamBase != "" && a.upstream != "" {
+		if from, err := a.treeOf(a.upstreamBase); err == nil {
+			if to, err := a.treeOf(a.upstream); err == nil {
+				c.from, c.to = entryHash(from, c.path), entryHash(to, c.path)
+				return c
+			}
+		}
+	}
 	if a.before == nil {
 		return c
 	}
@@ -893,11 +1086,19 @@ func (a *analysis) upstreamChange(c change) change {
 	return c
 }
 
+func entryHash(t *object.Tree, p string) plumbing.Hash {
+	e, err := t.FindEntry(p)
+	if err != nil || !e.Mode.IsFile() {
+		return plumbing.ZeroHash
+	}
+	return e.Hash
+}
+
 func (a *analysis) diff(c change) (string, error) {
 	return diffChange(a.repo, a.red, c)
 }
 
-func diffChange(repo *git.Repository, red *Redactor, c change) (string, error) {
+func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, error) {
 	read := func(h plumbing.Hash) ([]byte, error) {
 		if h.IsZero() {
 			return nil, nil
@@ -935,7 +1136,8 @@ func diffChange(repo *git.Repository, red *Redactor, c change) (string, error) {
 			if isBinary(oldb) || isBinary(newb) {
 				return fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName), nil
 			}
-			return red.String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
+			// Context lines too: both versions' secrets are hidden.
+			return red.Learn(oldb, newb).String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
 		}
 	}
 	if errors.Is(err, errTooLarge) {
@@ -952,6 +1154,14 @@ func isBinary(b []byte) bool {
 }
 
 func (a *analysis) report() *Report {
+	// Hide in every finding what files read after it was added set.
+	for i := range a.findings {
+		f := &a.findings[i]
+		f.File, f.Reason, f.Diff = a.red.String(f.File), a.red.String(f.Reason), a.red.String(f.Diff)
+		for j, l := range f.Lost {
+			f.Lost[j] = a.red.String(l)
+		}
+	}
 	sort.SliceStable(a.findings, func(i, j int) bool {
 		fi, fj := a.findings[i], a.findings[j]
 		if fi.Risk != fj.Risk {
@@ -969,7 +1179,7 @@ func (a *analysis) report() *Report {
 	low := map[string]int{}
 	for _, c := range a.changes {
 		if !named[c.path] {
-			low[a.red.String(path.Dir(c.path))]++
+			low[a.red.String(Area(c.path))]++
 		}
 	}
 	r := &Report{
@@ -984,6 +1194,20 @@ func (a *analysis) report() *Report {
 		r.Before = a.before.Hash.String()
 	}
 	return r
+}
+
+// Area is where a changed file counts in the LOW summary: the top-level
+// directory, data's second level (data/web, data/conf), or "." for the
+// files at the top.
+func Area(p string) string {
+	parts := strings.SplitN(p, "/", 3)
+	switch {
+	case len(parts) == 1:
+		return "."
+	case parts[0] == "data" && len(parts) == 3:
+		return "data/" + parts[1]
+	}
+	return parts[0]
 }
 
 func short(h plumbing.Hash) string { return h.String()[:12] }

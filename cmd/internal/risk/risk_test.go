@@ -56,12 +56,15 @@ REDISPASS=RedisPassValue42
 SKIP_CLAMD=n
 `
 
-const secret = "Sup3rS3cretPassw0rd"
+const dbPass = "Sup3rS3cretPassw0rd"
 
 // scenario is an upstream repository and a clone of it, the install,
 // updated with update.sh's own git steps.
 type scenario struct {
 	up, inst string
+	// afterUpdate, when set, runs after the merge: what the post hook's
+	// patches do to the files.
+	afterUpdate func(t *testing.T)
 }
 
 func newScenario(t *testing.T) *scenario {
@@ -204,7 +207,21 @@ func TestClobberedHunk(t *testing.T) {
 			if !strings.Contains(f.Diff, "-    mem_limit: 4g") || !strings.Contains(f.Diff, "+    image: ghcr.io/mailcow/dovecot:2.3.21.1-2") {
 				t.Errorf("diff:\n%s", f.Diff)
 			}
-			if find(r, Medium, "docker-compose.yml", "service dovecot-mailcow: image ghcr.io/mailcow/dovecot:2.3.21.1-1 → ghcr.io/mailcow/dovecot:2.3.21.1-2") == nil {
+			// The three sides: upstream's own change has no line of the
+			// admin's; the render labels each side.
+			if !strings.Contains(f.UpstreamDiff, "-    image: ghcr.io/mailcow/dovecot:2.3.21.1-1") || strings.Contains(f.UpstreamDiff, "mem_limit") {
+				t.Errorf("upstream diff:\n%s", f.UpstreamDiff)
+			}
+			var full strings.Builder
+			if err := r.Render(&full, RenderOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"lost lines:\n  +    mem_limit: 4g\n", "upstream's change (the release you had → the new one):\n--- a/docker-compose.yml", "what the merge made of your version (- yours, + now):\n--- a/docker-compose.yml"} {
+				if !strings.Contains(full.String(), want) {
+					t.Errorf("render lacks %q:\n%s", want, full.String())
+				}
+			}
+			if find(r, Medium, "docker-compose.yml", "1 image updated: dovecot 2.3.21.1-2") == nil {
 				t.Errorf("no MEDIUM image change:\n%s", dump(r))
 			}
 		})
@@ -267,7 +284,7 @@ func TestBase(t *testing.T) {
 			if tt.want != SourceExplicit && r.Base == gittest.Git(t, s.inst, "rev-parse", "HEAD~1") && !tt.local {
 				t.Errorf("fast-forward compared against upstream's previous commit HEAD~1")
 			}
-			if tt.want != SourceExplicit && (r.Low["data/web"] != 1 || r.Low["data/web/inc"] != 1) {
+			if tt.want != SourceExplicit && r.Low["data/web"] != 2 {
 				t.Errorf("low = %v, want both upstream commits counted", r.Low)
 			}
 		})
@@ -300,28 +317,39 @@ func TestFindings(t *testing.T) {
 			risk: Medium, file: "docker-compose.yml", reason: "new service postfix-tlspol-mailcow (image ghcr.io/mailcow/postfix-tlspol:1.8)",
 		},
 		{
-			name: "rspamd override shadows local.d",
+			name: "rspamd override sets a setting upstream changed",
 			setup: func(t *testing.T, s *scenario) {
-				gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/rspamd/override.d/options.inc": "local_addrs = [10.0.0.0/8];\n"})
+				gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/rspamd/override.d/options.inc": "dynamic_conf = \"/etc/rspamd/mine.conf\";\n"})
 				s.upstream(t, "data/conf/rspamd/local.d/options.inc", "dynmap.conf", "dynmap2.conf")
 			},
-			risk: High, file: "data/conf/rspamd/override.d/options.inc", reason: "overrides data/conf/rspamd/local.d/options.inc",
+			risk: Medium, file: "data/conf/rspamd/override.d/options.inc",
+			reason: `overrides settings upstream changed in data/conf/rspamd/local.d/options.inc: dynamic_conf upstream "/etc/rspamd/dynmap.conf" → "/etc/rspamd/dynmap2.conf", yours "/etc/rspamd/mine.conf"`,
 		},
 		{
-			name: "postfix extra.cf shadows main.cf",
+			name: "rspamd override of a setting upstream removed",
+			setup: func(t *testing.T, s *scenario) {
+				gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/rspamd/override.d/options.inc": "dynamic_conf = \"/etc/rspamd/mine.conf\";\n"})
+				s.upstream(t, "data/conf/rspamd/local.d/options.inc", "dynamic_conf = \"/etc/rspamd/dynmap.conf\";\n", "")
+			},
+			risk: High, file: "data/conf/rspamd/override.d/options.inc",
+			reason: "upstream removed a setting this file overrides from data/conf/rspamd/local.d/options.inc: dynamic_conf",
+		},
+		{
+			name: "postfix extra.cf sets a setting upstream changed",
 			setup: func(t *testing.T, s *scenario) {
 				gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/postfix/extra.cf": "message_size_limit = 52428800\n"})
 				s.upstream(t, "data/conf/postfix/main.cf", "104857600", "209715200")
 			},
-			risk: High, file: "data/conf/postfix/extra.cf", reason: "overrides data/conf/postfix/main.cf",
+			risk: Medium, file: "data/conf/postfix/extra.cf",
+			reason: "overrides settings upstream changed in data/conf/postfix/main.cf: message_size_limit upstream 104857600 → 209715200, yours 52428800",
 		},
 		{
-			name: "compose override shadows a changed key",
+			name: "compose override sets a key upstream changed",
 			setup: func(t *testing.T, s *scenario) {
 				gittest.WriteFiles(t, s.inst, map[string]string{OverrideFile: "services:\n  dovecot-mailcow:\n    ports:\n      - \"1143:143\"\n"})
 				s.upstream(t, "docker-compose.yml", `"${IMAP_PORT:-143}:143"`, `"${IMAP_PORT:-143}:143"`+"\n      - \"${IMAPS_PORT:-993}:993\"")
 			},
-			risk: High, file: OverrideFile, reason: "service dovecot-mailcow: overrides ports, which the update changed",
+			risk: Medium, file: OverrideFile, reason: "service dovecot-mailcow: ports changed upstream; the override sets it",
 		},
 		{
 			name: "override does not parse",
@@ -347,11 +375,22 @@ func TestFindings(t *testing.T) {
 			risk: Medium, file: OverrideFile, reason: "service dovecot-mailcow (line 2) sets dns, and docker-compose.yml does too",
 		},
 		{
-			name: "patched file changed upstream",
+			name: "patched setting changed upstream",
 			setup: func(t *testing.T, s *scenario) {
 				s.upstream(t, "data/conf/sogo/sogo.conf", "5", "7")
+				s.afterUpdate = func(t *testing.T) { edit(t, s.inst, "data/conf/sogo/sogo.conf", "7", "15") } // the patch re-applies 15
 			},
-			risk: High, file: "data/conf/sogo/sogo.conf", reason: "an enabled patch edits",
+			risk: Medium, file: "data/conf/sogo/sogo.conf", reason: "WOWorkersCount upstream 5 → 7, yours 15 (an enabled patch)",
+		},
+		{
+			name: "patched setting removed upstream",
+			setup: func(t *testing.T, s *scenario) {
+				s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;", "SOGoWorkers = 5;")
+				s.afterUpdate = func(t *testing.T) {
+					gittest.WriteFiles(t, s.inst, map[string]string{"data/conf/sogo/sogo.conf": "SOGoWorkers = 5;\nWOWorkersCount = 15;\n"})
+				}
+			},
+			risk: High, file: "data/conf/sogo/sogo.conf", reason: "upstream removed a setting that an enabled patch sets: WOWorkersCount (was 5; yours 15, line 2)",
 		},
 		{
 			name: "customized file deleted upstream",
@@ -384,6 +423,9 @@ func TestFindings(t *testing.T) {
 			s := newScenario(t)
 			tt.setup(t, s)
 			s.update(t)
+			if s.afterUpdate != nil {
+				s.afterUpdate(t)
+			}
 			opt := Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/sogo/sogo.conf": true}}
 			if tt.oldConf != "" {
 				opt.OldMailcowConf = []byte(tt.oldConf)
@@ -411,7 +453,7 @@ func TestNoFalseAlarms(t *testing.T) {
 	if n := r.Count(High); n != 0 {
 		t.Errorf("%d HIGH findings, want none:\n%s", n, dump(r))
 	}
-	if n := r.Count(Medium); n != 1 || find(r, Medium, "docker-compose.yml", "ofelia-mailcow: image") == nil {
+	if n := r.Count(Medium); n != 1 || find(r, Medium, "docker-compose.yml", "1 image updated: ofelia v3") == nil {
 		t.Errorf("want only the ofelia image change as MEDIUM:\n%s", dump(r))
 	}
 	if r.Low["data/web"] != 1 || r.Count(Low) != 1 {
@@ -423,12 +465,12 @@ func TestSecretsNeverShown(t *testing.T) {
 	s := newScenario(t)
 	// The admin hard-coded the password where upstream edits too, so the
 	// merge drops it: it is then in the lost lines and in the diff.
-	edit(t, s.inst, "docker-compose.yml", "MYSQL_PASSWORD=${DBPASS}", "MYSQL_PASSWORD="+secret)
+	edit(t, s.inst, "docker-compose.yml", "MYSQL_PASSWORD=${DBPASS}", "MYSQL_PASSWORD="+dbPass)
 	s.upstream(t, "docker-compose.yml", "    environment:\n      - MYSQL_PASSWORD=${DBPASS}", "    environment:\n      - TZ=${TZ}\n      - MYSQL_PASSWORD=${DBPASS}")
 	// A LOW file whose diff holds the old password, for Full.
-	s.upstream(t, "data/web/index.php", "echo 1;", "echo 1; // OldPassw0rdValue and "+secret)
+	s.upstream(t, "data/web/index.php", "echo 1;", "echo 1; // OldPassw0rdValue and "+dbPass)
 	s.update(t)
-	oldConf := strings.Replace(conf, secret, "OldPassw0rdValue", 1)
+	oldConf := strings.Replace(conf, dbPass, "OldPassw0rdValue", 1)
 	r := analyze(t, Options{Dir: s.inst, OldMailcowConf: []byte(oldConf), PatchedFiles: map[string]bool{"data/web/index.php": true}})
 	if find(r, High, "docker-compose.yml", "dropped by the merge") == nil {
 		t.Fatalf("precondition: the planted line is not reported lost:\n%s", dump(r))
@@ -460,13 +502,13 @@ func TestSecretsNeverShown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range []string{secret, "OldPassw0rdValue", "R00tPassw0rdValue"} {
+			for _, v := range []string{dbPass, "OldPassw0rdValue", "R00tPassw0rdValue"} {
 				if strings.Contains(got, v) {
 					t.Errorf("%s shows secret %q:\n%s", name, v, got)
 				}
 			}
 			if !strings.Contains(got, "redacted") {
-				t.Errorf("%s has no %s, so the test did not exercise redaction:\n%s", name, Redacted, got)
+				t.Errorf("%s has no %s, so the test did not exercise redaction:\n%s", name, "<redacted>", got)
 			}
 		})
 	}
@@ -483,7 +525,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		SchemaVersion int    `json:"schema_version"`
+		SchemaVersion int    `json:"schema"`
 		BaseSource    string `json:"base_source"`
 		Before        string `json:"before"`
 		Findings      []struct {
@@ -672,5 +714,53 @@ func TestAnalyzeErrors(t *testing.T) {
 				t.Errorf("err = %q, want it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+// TestSecretsOutsideMailcowConf: a postfix relay password
+// (smtp_sasl_password_maps inline, static:user:password) and a SOGo bind
+// password, in hunks the merge drops, are hidden in the lost lines, the
+// diffs and the JSON (the post hook's last-risk.json); mailcow.conf does
+// not name them.
+func TestSecretsOutsideMailcowConf(t *testing.T) {
+	const relay, bind = "Rel4yPassw0rd", "LdapB1ndSecret"
+	s := newScenario(t)
+	edit(t, s.inst, "data/conf/postfix/main.cf", "message_size_limit = 104857600\n",
+		"message_size_limit = 104857600\nrelayhost = [smtp.relay.example]:587\nsmtp_sasl_password_maps = static:relayuser:"+relay+"\n")
+	s.upstream(t, "data/conf/postfix/main.cf", "message_size_limit = 104857600\n", "message_size_limit = 52428800\nsmtputf8_enable = no\n")
+	edit(t, s.inst, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;\n",
+		"WOWorkersCount = 5;\nSOGoUserSources = ({\n    type = ldap;\n    bindDN = \"cn=sogo,dc=example\";\n    bindPassword = \""+bind+"\";\n});\n")
+	s.upstream(t, "data/conf/sogo/sogo.conf", "WOWorkersCount = 5;\n", "WOWorkersCount = 8;\nSOGoMailAuxiliaryUserAccountsEnabled = YES;\n")
+	s.update(t)
+	r := analyze(t, Options{Dir: s.inst, PatchedFiles: map[string]bool{"data/conf/postfix/main.cf": true}})
+	for _, f := range []string{"data/conf/postfix/main.cf", "data/conf/sogo/sogo.conf"} {
+		if find(r, High, f, "dropped by the merge") == nil {
+			t.Fatalf("precondition: the local hunk of %s is not reported lost:\n%s", f, dump(r))
+		}
+	}
+	var render, full, js bytes.Buffer
+	if err := r.Render(&render, RenderOptions{Width: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Render(&full, RenderOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"render": render.String(), "full": full.String(), "json": js.String()} {
+		for _, v := range []string{relay, bind} {
+			if strings.Contains(out, v) {
+				t.Errorf("%s shows %q:\n%s", name, v, out)
+			}
+		}
+		for _, w := range []string{"smtp_sasl_password_maps = <redacted>", `bindPassword = \"<redacted>\"`} {
+			if name != "json" {
+				w = strings.ReplaceAll(w, `\"`, `"`)
+			}
+			if !strings.Contains(out, w) {
+				t.Errorf("%s has no %q: the secret was not exercised:\n%s", name, w, out)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/patches"
 	"github.com/mcupdate/mcupdate/patches/editdist"
 )
 
@@ -51,7 +52,14 @@ func (e *NotInSnapshotError) Unwrap() error { return ErrNotInSnapshot }
 // or whose parent directories are links leading outside mailcowDir stops
 // the whole restore. An object that fails its sha256 check leaves its
 // file untouched; the other files are restored and the error names it.
+//
+// The checks give clear errors; what keeps the writes inside is that each
+// is made through a handle on the mailcow dir ([fsx.Confine]): a parent
+// swapped for a link between the check and the write fails the write.
 func Restore(sys fsx.System, store, id, mailcowDir string, paths []string) (*RestoreResult, error) {
+	if err := fsx.Confine(mailcowDir); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 	m, err := Load(store, id)
 	if err != nil {
 		return nil, err
@@ -319,6 +327,9 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		}
 	}
 	if !e.TargetOutside {
+		if changed && r.outside(abs) {
+			r.note("%s: link to %s restored; that file is outside the mailcow dir and mcupdate does not write there", e.Path, e.Target)
+		}
 		return changed, nil
 	}
 	if !intact {
@@ -327,13 +338,19 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		r.note("%s: link restored to %s; the content of that file (outside the mailcow dir) was not written: object %s holds it", e.Path, e.Target, e.SHA256)
 		return changed, nil
 	}
-	target, err := filepath.EvalSymlinks(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		r.note("%s: link target %s is missing; its content was not written: object %s holds it", e.Path, e.Target, e.SHA256)
+	if e.Path != patches.LinkedFile {
+		// An older snapshot kept the content of a link leading out:
+		// never written through (only mailcow.conf is, as update.sh does).
+		r.note("%s: a link to %s, outside the mailcow dir: its content was not written (mcupdate writes outside the mailcow dir only through mailcow.conf's link): object %s holds it", e.Path, e.Target, e.SHA256)
 		return changed, nil
 	}
+	target, err := fsx.ResolveLink(abs)
 	if err != nil {
 		return changed, fmt.Errorf("restore %s: %w", e.Path, err)
+	}
+	if _, err := os.Lstat(target); errors.Is(err, fs.ErrNotExist) {
+		r.note("%s: link target %s is missing; its content was not written: object %s holds it", e.Path, e.Target, e.SHA256)
+		return changed, nil
 	}
 	old, tfi, err := readRegular(target, e.Size+1)
 	if err != nil || !bytes.Equal(old, data) {
@@ -349,4 +366,17 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		changed = true
 	}
 	return changed, nil
+}
+
+// outside reports whether the link at abs leads outside the mailcow dir.
+func (r *restorer) outside(abs string) bool {
+	t, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		t, err = fsx.ResolveLink(abs)
+		if err != nil {
+			return true
+		}
+	}
+	_, in := inside(r.root, t)
+	return !in
 }

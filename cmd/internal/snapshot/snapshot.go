@@ -14,8 +14,13 @@
 //
 // Symlinks are recorded as links, not followed. A configured path that
 // is a link (mailcow.conf may be one; .env links to it) also gets its
-// target recorded: as its own entry when the target is inside the
-// mailcow dir, or as the link entry's content (TargetOutside) when not.
+// target recorded when the target is inside the mailcow dir, as its own
+// entry. A link that leads outside the mailcow dir is recorded as the
+// link (its target text) and listed in Skipped: mcupdate neither keeps
+// nor writes a file outside the mailcow dir. The one exception is
+// mailcow.conf ([patches.LinkedFile]), which update.sh itself edits
+// through its link: its target's content is recorded with the link entry
+// (TargetOutside), for the risk diff and for an explicit restore.
 //
 // A file that cannot be read (permissions, a named pipe or socket, too
 // large) is listed in the manifest's Skipped and never aborts the
@@ -26,7 +31,9 @@
 //	<store>/objects/<sha256>          content, stored once across snapshots
 //	<store>/<ID>/manifest.json        written last: no manifest, no snapshot
 //
-// IDs are UTC times (20060102T150405Z, then -2, -3 within one second).
+// IDs are UTC times (20060102T150405Z, then -2, -3 within one second),
+// and each sorts after every ID already in the store, also when the clock
+// went back: they sort strictly by creation.
 // Every file is 0600 and every directory 0700 whatever the umask:
 // mailcow.conf holds the database passwords. All writes go through an
 // [fsx.System], so a dry run records them and a check refuses them.
@@ -49,6 +56,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Defaults, the same as mcupdate.ini's.
@@ -305,6 +313,11 @@ func (c *creator) record(f candidate) error {
 		c.add(e)
 		return c.record(candidate{rel: rel})
 	}
+	if f.rel != patches.LinkedFile {
+		c.add(e)
+		c.m.Skipped = append(c.m.Skipped, Skip{Path: f.rel, Reason: OutsideLinkReason(resolved)})
+		return nil
+	}
 	data, tfi, err := readRegular(resolved, c.opt.MaxSize)
 	if err != nil {
 		c.add(e)
@@ -318,6 +331,12 @@ func (c *creator) record(f candidate) error {
 	}
 	c.add(t)
 	return nil
+}
+
+// OutsideLinkReason is the Skip reason of a configured path that is a link
+// leading outside the mailcow dir.
+func OutsideLinkReason(target string) string {
+	return "a link to " + target + ", outside the mailcow dir: the snapshot keeps the link, not that file's content (mcupdate never writes outside the mailcow dir; move the file into it to have it protected)"
 }
 
 func fileEntry(rel string, typ EntryType, fi fs.FileInfo, data []byte) Entry {
@@ -397,22 +416,44 @@ func (c *creator) flush() error {
 	return errors.Join(all...)
 }
 
-func (c *creator) writeManifest() error {
-	base := c.m.Time.Format(IDLayout)
-	for n := 1; ; n++ {
+// newID returns an ID that sorts after every ID in the store (with a
+// manifest or not): its time, or, within the newest ID's second or when
+// the clock went back, the newest's time with the next counter. IDs then
+// sort strictly by creation, so pruning never takes the snapshot just
+// made for the oldest, and an ID it freed is never reused.
+func (c *creator) newID() (string, error) {
+	complete, incomplete, err := ids(c.opt.Store)
+	if err != nil {
+		return "", err
+	}
+	newest := ""
+	for _, id := range append(complete, incomplete...) {
+		if newest == "" || idLess(newest, id) {
+			newest = id
+		}
+	}
+	base, n := c.m.Time.Format(IDLayout), 1
+	if nb, nn := idKey(newest); newest != "" && base <= nb {
+		base, n = nb, nn+1
+	}
+	for ; n < 1000000; n++ {
 		id := base
 		if n > 1 {
 			id = fmt.Sprintf("%s-%d", base, n)
 		}
-		dir := filepath.Join(c.opt.Store, id)
-		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-			c.m.ID, c.idDir = id, dir
-			break
-		}
-		if n > 1000 {
-			return fmt.Errorf("snapshot store %s: no free ID for %s", c.opt.Store, base)
+		if _, err := os.Lstat(filepath.Join(c.opt.Store, id)); errors.Is(err, fs.ErrNotExist) {
+			return id, nil
 		}
 	}
+	return "", fmt.Errorf("snapshot store %s: no free ID after %s", c.opt.Store, base)
+}
+
+func (c *creator) writeManifest() error {
+	id, err := c.newID()
+	if err != nil {
+		return err
+	}
+	c.m.ID, c.idDir = id, filepath.Join(c.opt.Store, id)
 	// Entries are sorted so manifests diff well and Restore is ordered.
 	sortEntries(c.m.Entries)
 	data, err := marshalManifest(c.m)

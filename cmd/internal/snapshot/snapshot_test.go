@@ -570,3 +570,91 @@ func find(cs []Change, p string) Change {
 	}
 	return Change{Path: p, Kind: "absent from Diff"}
 }
+
+// A configured path other than mailcow.conf that is a link leading out
+// of the mailcow dir: the snapshot keeps the link and says so; restore
+// never writes the file it leads to, also from an older manifest that
+// holds that file's content.
+func TestOverrideLinkOutside(t *testing.T) {
+	dir, store := newMailcow(t)
+	outside := filepath.Join(t.TempDir(), "override.yml")
+	if err := os.WriteFile(outside, []byte("services: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "docker-compose.override.yml")
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	m := mustCreate(t, fsx.Real{}, opts(dir, store, t0))
+	e := m.Entry("docker-compose.override.yml")
+	if e == nil || e.Type != TypeSymlink || e.Target != outside || e.TargetOutside || e.SHA256 != "" {
+		t.Fatalf("entry %+v, want the link only", e)
+	}
+	if len(m.Skipped) != 1 || m.Skipped[0].Path != "docker-compose.override.yml" || !strings.Contains(m.Skipped[0].Reason, "keeps the link, not that file's content") {
+		t.Errorf("skipped %+v", m.Skipped)
+	}
+	// An older manifest with the content of the file outside.
+	conf := m.Entry("mailcow.conf").SHA256
+	editManifest(t, store, m.ID, func(mm map[string]any) {
+		for _, e := range mm["entries"].([]any) {
+			if en := e.(map[string]any); en["path"] == "docker-compose.override.yml" {
+				en["target_outside"], en["sha256"] = true, conf
+			}
+		}
+	})
+	for _, removed := range []bool{false, true} {
+		if removed {
+			if err := os.Remove(link); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := Restore(fsx.Real{}, store, m.ID, dir, []string{"docker-compose.override.yml"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readString(t, outside); got != "services: {}\n" {
+			t.Errorf("the file outside now holds %q", got)
+		}
+		if l, err := os.Readlink(link); err != nil || l != outside {
+			t.Errorf("link %q, %v", l, err)
+		}
+		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "was not written") {
+			t.Errorf("notes %q", res.Notes)
+		}
+	}
+}
+
+// Issue 11 (minor): IDs sort strictly by creation. More than keep
+// snapshots in one second: pruning freed the ID without a suffix, the
+// next snapshot took it, sorted oldest and was pruned at once, so the
+// pre hook's record named a deleted snapshot. Also when the clock goes
+// back, a new snapshot sorts after every one in the store.
+func TestCreateIDsSortByCreation(t *testing.T) {
+	dir, store := newMailcow(t)
+	o := opts(dir, store, t0)
+	o.Keep = 10
+	var prev string
+	for i := 0; i < 25; i++ {
+		if i == 20 {
+			o.Now = t0.Add(-time.Hour) // the clock went back
+		}
+		m := mustCreate(t, fsx.Real{}, o)
+		if prev != "" && !idLess(prev, m.ID) {
+			t.Errorf("snapshot %d: ID %s does not sort after %s", i+1, m.ID, prev)
+		}
+		prev = m.ID
+		if _, err := Load(store, m.ID); err != nil {
+			t.Fatalf("snapshot %d (%s) is gone right after Create: %v", i+1, m.ID, err)
+		}
+		if latest, err := Load(store, Latest); err != nil || latest.ID != m.ID {
+			t.Fatalf("snapshot %d: latest is %v, %v; want %s", i+1, latest, err, m.ID)
+		}
+	}
+	list, err := List(store)
+	if err != nil || len(list) != 10 {
+		t.Fatalf("List: %d snapshots, %v", len(list), err)
+	}
+}

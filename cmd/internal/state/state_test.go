@@ -68,8 +68,11 @@ func TestEnsure(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"tightens 0777", 0o000, func(t *testing.T, p string) {
-			if err := os.Mkdir(p, 0o777); err != nil {
+		{"tightens 0755 under umask 000", 0o000, func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -390,5 +393,238 @@ func TestReportNameSortsByTime(t *testing.T) {
 	}
 	if want := "report-20261231T225959.999Z-post.json"; a != want {
 		t.Errorf("ReportName = %s, want %s (UTC)", a, want)
+	}
+}
+
+// Issue 11, item 2: a state dir another user can write (or has planted
+// links in) is refused with an error that says how to fix it, as sshd's
+// StrictModes does; it is never chmod'ed through a link. Before, Ensure
+// chmod'ed whatever the path led to: a state dir that was a link to a
+// sticky 1777 directory turned that directory 0700, a 0777 one was
+// quietly tightened with the links planted in it still there.
+func TestStateDirStrictModes(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, base, p string)
+		want  string // in the error; "" = accepted
+	}{
+		{"0700 accepted", func(t *testing.T, _, p string) { mkdir(t, p, 0o700) }, ""},
+		{"0755 tightened", func(t *testing.T, _, p string) { mkdir(t, p, 0o755) }, ""},
+		{"0777 refused", func(t *testing.T, _, p string) { mkdir(t, p, 0o777) }, "is writable by group or others (mode 0777)"},
+		{"0770 refused", func(t *testing.T, _, p string) { mkdir(t, p, 0o770) }, "fix: chmod 700 "},
+		{"1777 refused", func(t *testing.T, _, p string) { mkdir(t, p, 0o777|fs.ModeSticky) }, "writable by group or others"},
+		{"a link to a sticky 1777 dir", func(t *testing.T, base, p string) {
+			mkdir(t, filepath.Join(base, "tmp"), 0o777|fs.ModeSticky)
+			if err := os.Symlink(filepath.Join(base, "tmp"), p); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a symbolic link (to "},
+		{"a link to a 0700 dir", func(t *testing.T, base, p string) {
+			mkdir(t, filepath.Join(base, "real"), 0o700)
+			if err := os.Symlink("real", p); err != nil {
+				t.Fatal(err)
+			}
+		}, "give the directory itself with --state-dir"},
+		{"another user's", func(t *testing.T, _, p string) {
+			requireRoot(t)
+			mkdir(t, p, 0o700)
+			if err := os.Chown(p, 1234, 1234); err != nil {
+				t.Fatal(err)
+			}
+		}, "is owned by uid 1234"},
+		{"parent writable by others", func(t *testing.T, base, p string) {
+			mkdir(t, p, 0o700)
+			if err := os.Chmod(base, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}, "without the sticky bit"},
+		{"parent sticky 1777 accepted", func(t *testing.T, base, p string) {
+			mkdir(t, p, 0o700)
+			if err := os.Chmod(base, 0o777|fs.ModeSticky); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+		{"parent another user's", func(t *testing.T, base, p string) {
+			requireRoot(t)
+			mkdir(t, p, 0o700)
+			if err := os.Chown(base, 1234, 1234); err != nil {
+				t.Fatal(err)
+			}
+		}, "its parent " /* … is owned by uid 1234 */},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := filepath.Join(t.TempDir(), "lib")
+			mkdir(t, base, 0o755)
+			p := filepath.Join(base, "mcupdate")
+			tt.setup(t, base, p)
+			before := modes(t, base)
+			err := (Dir{Path: p}).Ensure()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := permOf(t, p); got != fs.ModeDir|0o700 {
+					t.Errorf("mode %v, want drwx------", got)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("Ensure = %v, want ErrUnsafe naming %s and saying %q", err, p, tt.want)
+			}
+			if after := modes(t, base); after != before {
+				t.Errorf("modes changed although refused:\n%s\nnow\n%s", before, after)
+			}
+			if _, err := (Dir{Path: p}).Lock("mcupdate apply"); !errors.Is(err, ErrUnsafe) {
+				t.Errorf("Lock = %v, want ErrUnsafe", err)
+			}
+			if _, err := os.Lstat(filepath.Join(base, "tmp", "lock")); err == nil {
+				t.Error("lock created through the link")
+			}
+		})
+	}
+}
+
+// Links planted in the state dir are never followed: a lock that is a
+// link to a file elsewhere is refused (that file was truncated), a report
+// name that is a link is replaced by the report (it was written through,
+// 0644 elsewhere).
+func TestPlantedLinksInStateDir(t *testing.T) {
+	base := t.TempDir()
+	elsewhere := filepath.Join(base, "passwd")
+	if err := os.WriteFile(elsewhere, []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := Dir{Path: filepath.Join(base, "state")}
+	mkdir(t, d.Path, 0o700)
+	for _, n := range []string{"lock", "last-apply.json", RecordFile} {
+		if err := os.Symlink(elsewhere, filepath.Join(d.Path, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Lock("mcupdate apply"); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Lock with lock a link = %v, want ErrUnsafe", err)
+	}
+	// A hard link is refused too: the lock is truncated and written.
+	if err := os.Remove(filepath.Join(d.Path, "lock")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(elsewhere, filepath.Join(d.Path, "lock")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Lock("mcupdate apply"); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "hard link") {
+		t.Errorf("Lock with lock a hard link = %v, want ErrUnsafe", err)
+	}
+	if err := os.Remove(filepath.Join(d.Path, "lock")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := d.Lock("mcupdate apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := d.WriteJSON(fsx.Real{}, "last-apply.json", map[string]int{"schema": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.LoadRecord(); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("LoadRecord through a link = %v, want an error", err)
+	}
+	if b, _ := os.ReadFile(elsewhere); string(b) != "root:x:0:0\n" {
+		t.Errorf("the file the links lead to now holds %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(d.Path, "last-apply.json")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("last-apply.json: %v, %v; want a regular 0600 file", fi.Mode(), err)
+	}
+}
+
+func mkdir(t *testing.T, p string, mode fs.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+}
+
+// modes lists the mode of every entry below dir.
+func modes(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			fmt.Fprintf(&b, "%s %v\n", p, fi.Mode())
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// A dry run's state dir: nothing created, changed or removed; its lock is
+// shared, taken only on a lock file that exists, and excludes a real run.
+func TestReadOnlyDir(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state")
+	ro := Dir{Path: p, ReadOnly: true}
+	if err := ro.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ro.Lock("mcupdate apply --dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release()
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a read-only Ensure or Lock created the dir: %v", err)
+	}
+	mkdir(t, p, 0o755)
+	if err := os.WriteFile(filepath.Join(p, "report-20200101T000000.000Z-pre.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err = ro.Lock("mcupdate apply --dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release()
+	if err := ro.WriteJSON(fsx.Real{}, "last-apply.json", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.PruneReports(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := modes(t, p); strings.Count(got, "\n") != 2 || !strings.Contains(got, p+" drwxr-xr-x") {
+		t.Fatalf("the dir changed: %s", got)
+	}
+	// With a lock file: shared between dry runs, excluding a real run.
+	real := Dir{Path: p}
+	rl, err := real.Lock("mcupdate apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.Lock("dry"); !errors.Is(err, ErrLocked) {
+		t.Errorf("dry run while a real run holds the lock: %v", err)
+	}
+	_ = rl.Release()
+	before, _ := os.ReadFile(filepath.Join(p, LockFile))
+	l1, err := ro.Lock("dry 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := ro.Lock("dry 2")
+	if err != nil {
+		t.Errorf("two dry runs: %v", err)
+	}
+	if _, err := real.Lock("mcupdate apply"); !errors.Is(err, ErrLocked) {
+		t.Errorf("real run while a dry run holds the lock: %v", err)
+	}
+	_, _ = l1.Release(), l2.Release()
+	if after, _ := os.ReadFile(filepath.Join(p, LockFile)); string(after) != string(before) {
+		t.Errorf("a dry run wrote the lock: %q, was %q", after, before)
 	}
 }

@@ -20,6 +20,10 @@ type UI struct {
 	Quiet    bool // only warnings and errors
 	Verbose  bool // also Debugf lines
 	Color    bool
+	// Secrets, when set, hides the secrets in every line the UI prints
+	// (a *secret.Redactor): messages, details and dry-run diffs quote the
+	// admin's files.
+	Secrets interface{ String(string) string }
 
 	mu sync.Mutex
 }
@@ -68,6 +72,9 @@ func (u *UI) Bold(s string) string   { return u.paint(bold, s) }
 func (u *UI) line(w io.Writer, s string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.Secrets != nil {
+		s = u.Secrets.String(s)
+	}
 	if !strings.HasSuffix(s, "\n") {
 		s += "\n"
 	}

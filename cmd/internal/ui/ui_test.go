@@ -194,3 +194,24 @@ func TestWidth(t *testing.T) {
 		})
 	}
 }
+
+// hideSecret is a stand-in redactor: it hides the word "secret".
+type hideSecret struct{}
+
+func (hideSecret) String(s string) string { return strings.ReplaceAll(s, "secret", "<redacted>") }
+
+// TestSecretsHiddenInEveryLine: with Secrets set, no line the UI prints
+// (results, progress, warnings, errors, hints) shows what it hides.
+func TestSecretsHiddenInEveryLine(t *testing.T) {
+	var out, errw bytes.Buffer
+	u := &UI{Out: &out, Err: &errw, Verbose: true, Secrets: hideSecret{}}
+	u.Printf("a %s", "secret")
+	u.Infof("b secret")
+	u.Debugf("c secret")
+	u.Warnf("d %s", "secret")
+	u.Errorf("e secret")
+	u.Hintf("f secret")
+	if s := out.String() + errw.String(); strings.Contains(s, "secret") || strings.Count(s, "<redacted>") != 6 {
+		t.Errorf("printed:\n%s", s)
+	}
+}

@@ -18,8 +18,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/proc"
 )
 
 // Result is what one run did.
@@ -149,22 +149,16 @@ type runner struct {
 	env []string
 }
 
-// waitDelay bounds how long a killed git may keep its output pipe open.
-const waitDelay = 5 * time.Second
-
 // run returns combined output and the exit code (-1 when git did not run
 // or was stopped by the context, whose error is then returned).
 func (g runner) run(args ...string) (string, int, error) {
 	if err := g.ctx.Err(); err != nil {
 		return "", -1, err
 	}
-	cmd := exec.CommandContext(g.ctx, "git", args...)
-	cmd.Dir, cmd.Env = g.dir, g.env
 	// Its own process group, killed whole on cancel: a SIGINT to
 	// mcupdate alone must stop git and the helpers it forked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = waitDelay
+	cmd := proc.Command(g.ctx, "git", args...)
+	cmd.Dir, cmd.Env = g.dir, g.env
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -347,4 +348,56 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// checkLeftovers lists the temp files killed mcupdate runs left (a run
+// killed mid-write leaves its temp beside the file): in the mailcow dir
+// (.git aside), the state dir and beside daemon.json. The next write to a
+// directory removes the ones there, but a directory no later run writes
+// to would keep them: this check is where they show. A temp a running
+// mcupdate holds (its flock) is not listed. A warning: they harm nothing.
+func checkLeftovers(opt Options) Check {
+	dirs := map[string]bool{}
+	walk := func(root string) {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if d != nil && d.IsDir() && p != root {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() && d.Name() == ".git" && filepath.Dir(p) == opt.MailcowDir {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && strings.HasPrefix(d.Name(), fsx.TempPrefix) {
+				dirs[filepath.Dir(p)] = true
+			}
+			return nil
+		})
+	}
+	walk(opt.MailcowDir)
+	if opt.StateDir != "" {
+		walk(opt.StateDir)
+	}
+	if opt.DaemonJSON != "" {
+		dirs[filepath.Dir(opt.DaemonJSON)] = true
+		if t, err := fsx.ResolveLink(opt.DaemonJSON); err == nil {
+			dirs[filepath.Dir(t)] = true
+		}
+	}
+	var found []string
+	for d := range dirs {
+		ts, _ := fsx.Temps(d)
+		found = append(found, ts...)
+	}
+	sort.Strings(found)
+	if len(found) == 0 {
+		return Check{Status: StatusOK, Detail: "no temp file left by a killed mcupdate run"}
+	}
+	return Check{
+		Status: StatusWarn,
+		Detail: fmt.Sprintf("%d temp file(s) left by a killed mcupdate run", len(found)),
+		Fix:    "remove them (rm " + strings.Join(found, " ") + "); each is a half-written copy, the file beside it is whole",
+		Items:  found,
+	}
 }

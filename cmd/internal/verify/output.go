@@ -13,6 +13,19 @@ import (
 // DETAIL, with the items of every check that is not ok and its fix
 // indented below it. colour, when non-nil, colours a status word.
 func (r *Report) WriteText(w io.Writer, colour func(Status, string) string) error {
+	return r.writeText(w, colour, false)
+}
+
+// WriteFailures is WriteText for -q: nothing when no check failed, else
+// only the failed checks and the verdict.
+func (r *Report) WriteFailures(w io.Writer, colour func(Status, string) string) error {
+	if r.OK {
+		return nil
+	}
+	return r.writeText(w, colour, true)
+}
+
+func (r *Report) writeText(w io.Writer, colour func(Status, string) string, onlyFailed bool) error {
 	if colour == nil {
 		colour = func(_ Status, s string) string { return s }
 	}
@@ -24,6 +37,9 @@ func (r *Report) WriteText(w io.Writer, colour func(Status, string) string) erro
 	fmt.Fprintf(&out, "%-*s  %-7s  %s\n", width, "CHECK", "STATUS", "DETAIL")
 	indent := strings.Repeat(" ", 4)
 	for _, c := range r.Checks {
+		if onlyFailed && c.Status != StatusFail {
+			continue
+		}
 		// Pad before colouring: escapes have no width.
 		st := string(c.Status) + strings.Repeat(" ", max(0, 7-len(c.Status)))
 		fmt.Fprintf(&out, "%-*s  %s  %s\n", width, c.Name, colour(c.Status, st), c.Detail)

@@ -18,7 +18,7 @@ func applyPatch(t *testing.T, dir, name string, params map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound, _, err := patches.Resolve([]string{name}, map[string]map[string]string{name: params}, lib, nil)
+	bound, _, err := patches.Resolve(patches.Settings{Enabled: []string{name}, Params: map[string]map[string]string{name: params}}, lib, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,8 +237,9 @@ func TestPHPFPM(t *testing.T) {
 		},
 		{
 			name: "max_children below max_spare_servers", check: CheckPHPFPM, tags: all, want: StatusFail,
+			// By hand: the php-fpm-pool-size patch refuses this value.
 			edit: func(t *testing.T, o *Options) {
-				applyPatch(t, o.MailcowDir, "php-fpm-pool-size", map[string]string{"MAX_CHILDREN": "10"})
+				replaceIn(t, o.MailcowDir, PHPFPMPools, "pm.max_children = 50", "pm.max_children = 10")
 			},
 			says: []string{"[web-worker] pm.max_children = 10 (data/conf/phpfpm/php-fpm.d/pools.conf:20) is below pm.max_spare_servers = 15 (data/conf/phpfpm/php-fpm.d/pools.conf:23)", "php-fpm refuses to start with pool(s) web-worker"},
 		},
@@ -247,7 +248,7 @@ func TestPHPFPM(t *testing.T) {
 			// equal values start (fpm_conf.c).
 			name: "max_children equal to max_spare_servers", check: CheckPHPFPM, tags: all, want: StatusOK,
 			edit: func(t *testing.T, o *Options) {
-				applyPatch(t, o.MailcowDir, "php-fpm-pool-size", map[string]string{"MAX_CHILDREN": "15"})
+				replaceIn(t, o.MailcowDir, PHPFPMPools, "pm.max_children = 50", "pm.max_children = 15")
 			},
 		},
 		{

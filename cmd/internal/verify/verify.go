@@ -24,6 +24,7 @@
 //	                     covers, each with a safer home (warn when any)
 //	customizations       the ledger's customizations that an update dropped
 //	                     and that are still missing, not acknowledged (fail)
+//	leftovers            temp files killed runs left behind (warn)
 //
 // Then the pitfalls: settings that every file accepts on its own and that
 // fail together, each with the setting, file:line and the fix:
@@ -54,7 +55,7 @@
 //
 // # Secrets
 //
-// Every string of a Report passes through a risk.Redactor built from
+// Every string of a Report passes through a secret.Redactor built from
 // mailcow.conf, so no output form shows a password.
 package verify
 
@@ -71,10 +72,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
-	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/patches"
 	"github.com/mcupdate/mcupdate/patches/editdist"
+	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Schema is the version of the JSON form; it changes only when a field is
@@ -102,6 +103,7 @@ const (
 	CheckMessageSize  = "message-size"
 	CheckUnprotected  = "unprotected"
 	CheckLost         = "customizations"
+	CheckLeftovers    = "leftovers"
 
 	CheckRelayNetworks = "relay-networks"
 	CheckDNSAliases    = "dns-aliases"
@@ -114,7 +116,7 @@ const (
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost,
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers,
 	CheckRelayNetworks, CheckDNSAliases, CheckExtraNetworks, CheckOverrideDNS, CheckFTSMemory, CheckPHPFPM, CheckUsernsRemap, CheckTLSCert}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
@@ -232,7 +234,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
 
 	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
-	red := risk.NewRedactor(conf)
+	red := secret.NewRedactor(conf)
 
 	bound, lib, cfgErr := resolvePatches(opt.Config)
 	checks := make([]Check, len(CheckNames))
@@ -294,6 +296,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		return c
 	})
+	do(8, func() Check { return checkLeftovers(opt) })
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]
@@ -341,17 +344,14 @@ func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.P
 			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
 		}
 	}
-	bound, _, err := patches.Resolve(cfg.Enabled, cfg.Params, lib, own)
+	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, own)
 	if err != nil {
 		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
 	}
 	return bound, lib, nil
 }
 
-func (r *Report) redact(red *risk.Redactor) {
-	if red.Len() == 0 {
-		return
-	}
+func (r *Report) redact(red *secret.Redactor) {
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		c.Detail, c.Fix = red.String(c.Detail), red.String(c.Fix)
@@ -369,6 +369,7 @@ func (r *Report) redact(red *risk.Redactor) {
 	for i := range r.Unprotected {
 		r.Unprotected[i].File = red.String(r.Unprotected[i].File)
 		r.Unprotected[i].Home = red.String(r.Unprotected[i].Home)
+		r.Unprotected[i].Where = red.String(r.Unprotected[i].Where)
 	}
 	r.MailcowDir = red.String(r.MailcowDir)
 }

@@ -9,8 +9,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) == 2 && os.Args[1] == "version" {
+	switch {
+	case len(os.Args) == 2 && os.Args[1] == "version":
 		fmt.Println("mcupdate fake-for-install-test")
+		return
+	case len(os.Args) == 3 && os.Args[1] == "completion":
+		fmt.Println("# fake " + os.Args[2] + " completion for mcupdate")
+		return
+	case len(os.Args) == 2 && os.Args[1] == "man":
+		fmt.Println(".TH MCUPDATE 1")
 		return
 	}
 	fmt.Fprintln(os.Stderr, "mcupdate (fake): unexpected arguments", os.Args[1:])

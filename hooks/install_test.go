@@ -748,6 +748,7 @@ var configDefaults = map[string]map[string]string{
 	"snapshot": {"paths": "mailcow.conf docker-compose.override.yml", "dirs": "data/conf", "keep": "10"},
 	"restart":  {"enabled": "on", "compose": "docker compose"},
 	"patches":  {"enable": "", "dir": ""},
+	"verify":   {"cert_min_days": "14"},
 }
 
 var shippedPatches = []string{

@@ -299,3 +299,47 @@ func FuzzParamType(f *testing.F) {
 		}
 	})
 }
+
+// The readers find exactly what the editors find: every key ReadINI or
+// ReadEnv returns is one the ini or env edit of that key sets.
+func FuzzReadINI(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add("[web-worker]\npm.max_children = 50 ; x\nphp_admin_value[memory_limit] = \"1G\"\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		lines := len(splitLines(in))
+		last := 0
+		for _, s := range ReadINI([]byte(in)) {
+			if s.Line <= last || s.Line > lines || s.Key == "" {
+				t.Fatalf("setting %+v after line %d of %d", s, last, lines)
+			}
+			last = s.Line
+			be := &boundEdit{Edit: &Edit{Kind: KindINI, Section: s.Section, Key: s.Key}, value: "v"}
+			if _, err := editINI(in, be); err != nil {
+				t.Fatalf("ReadINI found %+v, the editor: %v", s, err)
+			}
+		}
+	})
+}
+
+func FuzzReadEnv(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add("FTS_HEAP=128\nexport A='x y' # c\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		lines := len(splitLines(in))
+		last := 0
+		for _, s := range ReadEnv([]byte(in)) {
+			if s.Line <= last || s.Line > lines || !isShellName(s.Key) {
+				t.Fatalf("setting %+v after line %d of %d", s, last, lines)
+			}
+			last = s.Line
+			be := &boundEdit{Edit: &Edit{Kind: KindEnv, Key: s.Key}, value: "v"}
+			if _, err := editEnv(in, be); err != nil && !errors.Is(err, ErrShellQuoting) && !errors.Is(err, errEnvQuote) {
+				t.Fatalf("ReadEnv found %+v, the editor: %v", s, err)
+			}
+		}
+	})
+}

@@ -231,3 +231,108 @@ func editEnv(s string, be *boundEdit) (string, error) {
 	}
 	return strings.Join(out, ""), nil
 }
+
+// Setting is one key a file sets, as the ini and env editors find it.
+type Setting struct {
+	// Section is the ini section the key is in; "" before the first
+	// header, and always in an env file.
+	Section string
+	Key     string
+	// Value is the value without its quotes and without a trailing
+	// comment.
+	Value string
+	// Line is 1-based.
+	Line int
+}
+
+// ReadINI returns the keys of an ini file (php.ini, a php-fpm pool file)
+// in file order, found as the ini editor finds them, so that a check and
+// the patch that fixes what it finds agree on what the file says. A
+// value's trailing ; comment and its double quotes are dropped, as PHP's
+// ini reader drops them. Keys under a header with an empty name ("[]")
+// are left out.
+func ReadINI(data []byte) []Setting {
+	var out []Setting
+	section, headed := "", false
+	for i, l := range splitLines(string(data)) {
+		b := body(l)
+		if m := iniHeader.FindStringSubmatch(b); m != nil {
+			section, headed = strings.TrimSpace(m[1]), true
+			continue
+		}
+		key, vs, ve, ok := iniKeyAt(b)
+		// Keys under a header without a name are in no section the
+		// editor can address: left out, as it leaves them.
+		if !ok || headed && section == "" {
+			continue
+		}
+		out = append(out, Setting{Section: section, Key: key, Value: iniValue(b[vs:ve]), Line: i + 1})
+	}
+	return out
+}
+
+// iniValue drops a ; comment outside double quotes, then the quotes.
+func iniValue(v string) string {
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				v = v[:i]
+				i = len(v)
+			}
+		}
+	}
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v
+}
+
+// ReadEnv returns the assignments of a shell-style variables file
+// (mailcow.conf) in file order, found as the env editor finds them
+// (`KEY=value`, `export KEY=value`; comment lines and the lines inside a
+// quoted value skipped). When the file is sourced, the last assignment of
+// a key wins.
+func ReadEnv(data []byte) []Setting {
+	var out []Setting
+	// Lines inside a quoted value that spans lines set nothing. A file
+	// whose quoting is broken (which the editor refuses) is read line by
+	// line, as well as it goes.
+	inside, err := shellLines(string(data))
+	if err != nil {
+		inside = nil
+	}
+	for i, l := range splitLines(string(data)) {
+		if inside != nil && inside[i] {
+			continue
+		}
+		t := strings.TrimLeft(body(l), " \t")
+		if strings.HasPrefix(t, "export ") {
+			t = strings.TrimLeft(t[len("export "):], " \t")
+		}
+		eq := strings.IndexByte(t, '=')
+		if eq <= 0 || !isShellName(t[:eq]) {
+			continue
+		}
+		val, _ := envValue(t[eq+1:])
+		if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+			val = val[1 : len(val)-1]
+		}
+		out = append(out, Setting{Key: t[:eq], Value: val, Line: i + 1})
+	}
+	return out
+}
+
+func isShellName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
+}

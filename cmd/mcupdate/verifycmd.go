@@ -26,8 +26,27 @@ it up and that the next update.sh run finds nothing in its way:
   message-size         rspamd and clamd scan mail up to postfix's limit
   unprotected          local edits of tracked files no patch protects, each
                        with a safer home (a warning)
+  customizations       customizations an update dropped, still missing and
+                       not acknowledged ('mcupdate ack')
   leftovers            temp files a killed mcupdate run left in the mailcow
                        dir, the state dir or beside daemon.json (a warning)
+
+and the pitfalls, settings each file accepts that fail together:
+
+  relay-networks       networks postfix trusts that rspamd does not
+  dns-aliases          one DNS alias on two services of a compose network
+  extra-networks       a service but nginx-mailcow on an external network
+                       (warn)
+  override-dns         a dns list the override appends to mailcow's (warn)
+  fts-memory           an indexer vsz_limit in dovecot's extra.conf that
+                       fts.conf overrides from FTS_HEAP (warn)
+  php-fpm              pools php-fpm refuses to start; other.ini's
+                       memory_limit above the web pool's (warn)
+  userns-remap         bind-mounted files the remapped root does not own
+                       (warn)
+  tls-certificate      cert.pem must name MAILCOW_HOSTNAME and every
+                       ADDITIONAL_SAN, and not expire within [verify]
+                       cert_min_days (warn)
 
 Exits 1 when a check failed; warnings do not fail. --json prints the report
 in a versioned schema ("schema": 1); --prometheus FILE also writes

@@ -1,6 +1,7 @@
 // Package compose reads the parts of docker-compose files that mcupdate's
-// risk diff compares: services and, per service, image, ports, volumes,
-// dns, environment and mem_limit.
+// risk diff and verify's checks look at: services and, per service, image,
+// ports, volumes, dns, environment, mem_limit, networks with their aliases
+// and network_mode; and the top-level networks (which are external).
 //
 // It is deliberately not a compose implementation. It works on yaml.v3
 // nodes so that every error can name the file and line, tolerates what
@@ -57,6 +58,36 @@ type File struct {
 	Name string
 	// Services maps a service name to its definition.
 	Services map[string]*Service
+	// Networks maps the keys of the top-level networks to their
+	// definitions.
+	Networks map[string]*Network
+}
+
+// Network is a top-level network definition.
+type Network struct {
+	Name string
+	// Line is where the network's key is in the file.
+	Line int
+	// External is true for `external: true` (or the older
+	// `external: {name: x}`): compose does not create the network, other
+	// containers on the host may be on it.
+	External bool
+}
+
+// Attachment is a service's membership of one network.
+type Attachment struct {
+	// Network is the key of the network in the top-level networks.
+	Network string
+	// Line is where the network's key is in the service.
+	Line int
+	// Aliases are the extra DNS names the service has on the network.
+	Aliases []Alias
+}
+
+// Alias is one network alias of a service.
+type Alias struct {
+	Name string
+	Line int
 }
 
 // Service is the part of a compose service the risk diff looks at.
@@ -81,6 +112,19 @@ type Service struct {
 	// "=" maps to "".
 	Environment map[string]string
 	MemLimit    string
+	// HasNetworks is true when the service has a networks key; without
+	// one compose attaches it to the project's default network.
+	HasNetworks bool
+	// Networks are the networks the service joins, in file order.
+	Networks []Attachment
+	// NetworkMode is network_mode ("host", "service:x"); "" when unset.
+	NetworkMode string
+	// KeyLines maps each key the service sets to the line of the key.
+	KeyLines map[string]int
+	// Replaced holds the keys tagged !override or !reset: compose
+	// replaces the other files' value with this one instead of merging
+	// the two (Docker Compose 2.24.4 and later).
+	Replaced map[string]bool
 	// Fingerprint identifies the service's whole definition, positions
 	// and comments excluded: two services with the same fingerprint are
 	// defined the same.
@@ -104,7 +148,7 @@ func (f *File) Names() []string {
 // Parse reads a compose file. An empty file, or one without services,
 // gives a File with no services. name is used in errors only.
 func Parse(name string, data []byte) (f *File, err error) {
-	f = &File{Name: name, Services: map[string]*Service{}}
+	f = &File{Name: name, Services: map[string]*Service{}, Networks: map[string]*Network{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line, msg := yamlErr(err)
@@ -129,6 +173,12 @@ func Parse(name string, data []byte) (f *File, err error) {
 		return nil, p.err
 	}
 	for _, kv := range top {
+		if kv.key.Value == "networks" {
+			if !p.networks(f, kv.val) {
+				return nil, p.err
+			}
+			continue
+		}
 		if kv.key.Value != "services" {
 			continue
 		}
@@ -278,7 +328,7 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 	if k.Kind != yaml.ScalarNode {
 		return nil, p.errorf(k, "service name is a %s, want a string", kindName(k))
 	}
-	s := &Service{Name: k.Value, Line: k.Line, Keys: map[string]string{}}
+	s := &Service{Name: k.Value, Line: k.Line, Keys: map[string]string{}, KeyLines: map[string]int{}}
 	body := p.resolve(v, 0)
 	if body == nil {
 		return nil, p.err
@@ -300,6 +350,17 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 			return nil, p.err
 		}
 		key := kv.key.Value
+		s.KeyLines[key] = kv.key.Line
+		if t := kv.val.Tag; t == "!override" || t == "!reset" {
+			if s.Replaced == nil {
+				s.Replaced = map[string]bool{}
+			}
+			s.Replaced[key] = true
+			if t == "!reset" {
+				// The key's value is gone, whatever the tag is on.
+				val = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: val.Line}
+			}
+		}
 		var kfp strings.Builder
 		if !p.fingerprint(&kfp, val, 0) {
 			return nil, p.err
@@ -324,6 +385,15 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 			s.Volumes, err = p.stringList(s.Name, key, val, longVolume)
 		case "environment":
 			s.Environment, err = p.env(s.Name, val)
+		case "network_mode":
+			if val.Kind == yaml.ScalarNode && !isNull(val) {
+				s.NetworkMode = val.Value
+			}
+		case "networks":
+			s.HasNetworks = true
+			if !p.attachments(s, val) {
+				return nil, p.err
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -331,6 +401,123 @@ func (p *parser) service(k, v *yaml.Node) (*Service, error) {
 	}
 	s.Fingerprint = fp.String()
 	return s, nil
+}
+
+// networks reads the top-level networks. Shapes compose would refuse
+// are left out rather than reported: the checks that use networks only
+// warn, and the risk diff must not stop on them.
+func (p *parser) networks(f *File, n *yaml.Node) bool {
+	n = p.resolve(n, 0)
+	if n == nil {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		return true
+	}
+	kvs, ok := p.pairs(n, 0)
+	if !ok {
+		return false
+	}
+	for _, kv := range kvs {
+		if kv.key.Kind != yaml.ScalarNode || strings.HasPrefix(kv.key.Value, "x-") {
+			continue
+		}
+		nw := &Network{Name: kv.key.Value, Line: kv.key.Line}
+		f.Networks[nw.Name] = nw
+		body := p.resolve(kv.val, 0)
+		if body == nil {
+			return false
+		}
+		if body.Kind != yaml.MappingNode {
+			continue
+		}
+		fields, ok := p.pairs(body, 0)
+		if !ok {
+			return false
+		}
+		for _, fv := range fields {
+			if fv.key.Value != "external" {
+				continue
+			}
+			v := p.resolve(fv.val, 0)
+			if v == nil {
+				return false
+			}
+			switch v.Kind {
+			case yaml.ScalarNode:
+				nw.External = strings.EqualFold(v.Value, "true")
+			case yaml.MappingNode:
+				nw.External = true // the older external: {name: x}
+			}
+		}
+	}
+	return true
+}
+
+// attachments reads a service's networks: a list of network names, or a
+// mapping of names to null or to a mapping with aliases.
+func (p *parser) attachments(s *Service, n *yaml.Node) bool {
+	switch {
+	case isNull(n):
+	case n.Kind == yaml.SequenceNode:
+		for _, e := range n.Content {
+			e = p.resolve(e, 0)
+			if e == nil {
+				return false
+			}
+			if e.Kind == yaml.ScalarNode {
+				s.Networks = append(s.Networks, Attachment{Network: e.Value, Line: e.Line})
+			}
+		}
+	case n.Kind == yaml.MappingNode:
+		kvs, ok := p.pairs(n, 0)
+		if !ok {
+			return false
+		}
+		for _, kv := range kvs {
+			a := Attachment{Network: kv.key.Value, Line: kv.key.Line}
+			body := p.resolve(kv.val, 0)
+			if body == nil {
+				return false
+			}
+			if body.Kind == yaml.MappingNode {
+				fields, ok := p.pairs(body, 0)
+				if !ok {
+					return false
+				}
+				for _, fv := range fields {
+					if fv.key.Value != "aliases" {
+						continue
+					}
+					v := p.resolve(fv.val, 0)
+					if v == nil {
+						return false
+					}
+					if v.Kind != yaml.SequenceNode {
+						continue
+					}
+					for _, e := range v.Content {
+						e = p.resolve(e, 0)
+						if e == nil {
+							return false
+						}
+						if e.Kind == yaml.ScalarNode && !isNull(e) {
+							a.Aliases = append(a.Aliases, Alias{Name: e.Value, Line: e.Line})
+						}
+					}
+				}
+			}
+			s.Networks = append(s.Networks, a)
+		}
+	}
+	return true
+}
+
+// AppendsDNS reports whether compose, merging over onto base, puts over's
+// dns list after base's instead of replacing it: both set dns and over's
+// is not tagged !override or !reset. The base's resolver then stays first.
+func AppendsDNS(base, over *Service) bool {
+	return base != nil && over != nil && base.HasDNS && over.HasDNS && !over.Replaced["dns"]
 }
 
 func (p *parser) scalar(svc, key string, n *yaml.Node) (string, error) {

@@ -111,13 +111,121 @@ services:
 			got := map[string]Service{}
 			for n, s := range f.Services {
 				c := *s
-				c.Fingerprint, c.Line, c.Keys = "", 0, nil
+				c.Fingerprint, c.Line, c.Keys, c.KeyLines = "", 0, nil, nil
 				got[n] = c
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseNetworks(t *testing.T) {
+	in := `services:
+  dovecot-mailcow:
+    image: dovecot
+    networks:
+      mailcow-network:
+        ipv4_address: 172.22.1.250
+        aliases:
+          - dovecot
+          - imap
+      proxy:
+  postfix-mailcow:
+    networks: [mailcow-network, other]
+  host-svc:
+    network_mode: host
+  plain:
+    image: x
+  reset:
+    dns: !reset []
+    networks: !override
+      mailcow-network:
+networks:
+  mailcow-network:
+    driver: bridge
+  proxy:
+    external: true
+  old:
+    external:
+      name: legacy
+  x-skip: {}
+`
+	f, err := Parse("c.yml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(s *Service) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "has=%v mode=%q", s.HasNetworks, s.NetworkMode)
+		for _, a := range s.Networks {
+			fmt.Fprintf(&b, " %s@%d", a.Network, a.Line)
+			for _, al := range a.Aliases {
+				fmt.Fprintf(&b, " +%s@%d", al.Name, al.Line)
+			}
+		}
+		return b.String()
+	}
+	want := map[string]string{
+		"dovecot-mailcow": "has=true mode=\"\" mailcow-network@5 +dovecot@8 +imap@9 proxy@10",
+		"postfix-mailcow": "has=true mode=\"\" mailcow-network@12 other@12",
+		"host-svc":        "has=false mode=\"host\"",
+		"plain":           "has=false mode=\"\"",
+		"reset":           "has=true mode=\"\" mailcow-network@20",
+	}
+	for name, w := range want {
+		if got := show(f.Services[name]); got != w {
+			t.Errorf("%s: %s, want %s", name, got, w)
+		}
+	}
+	var nets []string
+	for _, n := range []string{"mailcow-network", "proxy", "old"} {
+		nw := f.Networks[n]
+		if nw == nil {
+			t.Fatalf("network %s missing: %v", n, f.Networks)
+		}
+		nets = append(nets, fmt.Sprintf("%s@%d:%v", nw.Name, nw.Line, nw.External))
+	}
+	if got := strings.Join(nets, " "); got != "mailcow-network@22:false proxy@24:true old@26:true" || len(f.Networks) != 3 {
+		t.Errorf("networks %s (%d)", got, len(f.Networks))
+	}
+	r := f.Services["reset"]
+	if !r.Replaced["dns"] || !r.Replaced["networks"] || r.Replaced["image"] || !r.HasDNS || len(r.DNS) != 0 {
+		t.Errorf("reset: replaced %v, dns %v %v", r.Replaced, r.HasDNS, r.DNS)
+	}
+	if l := f.Services["dovecot-mailcow"].KeyLines["networks"]; l != 4 {
+		t.Errorf("KeyLines[networks] = %d, want 4", l)
+	}
+}
+
+func TestAppendsDNS(t *testing.T) {
+	base, err := Parse("b", []byte("services:\n  a:\n    dns: [172.22.1.254]\n  b:\n    image: x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		over string
+		svc  string
+		want bool
+	}{
+		{"services:\n  a:\n    dns: [1.1.1.1]\n", "a", true},
+		{"services:\n  a:\n    dns: 1.1.1.1\n", "a", true},
+		{"services:\n  a:\n    dns: !override [1.1.1.1]\n", "a", false},
+		{"services:\n  a:\n    dns: !reset []\n", "a", false},
+		{"services:\n  a:\n    mem_limit: 1g\n", "a", false},
+		{"services:\n  b:\n    dns: [1.1.1.1]\n", "b", false},
+	} {
+		over, err := Parse("o", []byte(tt.over))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendsDNS(base.Services[tt.svc], over.Services[tt.svc]); got != tt.want {
+			t.Errorf("%q: AppendsDNS = %v, want %v", tt.over, got, tt.want)
+		}
+	}
+	if AppendsDNS(nil, base.Services["a"]) || AppendsDNS(base.Services["a"], nil) {
+		t.Error("AppendsDNS with a nil service = true")
 	}
 }
 
@@ -227,6 +335,12 @@ func TestParseUpstream(t *testing.T) {
 			if d := f.Services["dovecot-mailcow"]; d != nil && (!d.HasDNS || len(d.DNS) == 0 || len(d.Volumes) < 5 || len(d.Ports) < 5) {
 				t.Errorf("dovecot-mailcow: dns %v, %d volumes, %d ports", d.DNS, len(d.Volumes), len(d.Ports))
 			}
+			if d := f.Services["dovecot-mailcow"]; d != nil && (len(d.Networks) != 1 || d.Networks[0].Network != "mailcow-network" || len(d.Networks[0].Aliases) != 1 || d.Networks[0].Aliases[0].Name != "dovecot") {
+				t.Errorf("dovecot-mailcow networks: %+v", d.Networks)
+			}
+			if nw := f.Networks["mailcow-network"]; nw == nil || nw.External {
+				t.Errorf("network mailcow-network: %+v", nw)
+			}
 			if m := f.Services["mysql-mailcow"]; m != nil && m.Environment["MYSQL_PASSWORD"] != "${DBPASS}" {
 				t.Errorf("mysql-mailcow environment: %v", m.Environment)
 			}
@@ -239,6 +353,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("x-a: &a {image: y, dns: [1.1.1.1]}\nservices:\n  b: {<<: *a, environment: {A: b}}\n"))
 	f.Add([]byte("services:\n  a:\n    volumes:\n      - {type: bind, source: ., target: /x}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("services:\n  a:\n    networks:\n      n: {aliases: [x, y]}\n    dns: !override [1.1.1.1]\nnetworks:\n  n: {external: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("SLOW %q", data)) })
 		defer tm.Stop()
@@ -253,6 +368,14 @@ func FuzzParse(f *testing.F) {
 		for n, s := range file.Services {
 			if s.Name != n {
 				t.Fatalf("service %q has name %q", n, s.Name)
+			}
+			if len(s.Networks) > 0 && !s.HasNetworks {
+				t.Fatalf("service %q has networks without a networks key", n)
+			}
+		}
+		for n, nw := range file.Networks {
+			if nw.Name != n {
+				t.Fatalf("network %q has name %q", n, nw.Name)
 			}
 		}
 	})

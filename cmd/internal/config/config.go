@@ -86,6 +86,10 @@ type Config struct {
 	// enableLine is the line of [patches] enable, 0 when not set.
 	enableLine int
 
+	// CertMinDays is how many days mailcow's TLS certificate must still
+	// be valid for before verify warns.
+	CertMinDays int
+
 	// Warnings are non-fatal problems found while reading, such as unknown keys.
 	Warnings []string
 }
@@ -104,6 +108,7 @@ func Default() *Config {
 		Restart:         true,
 		Compose:         []string{"docker", "compose"},
 		Params:          map[string]map[string]string{},
+		CertMinDays:     14,
 	}
 }
 
@@ -140,6 +145,7 @@ var known = map[string][]string{
 	"snapshot":         {"paths", "dirs", "keep"},
 	"restart":          {"enabled", "compose"},
 	"patches":          {"enable", "dir"},
+	"verify":           {"cert_min_days"},
 }
 
 // Load reads the configuration at path. A missing file yields the
@@ -301,6 +307,14 @@ func (c *Config) parse(data []byte) error {
 		keyErr("patches", "enable", fmt.Errorf("%d patches enabled, more than the %d mcupdate handles", len(c.Enabled), MaxEnabled))
 	}
 	c.PatchDir = f.Section("patches").Key("dir").String()
+	if v := f.Section("verify").Key("cert_min_days").String(); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3650 {
+			keyErr("verify", "cert_min_days", fmt.Errorf("%q is not a whole number of days from 0 to 3650", v))
+		} else {
+			c.CertMinDays = n
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -134,6 +134,9 @@ MEMORY_LIMIT = 2048M
 [patch fts-heap]
 FTS_HEAP = 1024
 FTS_PROCS = 2
+
+[verify]
+cert_min_days = 21
 `
 	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
 		t.Fatal(err)
@@ -166,7 +169,8 @@ FTS_PROCS = 2
 			"php-memory-limit": {"MEMORY_LIMIT": 26},
 			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
 		},
-		enableLine: 22,
+		enableLine:  22,
+		CertMinDays: 21,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -253,6 +257,8 @@ func TestParseErrors(t *testing.T) {
 		{"keep -1", "[snapshot]\nkeep = -1\n", []keyErr{{"snapshot", "keep", `"-1" is not a whole number of at least 1`}}},
 		{"keep 0", "[snapshot]\nkeep = 0\n", []keyErr{{"snapshot", "keep", "at least 1"}}},
 		{"keep ten", "[snapshot]\nkeep = ten\n", []keyErr{{"snapshot", "keep", "whole number"}}},
+		{"cert_min_days -1", "[verify]\ncert_min_days = -1\n", []keyErr{{"verify", "cert_min_days", `"-1" is not a whole number of days`}}},
+		{"cert_min_days two weeks", "[verify]\ncert_min_days = two weeks\n", []keyErr{{"verify", "cert_min_days", "whole number of days"}}},
 		{"version_timeout soon", "[docker]\nversion_timeout = soon\n", []keyErr{{"docker", "version_timeout", `"soon" is not a duration`}}},
 		{"version_timeout 5", "[docker]\nversion_timeout = 5\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},
 		{"version_timeout negative", "[docker]\nversion_timeout = -5s\n", []keyErr{{"docker", "version_timeout", "not a duration"}}},

@@ -863,7 +863,7 @@ func (a *analysis) composeChecks() error {
 				Reason: fmt.Sprintf("service %s (line %d) %s: the override now defines a broken partial service", name, o.Line, why)})
 			continue
 		}
-		if o.HasDNS && base.HasDNS {
+		if compose.AppendsDNS(base, o) {
 			a.add(Finding{Risk: Medium, File: OverrideFile,
 				Reason: fmt.Sprintf("service %s (line %d) sets dns, and %s does too: compose concatenates the lists, it does not replace them", name, o.Line, ComposeFile)})
 		}

@@ -442,7 +442,8 @@ func TestFindings(t *testing.T) {
 
 func TestNoFalseAlarms(t *testing.T) {
 	s := newScenario(t)
-	gittest.WriteFiles(t, s.inst, map[string]string{OverrideFile: "services:\n  dovecot-mailcow:\n    mem_limit: 4g\n"})
+	// dns tagged !override replaces the base's list: nothing concatenated.
+	gittest.WriteFiles(t, s.inst, map[string]string{OverrideFile: "services:\n  dovecot-mailcow:\n    mem_limit: 4g\n    dns: !override [1.1.1.1]\n"})
 	edit(t, s.inst, "data/conf/rspamd/local.d/options.inc", "10.0.0.0/8", "10.0.0.0/8, 100.64.0.0/10")
 	s.upstream(t, "data/web/index.php", "1", "2")
 	s.upstream(t, "docker-compose.yml", "ofelia:latest", "ofelia:v3")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
@@ -195,26 +196,23 @@ func checkOverrides(opt Options) Check {
 	return c
 }
 
-func checkOverrideRefs(opt Options) Check {
-	const base, over = "docker-compose.yml", "docker-compose.override.yml"
-	odata, err := os.ReadFile(filepath.Join(opt.MailcowDir, over))
-	if errors.Is(err, fs.ErrNotExist) {
+func checkOverrideRefs(opt Options, in *mailcowFiles) Check {
+	const base, over = ComposeFile, ComposeOverrideFile
+	bf, of, berr, oerr := in.compose()
+	var ce *compose.Error
+	switch {
+	case of == nil && oerr == nil:
 		return Check{Status: StatusSkipped, Detail: "no " + over}
-	}
-	if err != nil {
-		return Check{Status: StatusFail, Detail: over + ": " + err.Error(), Fix: "make " + over + " readable"}
-	}
-	bdata, err := os.ReadFile(filepath.Join(opt.MailcowDir, base))
-	if err != nil {
-		return Check{Status: StatusFail, Detail: base + ": " + unwrapPath(err).Error(), Fix: "git checkout -- " + base}
-	}
-	bf, err := compose.Parse(base, bdata)
-	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "git diff " + base + " shows what changed"}
-	}
-	of, err := compose.Parse(over, odata)
-	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "fix the YAML of " + over}
+	case oerr != nil && !errors.As(oerr, &ce):
+		return Check{Status: StatusFail, Detail: oerr.Error(), Fix: "make " + over + " readable"}
+	case bf == nil && berr == nil:
+		return Check{Status: StatusFail, Detail: base + ": " + syscall.ENOENT.Error(), Fix: "git checkout -- " + base}
+	case berr != nil && !errors.As(berr, &ce):
+		return Check{Status: StatusFail, Detail: berr.Error(), Fix: "git checkout -- " + base}
+	case berr != nil:
+		return Check{Status: StatusFail, Detail: firstLine(berr.Error()), Fix: "git diff " + base + " shows what changed"}
+	case oerr != nil:
+		return Check{Status: StatusFail, Detail: firstLine(oerr.Error()), Fix: "fix the YAML of " + over}
 	}
 	names := bf.Names()
 	c := Check{Status: StatusOK}

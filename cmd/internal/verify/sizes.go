@@ -24,6 +24,22 @@ const (
 	ClamdConf      = "data/conf/clamav/clamd.conf"
 )
 
+// Files the pitfall checks read, relative to the mailcow dir.
+const (
+	MailcowConf         = "mailcow.conf"
+	RspamdLocalOptions  = "data/conf/rspamd/local.d/options.inc"
+	RspamdOverOptions   = "data/conf/rspamd/override.d/options.inc"
+	RspamdIPWhitelist   = "data/conf/rspamd/custom/ip_wl.map"
+	DovecotConf         = "data/conf/dovecot/dovecot.conf"
+	DovecotExtraConf    = "data/conf/dovecot/extra.conf"
+	DovecotFTSConf      = "data/conf/dovecot/conf.d/fts.conf"
+	PHPFPMPools         = "data/conf/phpfpm/php-fpm.d/pools.conf"
+	PHPOtherINI         = "data/conf/phpfpm/php-conf.d/other.ini"
+	TLSCert             = "data/assets/ssl/cert.pem"
+	ComposeFile         = "docker-compose.yml"
+	ComposeOverrideFile = "docker-compose.override.yml"
+)
+
 // Unlimited is the Bytes of a setting that sets no limit.
 const Unlimited int64 = math.MaxInt64
 
@@ -176,31 +192,18 @@ func ReadMessageSizes(dir string) (*MessageSizes, error) {
 // before, 0 means no limit.
 func postfixLimit(rel string, data []byte) (SizeSetting, error) {
 	s := SizeSetting{Key: "message_size_limit", File: rel, Raw: strconv.Itoa(postfixDefault), Bytes: postfixDefault, Default: true}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" || line[0] == ' ' || line[0] == '\t' || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(k) != "message_size_limit" {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		b, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || b < 0 {
-			return s, fmt.Errorf("%s:%d: message_size_limit: %q is not a number of bytes", rel, n, v)
-		}
-		if b == 0 {
-			b = Unlimited
-		}
-		s = SizeSetting{Key: "message_size_limit", File: rel, Line: n, Raw: v, Bytes: b}
+	p, ok := lastPostfix(readPostfix(data), "message_size_limit")
+	if !ok {
+		return s, nil
 	}
-	if err := sc.Err(); err != nil {
-		return s, fmt.Errorf("%s: %w", rel, err)
+	b, err := strconv.ParseInt(p.Value, 10, 64)
+	if err != nil || b < 0 {
+		return s, fmt.Errorf("%s:%d: message_size_limit: %q is not a number of bytes", rel, p.Line, p.Value)
 	}
-	return s, nil
+	if b == 0 {
+		b = Unlimited
+	}
+	return SizeSetting{Key: "message_size_limit", File: rel, Line: p.Line, Raw: p.Value, Bytes: b}, nil
 }
 
 // rspamdLimits reads every max_size of an antivirus.conf (one per rule,
@@ -208,31 +211,18 @@ func postfixLimit(rel string, data []byte) (SizeSetting, error) {
 // so only the set ones are returned.
 func rspamdLimits(rel string, data []byte) ([]SizeSetting, error) {
 	var out []SizeSetting
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "#"); i >= 0 {
-			line = line[:i]
-		}
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = line[:i]
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			k, v, ok = strings.Cut(line, ":")
-		}
-		if !ok || strings.TrimSpace(k) != "max_size" {
+	for _, p := range readUCL(data) {
+		if p.Key != "max_size" || p.List || len(p.Values) != 1 {
 			continue
 		}
-		v = strings.Trim(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), ";")), `"`)
+		v := p.Values[0]
 		b, err := ParseUCLSize(v)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: max_size: %w", rel, n, err)
+			return nil, fmt.Errorf("%s:%d: max_size: %w", rel, p.Line, err)
 		}
-		out = append(out, SizeSetting{Key: "rspamd antivirus max_size", File: rel, Line: n, Raw: v, Bytes: b})
+		out = append(out, SizeSetting{Key: "rspamd antivirus max_size", File: rel, Line: p.Line, Raw: v, Bytes: b})
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // clamdLimits reads StreamMaxLength, MaxFileSize and MaxScanSize from

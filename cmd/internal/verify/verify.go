@@ -26,6 +26,27 @@
 //	                     and that are still missing, not acknowledged (fail)
 //	leftovers            temp files killed runs left behind (warn)
 //
+// Then the pitfalls: settings that every file accepts on its own and that
+// fail together, each with the setting, file:line and the fix:
+//
+//	relay-networks       every network postfix trusts (mynetworks,
+//	                     ADDITIONAL_MYNETWORKS) is local to rspamd
+//	                     (local_addrs and its maps, ip_wl.map) (fail)
+//	dns-aliases          no DNS name (alias or service name) on two services
+//	                     of one compose network (fail)
+//	extra-networks       no mailcow service but nginx-mailcow on an external
+//	                     network (warn)
+//	override-dns         no dns list in the override that compose appends to
+//	                     mailcow's (warn)
+//	fts-memory           no indexer vsz_limit in dovecot's extra.conf that
+//	                     fts.conf overrides from FTS_HEAP (warn)
+//	php-fpm              php-fpm's pools start (fail); other.ini's
+//	                     memory_limit is not above the web pool's (warn)
+//	userns-remap         with userns-remap, the bind-mounted files belong
+//	                     to the remapped users (warn)
+//	tls-certificate      cert.pem names MAILCOW_HOSTNAME and ADDITIONAL_SAN
+//	                     (fail) and is valid for [verify] cert_min_days (warn)
+//
 // # One code path
 //
 // The patches check is patches.Apply in ModeCheck, the daemon.json check is
@@ -83,10 +104,20 @@ const (
 	CheckUnprotected  = "unprotected"
 	CheckLost         = "customizations"
 	CheckLeftovers    = "leftovers"
+
+	CheckRelayNetworks = "relay-networks"
+	CheckDNSAliases    = "dns-aliases"
+	CheckExtraNetworks = "extra-networks"
+	CheckOverrideDNS   = "override-dns"
+	CheckFTSMemory     = "fts-memory"
+	CheckPHPFPM        = "php-fpm"
+	CheckUsernsRemap   = "userns-remap"
+	CheckTLSCert       = "tls-certificate"
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers}
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers,
+	CheckRelayNetworks, CheckDNSAliases, CheckExtraNetworks, CheckOverrideDNS, CheckFTSMemory, CheckPHPFPM, CheckUsernsRemap, CheckTLSCert}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
 // names patches that cannot be loaded or bound: the report is still
@@ -121,7 +152,7 @@ type Unprotected struct {
 //	  "mailcow_dir": "/opt/mailcow-dockerized",
 //	  "ok": true,                              // false when any check failed
 //	  "last_update": "2026-02-28T03:00:00Z",   // omitted when unknown
-//	  "checks": [                              // always all nine, in CheckNames order
+//	  "checks": [                              // always all of them, in CheckNames order
 //	    {"name": "git", "status": "ok|warn|fail|skipped",
 //	     "detail": "one line", "fix": "one line (omitted when ok)",
 //	     "items": ["one line per problem, file or value"]}
@@ -168,6 +199,10 @@ type Options struct {
 	StateDir string
 	// DaemonJSON is Docker's daemon.json.
 	DaemonJSON string
+	// SubUID is the subordinate uid file userns-remap ranges are read
+	// from; "" means the subuid beside DaemonJSON's directory
+	// (/etc/docker/daemon.json: /etc/subuid).
+	SubUID string
 	// DockerMajor asks Docker for its version; nil means
 	// daemonjson.DockerMajor. A seam for tests and benchmarks.
 	DockerMajor func(ctx context.Context, timeout time.Duration) (int, string, error)
@@ -192,6 +227,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	if opt.DockerMajor == nil {
 		opt.DockerMajor = daemonjson.DockerMajor
+	}
+	if opt.SubUID == "" {
+		opt.SubUID = filepath.Join(filepath.Dir(filepath.Dir(opt.DaemonJSON)), "subuid")
 	}
 	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
 
@@ -223,10 +261,21 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			checks[i] = f()
 		}
 	}
-	// The slow ones first: the docker call and the work-tree scan.
+	// The slow ones first: the docker call and the work-tree scan. The
+	// pitfalls, each cheap, run one after the other beside them.
 	if !skipped(1) {
 		run(1, func() Check { return checkDaemonJSON(ctx, opt) })
 	}
+	// Every file is read and parsed once, by whichever check needs it
+	// first.
+	in := newMailcowFiles(opt)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, p := range pitfallChecks {
+			do(checkIndex(p.name), func() Check { return p.run(in) })
+		}
+	}()
 	st, gitErr := gitstate.Inspect(opt.MailcowDir)
 	if !skipped(6) {
 		run(6, func() Check {
@@ -238,7 +287,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	do(0, func() Check { return checkGit(opt, st, gitErr) })
 	do(2, func() Check { return checkPatches(opt, bound, cfgErr) })
 	do(3, func() Check { return checkOverrides(opt) })
-	do(4, func() Check { return checkOverrideRefs(opt) })
+	do(4, func() Check { return checkOverrideRefs(opt, in) })
 	do(5, func() Check { return checkMessageSize(opt) })
 	do(7, func() Check {
 		c, lost := checkLost(opt)
@@ -270,6 +319,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return r, cfgErr
 	}
 	return r, nil
+}
+
+// checkIndex is the position of a check in CheckNames.
+func checkIndex(name string) int {
+	for i, n := range CheckNames {
+		if n == name {
+			return i
+		}
+	}
+	panic("verify: unknown check " + name)
 }
 
 // resolvePatches binds the enabled patches; the library is returned also

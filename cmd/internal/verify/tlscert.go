@@ -1,0 +1,125 @@
+package verify
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// checkTLSCert: dovecot and postfix serve one certificate, without SNI on
+// mailcow's mapped ports. It must name MAILCOW_HOSTNAME and every
+// ADDITIONAL_SAN name (as TLS matches names: a wildcard covers one label),
+// and must not be about to expire: ACME renews well before, so a
+// certificate this close to its end means renewal is failing.
+func checkTLSCert(in *mailcowFiles) Check {
+	data, ok, err := in.read(TLSCert)
+	if err != nil {
+		return Check{Status: StatusFail, Detail: err.Error(), Fix: "make " + TLSCert + " readable"}
+	}
+	if !ok {
+		return Check{Status: StatusSkipped, Detail: "no " + TLSCert + " (acme-mailcow writes one at the first start)"}
+	}
+	var cert *x509.Certificate
+	for rest := data; len(rest) > 0; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			if cert, err = x509.ParseCertificate(b.Bytes); err != nil {
+				return Check{Status: StatusFail, Detail: fmt.Sprintf("%s: %v", TLSCert, err), Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
+			}
+			break
+		}
+	}
+	if cert == nil {
+		return Check{Status: StatusFail, Detail: TLSCert + ": no PEM CERTIFICATE block", Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
+	}
+
+	c := Check{Status: StatusOK}
+	var missing []string
+	host := in.confVar("MAILCOW_HOSTNAME", "")
+	if in.confErr != nil {
+		c.Items = append(c.Items, firstLine(in.confErr.Error())+": names not checked")
+	}
+	var names []confName
+	if host.Set && host.Value != "" {
+		names = append(names, confName{host.Value, host})
+	}
+	san := in.confVar("ADDITIONAL_SAN", "")
+	for _, n := range strings.Split(san.Value, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, confName{n, san})
+		}
+	}
+	checked := 0
+	for _, n := range names {
+		if !strings.HasSuffix(n.name, ".*") {
+			checked++
+		}
+		switch {
+		case strings.HasSuffix(n.name, ".*"):
+			// imap.* stands for imap.<every mail domain>: the domains are
+			// in the database.
+			c.Items = append(c.Items, fmt.Sprintf("%s (%s): one name per mail domain, not checked", n.name, n.from))
+		case !certCovers(cert, n.name):
+			missing = append(missing, n.name)
+			c.Items = append(c.Items, fmt.Sprintf("%s (%s) is not in the certificate", n.name, n.from))
+		}
+	}
+	sans := cert.DNSNames
+	for _, ip := range cert.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	c.Items = append(c.Items, fmt.Sprintf("certificate names: %s; valid %s to %s", strings.Join(sans, ", "), cert.NotBefore.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly)))
+
+	now := in.opt.Now
+	left := cert.NotAfter.Sub(now)
+	days := int(left.Hours() / 24)
+	minDays := in.opt.Config.CertMinDays
+	renew := "check acme-mailcow's log ('docker compose logs acme-mailcow'): renewal is failing; or, with your own certificate, replace " + TLSCert + " and restart nginx-mailcow, dovecot-mailcow and postfix-mailcow"
+	switch {
+	case !now.Before(cert.NotAfter):
+		c.Status = StatusFail
+		c.Detail = fmt.Sprintf("%s expired on %s: clients refuse IMAP, SMTP and HTTPS connections", TLSCert, cert.NotAfter.UTC().Format(time.DateOnly))
+		c.Fix = renew
+	case now.Before(cert.NotBefore):
+		c.Status = StatusFail
+		c.Detail = fmt.Sprintf("%s is not valid before %s: check the server's clock", TLSCert, cert.NotBefore.UTC().Format(time.RFC3339))
+		c.Fix = "set the clock (timedatectl), or replace the certificate"
+	case len(missing) > 0:
+		c.Status = StatusFail
+		c.Detail = fmt.Sprintf("%s does not cover %s: mail clients reject the certificate (dovecot and postfix serve this one certificate, no SNI)", TLSCert, strings.Join(missing, ", "))
+		c.Fix = "issue the certificate for every name: check MAILCOW_HOSTNAME and ADDITIONAL_SAN in " + MailcowConf + ", then 'docker compose up -d acme-mailcow' and its log"
+	case days < minDays:
+		c.Status = StatusWarn
+		c.Detail = fmt.Sprintf("%s expires in %d day(s), on %s (warning below %d days: [verify] cert_min_days)", TLSCert, days, cert.NotAfter.UTC().Format(time.DateOnly), minDays)
+		c.Fix = renew
+	default:
+		c.Detail = fmt.Sprintf("%s covers %d name(s) and is valid for %d more days", TLSCert, checked, days)
+	}
+	return c
+}
+
+type confName struct {
+	name string
+	from confValue
+}
+
+// certCovers reports whether a client connecting to name accepts cert,
+// as crypto/tls matches names (a wildcard covers exactly one label). A
+// wildcard name is covered by the same wildcard only.
+func certCovers(cert *x509.Certificate, name string) bool {
+	if strings.HasPrefix(name, "*.") {
+		for _, n := range cert.DNSNames {
+			if strings.EqualFold(n, name) {
+				return true
+			}
+		}
+		return false
+	}
+	return cert.VerifyHostname(name) == nil
+}

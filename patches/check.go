@@ -10,7 +10,7 @@ import (
 
 // Check is a rule a parameter must keep against a value in a file the
 // service reads, declared in a [check NAME] section: php-fpm refuses to
-// start when pm.max_children is not above pm.max_spare_servers, so
+// start when pm.max_children is below pm.max_spare_servers, so
 // php-fpm-pool-size checks MAX_CHILDREN against pools.conf.
 type Check struct {
 	Name string

@@ -141,8 +141,9 @@ func TestResolveParamErrors(t *testing.T) {
 	}
 }
 
-// TestCheckSpareServers: php-fpm-pool-size refuses MAX_CHILDREN at or
-// below pools.conf's pm.max_spare_servers (php-fpm would not start), with
+// TestCheckSpareServers: php-fpm-pool-size refuses MAX_CHILDREN below
+// pools.conf's pm.max_spare_servers (php-fpm would not start; equal starts,
+// as fpm_conf.c and verify's php-fpm check say), with
 // the value read from the file as the patch's edits leave it; nothing is
 // written.
 func TestCheckSpareServers(t *testing.T) {
@@ -155,8 +156,9 @@ func TestCheckSpareServers(t *testing.T) {
 		children, spare, want string
 	}{
 		{"16", "15", ""},
-		{"15", "15", "patch php-fpm-pool-size, check spare-servers: data/conf/phpfpm/php-fpm.d/pools.conf: MAX_CHILDREN = 15 (m.ini:9) must be greater than pm.max_spare_servers = 15 in [web-worker]: php-fpm refuses to start at or below it"},
-		{"10", "15", "MAX_CHILDREN = 10 (m.ini:9) must be greater than pm.max_spare_servers = 15"},
+		{"15", "15", ""},
+		{"14", "15", "patch php-fpm-pool-size, check spare-servers: data/conf/phpfpm/php-fpm.d/pools.conf: MAX_CHILDREN = 14 (m.ini:9) must be at least pm.max_spare_servers = 15 in [web-worker]: php-fpm refuses to start below it"},
+		{"10", "15", "MAX_CHILDREN = 10 (m.ini:9) must be at least pm.max_spare_servers = 15"},
 		{"10", "8", ""},
 		{"10", "many", `pm.max_spare_servers in [web-worker] in the file: "many" is not a whole number, so MAX_CHILDREN cannot be checked against it`},
 	} {

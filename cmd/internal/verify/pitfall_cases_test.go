@@ -371,6 +371,17 @@ func TestTLSCert(t *testing.T) {
 			says: []string{"imap.* (ADDITIONAL_SAN=", "one name per mail domain, not checked", "covers 2 name(s)"},
 		},
 		{
+			// update.sh copies mailcow's example certificate into place;
+			// acme-mailcow replaces it at its next run: a warning, not
+			// the failure an expired certificate is.
+			name: "mailcow's example certificate", check: CheckTLSCert, tags: tags, want: StatusWarn,
+			edit: func(t *testing.T, o *Options) {
+				old := string(makeCert(t, []string{"localhost"}, testNow.AddDate(-5, 0, 0), testNow.AddDate(-3, 0, 0)))
+				writeTree(t, o.MailcowDir, map[string]string{TLSCert: old, "data/assets/ssl-example/cert.pem": old})
+			},
+			says: []string{"is still mailcow's example certificate", "acme-mailcow has not replaced it yet"},
+		},
+		{
 			name: "expires soon", check: CheckTLSCert, tags: tags, want: StatusWarn,
 			edit: cert([]string{"mail.example.org"}, 10),
 			says: []string{"expires in 10 day(s), on 2026-07-25 (warning below 14 days: [verify] cert_min_days)", "acme-mailcow"},

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -13,6 +14,10 @@ import (
 // ADDITIONAL_SAN name (as TLS matches names: a wildcard covers one label),
 // and must not be about to expire: ACME renews well before, so a
 // certificate this close to its end means renewal is failing.
+// exampleCert is the certificate mailcow ships, which update.sh copies
+// into data/assets/ssl when it is empty.
+const exampleCert = "data/assets/ssl-example/cert.pem"
+
 func checkTLSCert(in *mailcowFiles) Check {
 	data, ok, err := in.read(TLSCert)
 	if err != nil {
@@ -20,6 +25,13 @@ func checkTLSCert(in *mailcowFiles) Check {
 	}
 	if !ok {
 		return Check{Status: StatusSkipped, Detail: "no " + TLSCert + " (acme-mailcow writes one at the first start)"}
+	}
+	// update.sh copies mailcow's example certificate into place when
+	// there is none; acme-mailcow replaces it at its next run. Still
+	// serving it is worth a look, not an alarm on a fresh install.
+	if example, ok, _ := in.read(exampleCert); ok && bytes.Equal(example, data) {
+		return Check{Status: StatusWarn, Detail: TLSCert + " is still mailcow's example certificate (" + exampleCert + "): acme-mailcow has not replaced it yet",
+			Fix: "check acme-mailcow's log ('docker compose logs acme-mailcow'), or put your own certificate in " + TLSCert}
 	}
 	var cert *x509.Certificate
 	for rest := data; len(rest) > 0; {

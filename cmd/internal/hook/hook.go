@@ -38,6 +38,9 @@ type Env struct {
 	// Secrets hides mailcow.conf's secrets (and, nil or not, every secret
 	// setting) in the report a hook writes.
 	Secrets *secret.Redactor
+	// ProcRoot is /proc for the IPv6 detection; "" means /proc. Tests
+	// point it elsewhere.
+	ProcRoot string
 
 	loaded *loadedPatches // LoadPatches' kept result
 }

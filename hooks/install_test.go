@@ -748,6 +748,8 @@ var configDefaults = map[string]map[string]string{
 	"snapshot": {"paths": "mailcow.conf docker-compose.override.yml", "dirs": "data/conf", "keep": "10"},
 	"restart":  {"enabled": "on", "compose": "docker compose"},
 	"patches":  {"enable": "", "dir": ""},
+	"log":      {"file": "mcupdate.log", "max_size": "1M", "syslog": "on"},
+	"notify":   {"webhook": "", "kuma_push": "", "timeout": "5s"},
 }
 
 var shippedPatches = []string{

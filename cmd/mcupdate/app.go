@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
@@ -214,6 +216,9 @@ type app struct {
 
 	cfg     *config.Config
 	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
+	// outcome is how the run went, for the run log and the
+	// notifications; nil for commands that publish nothing.
+	outcome *runlog.Outcome
 }
 
 // command is one subcommand: the one place its synopsis, summary and help
@@ -308,8 +313,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		start := time.Now()
 		err := c.run(ctx, a, rest[1:])
-		return a.finish(err)
+		code := a.finish(err)
+		a.publish(ctx, start, code)
+		return code
 	}
 	a.ui.Errorf("unknown command %q", name)
 	a.ui.Hintf("run 'mcupdate --help' for the list of commands")

@@ -24,6 +24,7 @@ func runApplyCmd(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = hook.Apply(ctx, env, hook.PostOptions{NoRestart: *noRestart})
+	r, err := hook.Apply(ctx, env, hook.PostOptions{NoRestart: *noRestart})
+	a.hookOutcome("apply", r, env.State.Path, err)
 	return err
 }

@@ -8,17 +8,34 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
-// pruneKeptNew keeps the newest [snapshot] keep FILE.mcupdate-new files
-// (by modification time: each is written when the post hook keeps
-// update.sh's version) and removes the older ones, as the snapshots and
-// daemon.json's backups are pruned. Only regular files named
-// <override>.mcupdate-new are looked at, where overrides live: beside the
-// configured paths and below the configured directories. It returns the
-// files removed (or, in a dry run, that would be).
-func (env *Env) pruneKeptNew() ([]string, error) {
+// pruneKeptNew keeps update.sh's versions (FILE.mcupdate-new) of the
+// newest [snapshot] keep updates and removes older ones, as the
+// snapshots and daemon.json's backups are pruned. An update is a post
+// hook run: the current one (started at start) and those whose reports
+// are in the state dir; a file written before the oldest of the newest
+// keep runs started is older than all of them. With fewer runs on
+// record nothing is removed. Only regular files named
+// <override>.mcupdate-new are looked at, where overrides live: beside
+// the configured paths and below the configured directories. It returns
+// the files removed (or, in a dry run, that would be).
+func (env *Env) pruneKeptNew(start time.Time) ([]string, error) {
 	keep := max(env.Config.SnapshotKeep, 1)
+	runs := []time.Time{start}
+	names, _ := filepath.Glob(filepath.Join(env.State.Path, "report-*-post.json"))
+	for _, n := range names {
+		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "report-"), "-post.json")
+		if t, err := time.Parse("20060102T150405.000Z", stamp); err == nil && t.Before(start) {
+			runs = append(runs, t)
+		}
+	}
+	if len(runs) < keep {
+		return nil, nil
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].After(runs[j]) })
+	oldest := runs[keep-1]
 	type kept struct {
 		path string
 		mod  int64
@@ -64,14 +81,12 @@ func (env *Env) pruneKeptNew() ([]string, error) {
 			errs = append(errs, err)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].mod != all[j].mod {
-			return all[i].mod > all[j].mod
-		}
-		return all[i].path < all[j].path
-	})
+	sort.Slice(all, func(i, j int) bool { return all[i].path < all[j].path })
 	var removed []string
-	for _, k := range all[min(keep, len(all)):] {
+	for _, k := range all {
+		if k.mod >= oldest.UnixNano() {
+			continue
+		}
 		if err := env.Sys.Remove(k.path); err != nil {
 			errs = append(errs, fmt.Errorf("prune %s: %w", k.path, err))
 			continue

@@ -148,8 +148,11 @@ func (r *Report) summarize() string {
 		parts = append(parts, "nothing to do")
 	}
 	what := r.Kind + " hook"
-	if r.Kind == "apply" {
+	switch r.Kind {
+	case "apply":
 		what = "apply"
+	case "revert":
+		what = "apply --revert"
 	}
 	s := fmt.Sprintf("mcupdate %s: %s", what, strings.Join(parts, "; "))
 	if r.DryRun {

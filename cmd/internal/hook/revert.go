@@ -277,6 +277,6 @@ func (scratchWriter) WriteFile(name string, data []byte, perm fs.FileMode) error
 	return os.WriteFile(name, data, perm)
 }
 func (scratchWriter) Chmod(name string, perm fs.FileMode) error { return os.Chmod(name, perm) }
-func (scratchWriter) Lchown(string, int, int) error            { return nil }
+func (scratchWriter) Lchown(string, int, int) error             { return nil }
 
 var _ patches.Writer = scratchWriter{}

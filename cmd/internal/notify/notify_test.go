@@ -140,11 +140,11 @@ func TestSendFailuresBoundedAndTokenFree(t *testing.T) {
 		{"refused", deadURL + "/h?token=T0kenA", deadURL + "/api/push/T0kenB", "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			timeout := 300 * time.Millisecond
+			timeout := 500 * time.Millisecond
 			t0 := time.Now()
 			errs := Send(context.Background(), Options{Webhook: tc.webhook, KumaPush: tc.kuma, Timeout: timeout}, outcome("ok"), nil)
 			took := time.Since(t0)
-			if took > timeout+200*time.Millisecond {
+			if took > timeout+500*time.Millisecond {
 				t.Errorf("took %v with a timeout of %v", took, timeout)
 			}
 			if len(errs) != 2 {

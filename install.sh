@@ -26,6 +26,7 @@ usage() {
 	cat <<'EOF'
 usage: install.sh --mailcow-dir DIR [--prefix DIR] [--config-dir DIR] [--state-dir DIR]
        install.sh --uninstall --mailcow-dir DIR [--state-dir DIR] [--purge]
+                  [--revert] [--daemon-json FILE]
 
 Installs mcupdate and hooks it into mailcow's update.sh. Run it as root:
 update.sh runs the hooks as root.
@@ -38,6 +39,10 @@ update.sh runs the hooks as root.
   --uninstall        undo an installation (see below)
   --purge            with --uninstall: also delete mcupdate.ini and the state
                      dir (it holds snapshots, including copies of mailcow.conf)
+  --revert           with --uninstall: first take the enabled patches' edits
+                     out of the mailcow dir (mcupdate apply --revert)
+  --daemon-json FILE with --uninstall: Docker's daemon.json, whose backup is
+                     offered back (default /etc/docker/daemon.json)
   -h, --help         show this help
 
 INSTALL
@@ -71,6 +76,18 @@ UNINSTALL
   kept unless --purge is given. Without a manifest (state dir deleted by
   hand) the shims still identify themselves: the hooks are restored, and the
   binary and config are removed if --prefix and --config-dir are given.
+  It says what it leaves in place: the patches' edits in mailcow's files
+  and the IPv6 keys the pre hook added to daemon.json.
+
+  With --revert it first runs `mcupdate apply --revert` (and stops, having
+  changed nothing, if that fails): the enabled patches' edits are taken out
+  of the tracked files (other edits of yours in them are kept), the files
+  they created (such as rspamd's mcupdate_local_addrs.map) are removed and
+  their lines taken out of your own files; changed modes and mailcow.conf
+  settings are named and left. Then, when daemon.json has a backup from
+  mcupdate (daemon.json.mcupdate-TIME.bak), it offers to put the newest
+  back (asks on a terminal, else prints the command); Docker is never
+  restarted.
 
 EXIT STATUS
   0  installed, uninstalled, or nothing to do
@@ -231,7 +248,7 @@ EOF
 
 # --- arguments ---------------------------------------------------------------
 
-mailcow_dir='' prefix='' config_dir='' state_dir='' uninstall=0 purge=0
+mailcow_dir='' prefix='' config_dir='' state_dir='' uninstall=0 purge=0 revert=0 daemon_json=/etc/docker/daemon.json
 while (($#)); do
 	opt=$1
 	val=''
@@ -242,7 +259,7 @@ while (($#)); do
 		;;
 	esac
 	case $opt in
-	--mailcow-dir | --prefix | --config-dir | --state-dir)
+	--mailcow-dir | --prefix | --config-dir | --state-dir | --daemon-json)
 		if [[ $1 != *=* ]]; then
 			(($# >= 2)) || usage_error "$opt needs a value"
 			val=$2
@@ -254,11 +271,16 @@ while (($#)); do
 		--prefix) prefix=$val ;;
 		--config-dir) config_dir=$val ;;
 		--state-dir) state_dir=$val ;;
+		--daemon-json) daemon_json=$val ;;
 		esac
 		;;
-	--uninstall | --purge)
+	--uninstall | --purge | --revert)
 		[[ $1 != *=* ]] || usage_error "$opt takes no value"
-		if [[ $opt == --uninstall ]]; then uninstall=1; else purge=1; fi
+		case $opt in
+		--uninstall) uninstall=1 ;;
+		--purge) purge=1 ;;
+		--revert) revert=1 ;;
+		esac
 		;;
 	-h | --help)
 		usage
@@ -270,6 +292,7 @@ while (($#)); do
 done
 [[ -n $mailcow_dir ]] || usage_error "--mailcow-dir is required"
 ((purge == 0 || uninstall == 1)) || usage_error "--purge only goes with --uninstall"
+((revert == 0 || uninstall == 1)) || usage_error "--revert only goes with --uninstall"
 
 # Scratch space for content and builds, outside the target directories: a
 # run with nothing to do must not touch them, not even their mtimes.
@@ -339,6 +362,19 @@ do_uninstall() {
 	[[ ${m[mailcow_dir]:-} == "$mailcow_dir" ]] ||
 		die "$mf records mailcow dir ${m[mailcow_dir]:-?}, not $mailcow_dir"
 
+	# The patches' edits first, while mcupdate and its config are there:
+	# if that fails, nothing else has changed.
+	if ((revert)); then
+		[[ -n ${m[bin]:-} && -x ${m[bin]} ]] ||
+			die "--revert needs the mcupdate binary (${m[bin]:-unknown: pass --prefix}) to take the patches' edits out; nothing was changed"
+		local rargs=(--mailcow-dir "$mailcow_dir")
+		[[ -n ${m[config]:-} ]] && rargs+=(--config "${m[config]}")
+		[[ -n ${m[state_dir]:-} ]] && rargs+=(--state-dir "${m[state_dir]}")
+		"${m[bin]}" "${rargs[@]}" apply --revert ||
+			die "mcupdate apply --revert failed (see above); nothing else was changed: fix it, or uninstall without --revert"
+		changed=1
+	fi
+
 	# Hooks first: from here on update.sh runs as if mcupdate were not there.
 	for kind in "${hooks[@]}"; do
 		hook=$mailcow_dir/${kind}_update_hook.sh
@@ -393,6 +429,27 @@ do_uninstall() {
 				note "removed $dest"
 			fi
 		done
+	fi
+
+	# daemon.json: the pre hook's backup of the original, if any.
+	local bak
+	bak=$(ls -1 -- "$daemon_json".mcupdate-*.bak 2>/dev/null | LC_ALL=C sort | tail -n 1) || true
+	if ((revert)) && [[ -n $bak ]]; then
+		local answer=n
+		if [[ -t 0 ]]; then
+			read -r -p "put $daemon_json back from mcupdate's backup $bak (Docker is not restarted)? [y/N] " answer || answer=n
+		fi
+		if [[ $answer == [yY]* ]]; then
+			cp -p -- "$bak" "$daemon_json" || die "cannot copy $bak to $daemon_json"
+			note "put $daemon_json back from $bak; Docker reads it at its next restart"
+		else
+			say "left $daemon_json as it is; its original before mcupdate: cp -p $bak $daemon_json"
+		fi
+	elif [[ -n $bak ]]; then
+		say "left in place: the IPv6 keys mcupdate's pre hook added to $daemon_json (original: $bak)"
+	fi
+	if ((!revert)); then
+		say "left in place: the enabled patches' edits in $mailcow_dir's files (install.sh --uninstall --revert takes them out)"
 	fi
 
 	local cfg=${m[config]:-} cdir=${m[config_dir]:-} sdir=${m[state_dir]:-}

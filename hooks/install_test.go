@@ -749,6 +749,8 @@ var configDefaults = map[string]map[string]string{
 	"restart":  {"enabled": "on", "compose": "docker compose"},
 	"patches":  {"enable": "", "dir": ""},
 	"verify":   {"cert_min_days": "14"},
+	"log":      {"file": "mcupdate.log", "max_size": "1M", "syslog": "on"},
+	"notify":   {"webhook": "", "kuma_push": "", "timeout": "5s"},
 }
 
 var shippedPatches = []string{

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/patches"
@@ -224,6 +226,9 @@ type app struct {
 
 	cfg     *config.Config
 	secrets *secret.Redactor // mailcow.conf's, once the mailcow dir is known
+	// outcome is how the run went, for the run log and the
+	// notifications; nil for commands that publish nothing.
+	outcome *runlog.Outcome
 }
 
 // command is one subcommand: the one place its synopsis, summary and help
@@ -242,7 +247,9 @@ func commands() []command {
 	return []command{
 		{"hook", "pre | post", "what the update.sh shims run", hookHelp, runHookCmd},
 		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", verifyHelp, runVerifyCmd},
-		{"apply", "[--dry-run] [--no-restart]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
+		{"status", "[--json]", "one screen on the install, its last and its next update", statusHelp, runStatusCmd},
+		{"patches", "[--enabled] [--json]", "list the shipped and own patches, enabled or not, with their parameters' values", patchesHelp, runPatchesCmd},
+		{"apply", "[--dry-run] [--no-restart] [--revert]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
 		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", diffHelp, runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", ackHelp, runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", snapshotHelp, runSnapshotCmd},
@@ -318,8 +325,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		start := time.Now()
 		err := c.run(ctx, a, rest[1:])
-		return a.finish(err)
+		code := a.finish(err)
+		a.publish(ctx, start, code)
+		return code
 	}
 	a.ui.Errorf("unknown command %q", name)
 	a.ui.Hintf("run 'mcupdate --help' for the list of commands")

@@ -49,12 +49,14 @@ func runHookCmd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	env.Parent = parent
+	var r *hook.Report
 	switch pos[0] {
 	case "pre":
-		_, err = hook.Pre(ctx, env)
+		r, err = hook.Pre(ctx, env)
 	default:
-		_, err = hook.Post(ctx, env, hook.PostOptions{NoRestart: *noRestart})
+		r, err = hook.Post(ctx, env, hook.PostOptions{NoRestart: *noRestart})
 	}
+	a.hookOutcome("hook "+pos[0], r, env.State.Path, err)
 	return err
 }
 

@@ -111,6 +111,9 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 		StateDir:   a.g.stateDir,
 		DaemonJSON: a.g.daemonJSON,
 	})
+	if rep != nil {
+		a.verifyOutcome(rep)
+	}
 	if opts.json {
 		err = rep.WriteJSON(a.stdout)
 	} else {

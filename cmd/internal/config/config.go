@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -29,6 +30,9 @@ const (
 	// LossStop: always stop update.sh before it changes anything.
 	LossStop = "stop"
 )
+
+// DefaultLogFile is the run log, relative to the state dir.
+const DefaultLogFile = "mcupdate.log"
 
 // DefaultPath is where install.sh puts the configuration.
 const DefaultPath = "/etc/mcupdate/mcupdate.ini"
@@ -90,6 +94,22 @@ type Config struct {
 	// be valid for before verify warns.
 	CertMinDays int
 
+	// LogFile is the file one logfmt line per run is appended to: an
+	// absolute path, or one relative to the state dir; "" for none.
+	LogFile string
+	// LogMaxSize caps the log file: past it, the file becomes LogFile.1
+	// (replacing the older one) and a new one starts.
+	LogMaxSize int64
+	// Syslog also sends the line to syslog (journald) when /dev/log exists.
+	Syslog bool
+
+	// WebhookURL receives a JSON POST after each hook run and verify; "" for none.
+	WebhookURL string
+	// KumaPushURL is an Uptime Kuma push monitor's URL; "" for none.
+	KumaPushURL string
+	// NotifyTimeout bounds all notifications of one run together.
+	NotifyTimeout time.Duration
+
 	// Warnings are non-fatal problems found while reading, such as unknown keys.
 	Warnings []string
 }
@@ -109,6 +129,10 @@ func Default() *Config {
 		Compose:         []string{"docker", "compose"},
 		Params:          map[string]map[string]string{},
 		CertMinDays:     14,
+		LogFile:         DefaultLogFile,
+		LogMaxSize:      1 << 20,
+		Syslog:          true,
+		NotifyTimeout:   5 * time.Second,
 	}
 }
 
@@ -146,6 +170,8 @@ var known = map[string][]string{
 	"restart":          {"enabled", "compose"},
 	"patches":          {"enable", "dir"},
 	"verify":           {"cert_min_days"},
+	"log":              {"file", "max_size", "syslog"},
+	"notify":           {"webhook", "kuma_push", "timeout"},
 }
 
 // Load reads the configuration at path. A missing file yields the
@@ -315,7 +341,84 @@ func (c *Config) parse(data []byte) error {
 			c.CertMinDays = n
 		}
 	}
+
+	if v := f.Section("log").Key("file").String(); v != "" {
+		switch {
+		case strings.EqualFold(v, "off") || strings.EqualFold(v, "none"):
+			c.LogFile = ""
+		case containsDotDot(v) && !strings.HasPrefix(v, "/"):
+			keyErr("log", "file", fmt.Errorf("%q: a relative path is in the state dir and has no .. parts", v))
+		default:
+			c.LogFile = v
+		}
+	}
+	if v := f.Section("log").Key("max_size").String(); v != "" {
+		n, err := parseSize(v)
+		if err != nil || n < 4096 {
+			keyErr("log", "max_size", fmt.Errorf("%q is not a size of at least 4K, such as 1M", v))
+		} else {
+			c.LogMaxSize = n
+		}
+	}
+	boolKey("log", "syslog", &c.Syslog)
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{{"webhook", &c.WebhookURL}, {"kuma_push", &c.KumaPushURL}} {
+		v := f.Section("notify").Key(k.key).String()
+		if v == "" {
+			continue
+		}
+		if err := checkURL(v); err != nil {
+			keyErr("notify", k.key, err)
+			continue
+		}
+		*k.dst = v
+	}
+	if v := f.Section("notify").Key("timeout").String(); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Minute {
+			keyErr("notify", "timeout", fmt.Errorf("%q is not a duration between 0 and 1m, such as 5s", v))
+		} else {
+			c.NotifyTimeout = d
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// parseSize reads a size in bytes, with an optional K, M or G suffix
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("not a size")
+	}
+	return n * mult, nil
+}
+
+// checkURL accepts an http or https URL with a host. The error never
+// repeats the URL: its path or query may hold a token.
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("not an http:// or https:// URL with a host (the value is not shown: it may hold a token)")
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {

@@ -137,6 +137,15 @@ FTS_PROCS = 2
 
 [verify]
 cert_min_days = 21
+[log]
+file = /var/log/mcupdate.log
+max_size = 64K
+syslog = off
+
+[notify]
+webhook = https://hooks.example.org/mcupdate?token=abc
+kuma_push = https://kuma.example.org/api/push/Xy12
+timeout = 2500ms
 `
 	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
 		t.Fatal(err)
@@ -169,8 +178,14 @@ cert_min_days = 21
 			"php-memory-limit": {"MEMORY_LIMIT": 26},
 			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
 		},
-		enableLine:  22,
-		CertMinDays: 21,
+		enableLine:    22,
+		CertMinDays:   21,
+		LogFile:       "/var/log/mcupdate.log",
+		LogMaxSize:    64 << 10,
+		Syslog:        false,
+		WebhookURL:    "https://hooks.example.org/mcupdate?token=abc",
+		KumaPushURL:   "https://kuma.example.org/api/push/Xy12",
+		NotifyTimeout: 2500 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -273,6 +288,14 @@ func TestParseErrors(t *testing.T) {
 		{"dotdot snapshot path", "[snapshot]\npaths = data/../../etc\n", []keyErr{{"snapshot", "paths", `"data/../../etc" must be relative`}}},
 		{"dotdot snapshot dir", "[snapshot]\ndirs = ..\n", []keyErr{{"snapshot", "dirs", `".." must be relative`}}},
 		{"absolute snapshot dir", "[snapshot]\ndirs = data/conf /root\n", []keyErr{{"snapshot", "dirs", `"/root" must be relative`}}},
+		{"log max_size small", "[log]\nmax_size = 100\n", []keyErr{{"log", "max_size", `"100" is not a size of at least 4K`}}},
+		{"log max_size words", "[log]\nmax_size = big\n", []keyErr{{"log", "max_size", "not a size"}}},
+		{"log file dotdot", "[log]\nfile = ../../etc/x\n", []keyErr{{"log", "file", "no .. parts"}}},
+		{"log syslog", "[log]\nsyslog = maybe\n", []keyErr{{"log", "syslog", "not a boolean"}}},
+		{"webhook not a URL", "[notify]\nwebhook = hooks.example.org/x?token=s3cr3t\n", []keyErr{{"notify", "webhook", "not an http:// or https:// URL"}}},
+		{"kuma ftp", "[notify]\nkuma_push = ftp://kuma/api/push/s3cr3t\n", []keyErr{{"notify", "kuma_push", "not an http:// or https:// URL"}}},
+		{"notify timeout long", "[notify]\ntimeout = 5m\n", []keyErr{{"notify", "timeout", "between 0 and 1m"}}},
+		{"notify timeout zero", "[notify]\ntimeout = 0s\n", []keyErr{{"notify", "timeout", "not a duration"}}},
 		{"empty patch name", "[patch ]\nX = 1\n", []keyErr{{"patch ", "", "section needs a patch name"}}},
 		{"patch without a name", "[patch]\nX = 1\n", []keyErr{{"patch", "", "section needs a patch name"}}},
 		{"all reported, not just the first", `[general]
@@ -357,5 +380,23 @@ func TestParseValidCIDRs(t *testing.T) {
 		if c.FixedCIDRv6 != v {
 			t.Errorf("FixedCIDRv6 = %q, want %q", c.FixedCIDRv6, v)
 		}
+	}
+}
+
+// TestLogAndNotify: the log file can be turned off, sizes take K, M and
+// G, and a bad notification URL's error never shows the URL (it may hold
+// a token).
+func TestLogAndNotify(t *testing.T) {
+	c, err := Parse("m.ini", []byte("[log]\nfile = off\nmax_size = 2M\n"))
+	if err != nil || c.LogFile != "" || c.LogMaxSize != 2<<20 {
+		t.Errorf("file = off, max_size = 2M: %q %d %v", c.LogFile, c.LogMaxSize, err)
+	}
+	d := Default()
+	if d.LogFile != DefaultLogFile || !d.Syslog || d.WebhookURL != "" || d.KumaPushURL != "" || d.NotifyTimeout != 5*time.Second {
+		t.Errorf("defaults: %+v", d)
+	}
+	_, err = Parse("m.ini", []byte("[notify]\nwebhook = hxxp://x/s3cr3tT0ken\n"))
+	if err == nil || strings.Contains(err.Error(), "s3cr3tT0ken") {
+		t.Errorf("bad URL: %v", err)
 	}
 }

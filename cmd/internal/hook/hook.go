@@ -38,6 +38,9 @@ type Env struct {
 	// Secrets hides mailcow.conf's secrets (and, nil or not, every secret
 	// setting) in the report a hook writes.
 	Secrets *secret.Redactor
+	// ProcRoot is /proc for the IPv6 detection; "" means /proc. Tests
+	// point it elsewhere.
+	ProcRoot string
 
 	loaded *loadedPatches // LoadPatches' kept result
 }
@@ -148,8 +151,11 @@ func (r *Report) summarize() string {
 		parts = append(parts, "nothing to do")
 	}
 	what := r.Kind + " hook"
-	if r.Kind == "apply" || r.Kind == "rollback" {
+	switch r.Kind {
+	case "apply", "rollback":
 		what = r.Kind
+	case "revert":
+		what = "apply --revert"
 	}
 	s := fmt.Sprintf("mcupdate %s: %s", what, strings.Join(parts, "; "))
 	if r.DryRun {

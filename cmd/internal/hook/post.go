@@ -50,6 +50,18 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.stepChained(r)
 	plan := restart.Plan{}
 	s, err := env.stepRestore(rec, haveRec, plan)
+	if pruned, perr := env.pruneKeptNew(start); perr != nil || len(pruned) > 0 {
+		verb := "removed"
+		if env.DryRun {
+			verb = "would remove"
+		}
+		for _, p := range pruned {
+			s.Details = append(s.Details, fmt.Sprintf("%s %s: kept from an update older than the newest %d ([snapshot] keep)", verb, p, max(env.Config.SnapshotKeep, 1)))
+		}
+		if perr != nil {
+			s.Details = append(s.Details, perr.Error())
+		}
+	}
 	env.print(s)
 	r.add(s, err)
 

@@ -17,12 +17,23 @@ import (
 // running Docker, so update.sh neither prompts, nor restarts Docker, nor
 // exits with mailcow already stopped. Docker is never restarted: the keys
 // only have to be present for update.sh's checks; Docker reads them at
-// its next start.
+// its next start. On a host where update.sh detects no IPv6 (see
+// daemonjson.DetectIPv6) it never reads daemon.json: the step leaves it
+// alone.
 func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	s := Step{Name: "daemon.json"}
 	if !env.Config.IPv6 {
 		s.Status, s.Message = StatusSkipped, "disabled ([docker] ipv6 = off)"
 		return s, nil
+	}
+	det := daemonjson.DetectIPv6(ctx, daemonjson.Host{MailcowDir: env.MailcowDir, ProcRoot: env.ProcRoot, Timeout: env.Config.DockerTimeout})
+	if !det.Asks() {
+		// update.sh sets ENABLE_IPV6=false and never reads daemon.json.
+		s.Status, s.Message = StatusOK, fmt.Sprintf("left alone: update.sh detects no IPv6 on this host (%s), so it does not check %s", det.Reason, env.DaemonJSON)
+		return s, nil
+	}
+	if det.IPv6 == daemonjson.IPv6Unsure {
+		s.Details = append(s.Details, "IPv6 detection unsure ("+det.Reason+"): making daemon.json pass update.sh's checks in case it asks")
 	}
 	major, raw, verr := daemonjson.DockerMajor(ctx, env.Config.DockerTimeout)
 	if verr != nil {

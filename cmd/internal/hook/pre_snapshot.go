@@ -24,6 +24,9 @@ func stepSnapshot(_ context.Context, env *Env, ps *preState) (Step, error) {
 		Keep:       env.Config.SnapshotKeep,
 		Commit:     ps.head,
 		Now:        env.Now(),
+		// Ten runs without a change leave one snapshot, and the record
+		// names it.
+		SkipUnchanged: true,
 	})
 	if m == nil {
 		s.Status, s.Message = StatusError, err.Error()
@@ -34,8 +37,21 @@ func stepSnapshot(_ context.Context, env *Env, ps *preState) (Step, error) {
 	}
 	if err != nil {
 		// The snapshot was taken; pruning old ones failed.
-		s.Status, s.Message = StatusWarning, fmt.Sprintf("snapshot %s taken (%d files), but: %v", m.ID, len(m.Entries), err)
+		what := "taken"
+		if m.Reused {
+			what = "unchanged, kept"
+		}
+		s.Status, s.Message = StatusWarning, fmt.Sprintf("snapshot %s %s (%d files), but: %v", m.ID, what, len(m.Entries), err)
 		ps.snapshotID = m.ID
+		return s, nil
+	}
+	if m.Reused {
+		ps.snapshotID = m.ID
+		s.Status, s.Message = StatusOK, fmt.Sprintf("nothing changed since snapshot %s (%d files): no new one taken", m.ID, len(m.Entries))
+		if len(m.Skipped) > 0 {
+			s.Status = StatusWarning
+			s.Message += fmt.Sprintf(", %d skipped", len(m.Skipped))
+		}
 		return s, nil
 	}
 	if env.DryRun {

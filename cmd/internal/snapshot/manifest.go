@@ -119,6 +119,10 @@ type Manifest struct {
 	Dirs    []string `json:"dirs"`
 	Entries []Entry  `json:"entries"`
 	Skipped []Skip   `json:"skipped,omitempty"`
+
+	// Reused is set by Create with Options.SkipUnchanged when it took no
+	// new snapshot and returned the newest, unchanged one.
+	Reused bool `json:"-"`
 }
 
 // Entry returns the entry for rel, or nil.

@@ -43,6 +43,7 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -83,6 +84,11 @@ type Options struct {
 	Commit     string   // the mailcow commit the snapshot was taken at
 	Now        time.Time
 	MaxSize    int64 // largest file snapshotted; 0 means DefaultMaxSize
+	// SkipUnchanged makes Create take no new snapshot when the newest one
+	// holds exactly what it would hold (the same files, contents, modes,
+	// owners and links, the same skipped files, commit and configuration)
+	// and its objects are intact: it returns that one, with Reused set.
+	SkipUnchanged bool
 }
 
 // Seams overridden by tests to inject read faults: the tests run as root,
@@ -222,6 +228,16 @@ func Create(sys fsx.System, opt Options) (*Manifest, error) {
 			break
 		}
 	}
+	if err == nil && opt.SkipUnchanged && len(c.pending) == 0 {
+		// No object to write: every content is already in the store.
+		if last, lerr := Load(opt.Store, Latest); lerr == nil && sameContent(last, m) {
+			last.Reused = true
+			if perr := Prune(sys, opt.Store, opt.Keep); perr != nil {
+				return last, &PruneError{Err: perr}
+			}
+			return last, nil
+		}
+	}
 	if err == nil {
 		err = c.flush()
 	}
@@ -236,6 +252,28 @@ func Create(sys fsx.System, opt Options) (*Manifest, error) {
 		return m, &PruneError{Err: perr}
 	}
 	return m, nil
+}
+
+// sameContent reports whether two manifests hold the same snapshot, their
+// IDs and times aside.
+func sameContent(a, b *Manifest) bool {
+	key := func(m *Manifest) string {
+		es := append([]Entry{}, m.Entries...)
+		sortEntries(es)
+		sk := append([]Skip{}, m.Skipped...)
+		data, err := json.Marshal(struct {
+			Dir, Commit string
+			Paths, Dirs []string
+			Entries     []Entry
+			Skipped     []Skip
+		}{m.MailcowDir, m.Commit, append([]string{}, m.Paths...), append([]string{}, m.Dirs...), es, sk})
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return string(data)
+	}
+	ka := key(a)
+	return !strings.HasPrefix(ka, "error: ") && ka == key(b)
 }
 
 // ensureDir creates dir 0700 or tightens it to 0700.

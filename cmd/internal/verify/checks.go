@@ -65,9 +65,16 @@ func checkDaemonJSON(ctx context.Context, opt Options) Check {
 	if !opt.Config.IPv6 {
 		return Check{Status: StatusSkipped, Detail: "disabled ([docker] ipv6 = off)"}
 	}
+	det := daemonjson.DetectIPv6(ctx, daemonjson.Host{MailcowDir: opt.MailcowDir, ProcRoot: opt.ProcRoot, Timeout: opt.Config.DockerTimeout})
+	if !det.Asks() {
+		return Check{Status: StatusOK, Detail: fmt.Sprintf("not needed: update.sh detects no IPv6 on this host (%s) and leaves %s alone", det.Reason, opt.DaemonJSON)}
+	}
 	major, raw, verr := opt.DockerMajor(ctx, opt.Config.DockerTimeout)
 	docker := "Docker " + raw
 	var items []string
+	if det.IPv6 == daemonjson.IPv6Unsure {
+		items = append(items, "IPv6 detection unsure ("+det.Reason+"): checked as if update.sh asks")
+	}
 	if verr != nil {
 		major, docker = 0, "unknown Docker version"
 		items = append(items, firstLine(verr.Error())+": only \"ipv6\" checked, as update.sh does")

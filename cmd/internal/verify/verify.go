@@ -10,7 +10,8 @@
 //
 //	git                  on the expected branch, no merge or other operation
 //	                     in progress, no unmerged paths, no stale index.lock
-//	daemon.json          passes update.sh's IPv6 checks for the running Docker
+//	daemon.json          passes update.sh's IPv6 checks for the running Docker;
+//	                     ok whatever it holds where update.sh detects no IPv6
 //	patches              every enabled patch is in place (the apply path in
 //	                     check mode: drift and missing anchors are failures)
 //	overrides            the files of the latest snapshot are all there;
@@ -206,6 +207,9 @@ type Options struct {
 	// DockerMajor asks Docker for its version; nil means
 	// daemonjson.DockerMajor. A seam for tests and benchmarks.
 	DockerMajor func(ctx context.Context, timeout time.Duration) (int, string, error)
+	// ProcRoot is /proc for the IPv6 detection; "" means /proc. A seam
+	// for tests.
+	ProcRoot string
 	// Now is the time of the run; zero means time.Now().
 	Now time.Time
 	// Skip maps the names of checks the caller has already done to the

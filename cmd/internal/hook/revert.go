@@ -1,0 +1,282 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/patches"
+)
+
+// Revert takes the enabled patches' edits out of the mailcow dir, for
+// install.sh --uninstall --revert, and keeps every other change the admin
+// made to the same files.
+//
+// For each file a patch edits, the patches are applied, in a scratch
+// directory, to the file as it was before mcupdate: the committed version
+// (HEAD) for a tracked file, none for an untracked one. The difference
+// between that and the patched result is what the patches did; it is
+// taken out of the file as it is now with a three-way merge (`git
+// merge-file`): a file that is exactly what the patches made of nothing
+// (a map file they created) is removed; one where the merge conflicts is
+// left as it is and named. Edits of modes and owners, and settings in
+// mailcow.conf (gitignored, so its version before mcupdate is unknown),
+// are left in place and named. Nothing is restarted.
+func Revert(ctx context.Context, env *Env) (*Report, error) {
+	start := env.Now()
+	r := newReport("revert", env)
+	lock, err := env.State.Lock("mcupdate apply --revert")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = lock.Release() }()
+	if err := env.confine(); err != nil {
+		return nil, err
+	}
+	s, err := env.stepRevert(ctx)
+	env.print(s)
+	r.add(s, err)
+	env.finish(r, start)
+	return r, r.Err()
+}
+
+func (env *Env) stepRevert(ctx context.Context) (Step, error) {
+	s := Step{Name: "revert"}
+	bound, _, err := env.LoadPatches()
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	if len(bound) == 0 {
+		s.Status, s.Message = StatusOK, "no patches enabled: nothing to revert"
+		return s, nil
+	}
+	var files []string
+	seen := map[string]bool{}
+	modeOnly := map[string]bool{}
+	for _, b := range bound {
+		for _, e := range b.Edits {
+			if e.Kind == patches.KindMode {
+				modeOnly[e.File] = true
+				s.Details = append(s.Details, fmt.Sprintf("left in place: patch %s, edit %s: modes and owners of %s (their values before are not known)", b.Name, e.Name, e.File))
+			}
+		}
+		for _, e := range b.Edits {
+			if e.Kind != patches.KindMode {
+				modeOnly[e.File] = false
+			}
+		}
+		for _, f := range b.Files() {
+			if !seen[f] && !modeOnly[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
+	}
+	sort.Strings(files)
+
+	scratch, err := os.MkdirTemp(env.TempDir, "mcupdate-revert-")
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	defer os.RemoveAll(scratch)
+	base := filepath.Join(scratch, "mailcow")
+	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+	specs := make([]string, len(files))
+	for i, f := range files {
+		specs[i] = "HEAD:" + f
+	}
+	blobs, err := g.Blobs(ctx, specs, 64<<20)
+	if err != nil {
+		s.Status, s.Message = StatusError, "read the committed files: "+err.Error()
+		return s, err
+	}
+	before := map[string][]byte{} // nil: not tracked
+	for i, f := range files {
+		p := filepath.Join(base, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return failStep(s, err)
+		}
+		b := blobs[specs[i]]
+		if b.Missing || b.Data == nil {
+			continue
+		}
+		before[f] = b.Data
+		if err := os.WriteFile(p, b.Data, 0o600); err != nil {
+			return failStep(s, err)
+		}
+	}
+	// The patches applied to the files as they were before mcupdate.
+	if _, err := patches.Apply(scratchWriter{}, base, bound, patches.ModeApply); err != nil {
+		env.UI.Debugf("revert: applying to the committed versions: %v", err)
+	}
+
+	var reverted, removed, kept []string
+	var errs []error
+	for _, f := range files {
+		cur, curErr := os.ReadFile(filepath.Join(env.MailcowDir, filepath.FromSlash(f)))
+		if errors.Is(curErr, fs.ErrNotExist) {
+			continue
+		}
+		if curErr != nil {
+			errs = append(errs, curErr)
+			continue
+		}
+		patched, perr := os.ReadFile(filepath.Join(base, filepath.FromSlash(f)))
+		if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+			errs = append(errs, perr)
+			continue
+		}
+		orig, tracked := before[f]
+		if bytes.Equal(patched, orig) || (!tracked && perr != nil) {
+			continue // the patches change nothing in the committed version
+		}
+		if f == "mailcow.conf" {
+			kept = append(kept, f+": the patches' settings are left (mailcow.conf is not tracked: its values before mcupdate are not known)")
+			continue
+		}
+		abs := filepath.Join(env.MailcowDir, filepath.FromSlash(f))
+		if bytes.Equal(cur, patched) && !tracked {
+			if err := env.Sys.Remove(abs); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, f)
+			continue
+		}
+		if !tracked {
+			// No version before mcupdate: take the patches' lines out.
+			out := withoutLines(cur, patched)
+			if bytes.Equal(out, cur) {
+				continue
+			}
+			if err := env.Sys.WriteFile(abs, out, 0o644); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			reverted = append(reverted, f)
+			continue
+		}
+		out, clean, err := mergeFile(ctx, scratch, cur, patched, orig)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+			continue
+		}
+		if !clean {
+			kept = append(kept, f+": your later edits overlap the patches' lines: left as it is, take them out by hand")
+			continue
+		}
+		if bytes.Equal(out, cur) {
+			continue
+		}
+		if err := env.Sys.WriteFile(abs, out, 0o644); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reverted = append(reverted, f)
+	}
+	verb, rverb := "reverted", "removed"
+	if env.DryRun {
+		verb, rverb = "would revert", "would remove"
+	}
+	for _, f := range reverted {
+		s.Details = append(s.Details, verb+" "+f)
+	}
+	for _, f := range removed {
+		s.Details = append(s.Details, rverb+" "+f+" (the patches created it)")
+	}
+	for _, k := range kept {
+		s.Details = append(s.Details, "left in place: "+k)
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	switch {
+	case len(reverted)+len(removed) == 0:
+		s.Status, s.Message = StatusOK, "none of the enabled patches' edits is in the mailcow dir"
+	default:
+		s.Status = StatusChanged
+		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), plural(len(reverted)+len(removed), "file"))
+	}
+	if len(kept) > 0 {
+		s.Status = StatusWarning
+	}
+	return s, nil
+}
+
+// withoutLines is cur without the first occurrence of each of lines'
+// lines.
+func withoutLines(cur, lines []byte) []byte {
+	drop := map[string]int{}
+	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
+		if len(l) > 0 {
+			drop[strings.TrimRight(string(l), "\n")]++
+		}
+	}
+	var out []byte
+	for _, l := range bytes.SplitAfter(cur, []byte("\n")) {
+		k := strings.TrimRight(string(l), "\n")
+		if len(l) > 0 && drop[k] > 0 {
+			drop[k]--
+			continue
+		}
+		out = append(out, l...)
+	}
+	return out
+}
+
+func failStep(s Step, err error) (Step, error) {
+	s.Status, s.Message = StatusError, err.Error()
+	return s, err
+}
+
+// mergeFile takes what turned base into patched out of cur: `git
+// merge-file -p CUR PATCHED BASE`. clean is false on a conflict.
+func mergeFile(ctx context.Context, dir string, cur, patched, base []byte) (out []byte, clean bool, err error) {
+	names := []string{"current", "patched", "before"}
+	for i, data := range [][]byte{cur, patched, base} {
+		if err := os.WriteFile(filepath.Join(dir, names[i]), data, 0o600); err != nil {
+			return nil, false, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", "merge-file", "-p", "--", names[0], names[1], names[2])
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.Bytes(), true, nil
+	case errors.As(err, &ee) && ee.ExitCode() > 0 && ee.ExitCode() < 127:
+		return nil, false, nil // the number of conflicts
+	}
+	return nil, false, fmt.Errorf("git merge-file: %v: %s", err, strings.TrimSpace(stderr.String()))
+}
+
+// scratchWriter writes the scratch copies: plain files, no owners.
+type scratchWriter struct{}
+
+func (scratchWriter) WriteFile(name string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(name, data, perm)
+}
+func (scratchWriter) Chmod(name string, perm fs.FileMode) error { return os.Chmod(name, perm) }
+func (scratchWriter) Lchown(string, int, int) error             { return nil }
+
+var _ patches.Writer = scratchWriter{}

@@ -2,6 +2,7 @@ package patches
 
 import (
 	"fmt"
+	"github.com/mcupdate/mcupdate/patches/udiff"
 	"regexp"
 	"strings"
 )
@@ -31,16 +32,7 @@ func ambiguous(lines []int, format string, a ...any) error {
 
 // splitLines splits s into lines that keep their end of line, so joining
 // them gives s back byte for byte.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	ls := strings.SplitAfter(s, "\n")
-	if ls[len(ls)-1] == "" {
-		ls = ls[:len(ls)-1]
-	}
-	return ls
-}
+func splitLines(s string) []string { return udiff.Lines(s) }
 
 // body is a line without its end of line.
 func body(l string) string {

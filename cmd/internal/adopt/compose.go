@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mcupdate/mcupdate/patches/udiff"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -327,7 +328,7 @@ func insertServices(text []byte, delta *yaml.Node) ([]byte, error) {
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		return nil, fmt.Errorf("docker-compose.override.yml: %w", err)
 	}
-	lines := splitKeep(string(text))
+	lines := udiff.Lines(string(text))
 	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
 		// No document yet (missing, empty or only comments): append one.
 		body, err := renderAt(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{keyNode("services"), delta}}, 0)
@@ -513,15 +514,4 @@ func unstyle(n *yaml.Node) *yaml.Node {
 		}
 	}
 	return &c
-}
-
-func splitKeep(s string) []string {
-	if s == "" {
-		return nil
-	}
-	ls := strings.SplitAfter(s, "\n")
-	if ls[len(ls)-1] == "" {
-		ls = ls[:len(ls)-1]
-	}
-	return ls
 }

@@ -3,6 +3,7 @@ package adopt
 import (
 	"errors"
 	"fmt"
+	"github.com/mcupdate/mcupdate/patches/udiff"
 	"io/fs"
 	"os"
 	"regexp"
@@ -37,7 +38,7 @@ func (pl *planner) configure() error {
 		}
 	}
 	setDir := hasOwn && pl.plan.SetDir
-	lines := splitKeep(string(old))
+	lines := udiff.Lines(string(old))
 	// Find [patches] and its enable and dir keys.
 	patchesAt, enableAt, dirAt := -1, -1, -1
 	cur := ""

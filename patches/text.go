@@ -2,9 +2,10 @@ package patches
 
 import (
 	"fmt"
-	"github.com/mcupdate/mcupdate/patches/udiff"
 	"regexp"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
 // AnchorError says which anchor an edit could not find or found more than

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/mcupdate/mcupdate/patches/udiff"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
+	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
 // mergedLists are the service keys whose lists compose merges from the

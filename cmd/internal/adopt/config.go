@@ -3,7 +3,6 @@ package adopt
 import (
 	"errors"
 	"fmt"
-	"github.com/mcupdate/mcupdate/patches/udiff"
 	"io/fs"
 	"os"
 	"regexp"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
 var (

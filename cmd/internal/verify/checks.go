@@ -385,12 +385,16 @@ func unwrapPath(err error) error {
 }
 
 // checkLeftovers lists the temp files killed mcupdate runs left (a run
-// killed mid-write leaves its temp beside the file): in the mailcow dir
-// (.git aside), the state dir and beside daemon.json. The next write to a
-// directory removes the ones there, but a directory no later run writes
-// to would keep them: this check is where they show. A temp a running
-// mcupdate holds (its flock) is not listed. A warning: they harm nothing.
-func checkLeftovers(opt Options) Check {
+// killed mid-write leaves its temp beside the file): in the directories of
+// the mailcow dir mcupdate writes to (its top level, the snapshotted
+// directories and files, the files of the enabled patches), the state dir
+// and beside daemon.json. The next write to a directory removes the ones
+// there, but a directory no later run writes to would keep them: this
+// check is where they show. A temp a running mcupdate holds (its flock) is
+// not listed. A warning: they harm nothing. The rest of the tree (data/web
+// alone holds thousands of files) is not walked: mcupdate writes nothing
+// there.
+func checkLeftovers(opt Options, bound []*patches.Bound) Check {
 	dirs := map[string]bool{}
 	walk := func(root string) {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -409,7 +413,19 @@ func checkLeftovers(opt Options) Check {
 			return nil
 		})
 	}
-	walk(opt.MailcowDir)
+	in := func(rel string) string { return filepath.Join(opt.MailcowDir, filepath.FromSlash(rel)) }
+	dirs[opt.MailcowDir] = true
+	for _, d := range opt.Config.SnapshotDirs {
+		walk(in(d))
+	}
+	for _, p := range opt.Config.SnapshotPaths {
+		dirs[filepath.Dir(in(p))] = true
+	}
+	for _, b := range bound {
+		for _, f := range b.Files() {
+			dirs[filepath.Dir(in(f))] = true
+		}
+	}
 	if opt.StateDir != "" {
 		walk(opt.StateDir)
 	}

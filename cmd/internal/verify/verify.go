@@ -300,7 +300,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 		return c
 	})
-	do(8, func() Check { return checkLeftovers(opt) })
+	do(8, func() Check { return checkLeftovers(opt, bound) })
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]

@@ -743,7 +743,7 @@ func TestInstallBuildsRealBinary(t *testing.T) {
 // default each documents. hooks/ cannot import cmd/internal, so they are
 // listed here: a new key must be documented in hooks/mcupdate.ini too.
 var configDefaults = map[string]map[string]string{
-	"general":  {"stop_on_danger": "on", "branch": "", "on_predicted_loss": "warn"},
+	"general":  {"stop_on_danger": "on", "branch": "", "on_predicted_loss": "warn", "predict": "on"},
 	"docker":   {"ipv6": "on", "fixed_cidr_v6": "fd00:dead:beef:c0::/80", "version_timeout": "5s"},
 	"snapshot": {"paths": "mailcow.conf docker-compose.override.yml", "dirs": "data/conf", "keep": "10"},
 	"restart":  {"enabled": "on", "compose": "docker compose"},

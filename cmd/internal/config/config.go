@@ -55,6 +55,8 @@ type Config struct {
 	StopOnDanger bool
 	// Branch is the branch the install follows; empty means detect it.
 	Branch string
+	// Predict makes the pre hook predict update.sh's merge.
+	Predict bool
 	// OnPredictedLoss is what the pre hook does when it predicts that
 	// update.sh's merge will drop a customization no patch puts back:
 	// LossWarn, LossStopForced or LossStop.
@@ -119,6 +121,7 @@ func Default() *Config {
 	return &Config{
 		StopOnDanger:    true,
 		OnPredictedLoss: LossWarn,
+		Predict:         true,
 		IPv6:            true,
 		FixedCIDRv6:     "fd00:dead:beef:c0::/80",
 		DockerTimeout:   5 * time.Second,
@@ -164,7 +167,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // known lists the keys each fixed section accepts.
 var known = map[string][]string{
 	ini.DefaultSection: {},
-	"general":          {"stop_on_danger", "branch", "on_predicted_loss"},
+	"general":          {"stop_on_danger", "branch", "on_predicted_loss", "predict"},
 	"docker":           {"ipv6", "fixed_cidr_v6", "version_timeout"},
 	"snapshot":         {"paths", "dirs", "keep"},
 	"restart":          {"enabled", "compose"},
@@ -280,6 +283,7 @@ func (c *Config) parse(data []byte) error {
 		}
 	}
 	boolKey("general", "stop_on_danger", &c.StopOnDanger)
+	boolKey("general", "predict", &c.Predict)
 	c.Branch = f.Section("general").Key("branch").String()
 	if v := f.Section("general").Key("on_predicted_loss").String(); v != "" {
 		switch v {

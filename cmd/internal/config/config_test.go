@@ -160,6 +160,7 @@ timeout = 2500ms
 		StopOnDanger:    false,
 		Branch:          "nightly",
 		OnPredictedLoss: "stop-forced",
+		Predict:         true,
 		IPv6:            false,
 		FixedCIDRv6:     "fd00:1234::/64",
 		DockerTimeout:   90 * time.Second,
@@ -237,7 +238,7 @@ func TestParseWarnings(t *testing.T) {
 		want      []string // each must appear in one warning, in order
 	}{
 		{"unknown section", "[genral]\nbranch = master\n", []string{"m.ini: unknown section [genral] ignored"}},
-		{"unknown key", "[general]\nstop_on_dangr = off\n", []string{`m.ini: [general] unknown key "stop_on_dangr" ignored (known: stop_on_danger, branch, on_predicted_loss)`}},
+		{"unknown key", "[general]\nstop_on_dangr = off\n", []string{`m.ini: [general] unknown key "stop_on_dangr" ignored (known: stop_on_danger, branch, on_predicted_loss, predict)`}},
 		{"key outside any section", "branch = master\n", []string{`m.ini: [DEFAULT] unknown key "branch" ignored`}},
 		{"key case matters", "[docker]\nIPv6 = no\n", []string{`m.ini: [docker] unknown key "IPv6"`}},
 		{"several", "[x]\n[docker]\nipv4 = 1\n[snapshot]\nkep = 2\n", []string{"[x]", `[docker] unknown key "ipv4"`, `[snapshot] unknown key "kep"`}},

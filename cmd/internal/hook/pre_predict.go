@@ -27,6 +27,10 @@ var errPredictedLoss = errors.New("the update would drop customizations")
 // is a warning and never stops anything.
 func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 	s := Step{Name: "prediction"}
+	if !env.Config.Predict {
+		s.Status, s.Message = StatusSkipped, "off ([general] predict = off)"
+		return s, nil
+	}
 	if ps.head == "" || ps.branch == "" {
 		s.Status, s.Message = StatusSkipped, "no branch to merge upstream into"
 		return s, nil

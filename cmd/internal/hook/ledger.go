@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/patches/secret"
@@ -30,7 +29,7 @@ func stepLedgerPre(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	base, from := up.Base, up.Name
-	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+	g := ps.git(ctx, env)
 	set, err := ledger.Scan(ctx, g, base, "", env.redactor().String)
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "cannot tell the customizations: "+err.Error()

@@ -30,14 +30,39 @@ type preState struct {
 	upErr  error
 	upDone bool
 	set    *ledger.Set
+
+	// repo is the checkout, opened once after the git step (which may
+	// repair HEAD): its runner answers tree diffs and blob reads without
+	// a git process.
+	repo   *gitx.Repo
+	runner *gitx.Runner
+}
+
+// git returns the run's git runner: the opened repository's, or a plain
+// one when it cannot be opened (git itself then says why).
+func (ps *preState) git(ctx context.Context, env *Env) *gitx.Runner {
+	if ps.runner == nil {
+		if repo, err := gitx.Open(env.MailcowDir, gitx.Options{Ctx: ctx, Timeout: gitTimeout}); err == nil {
+			ps.repo, ps.runner = repo, repo.Git()
+		} else {
+			env.UI.Debugf("open the repository: %v", err)
+			ps.runner = &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+		}
+	}
+	return ps.runner
+}
+
+func (ps *preState) close() {
+	if ps.repo != nil {
+		_ = ps.repo.Close()
+	}
 }
 
 // upstream finds, once per run, what update.sh will merge into HEAD.
 func (ps *preState) upstream(ctx context.Context, env *Env) (*ledger.Upstream, error) {
 	if !ps.upDone {
 		ps.upDone = true
-		g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
-		ps.up, ps.upErr = ledger.UpstreamBase(ctx, g, ps.head, ps.branch)
+		ps.up, ps.upErr = ledger.UpstreamBase(ctx, ps.git(ctx, env), ps.head, ps.branch)
 	}
 	return ps.up, ps.upErr
 }
@@ -64,6 +89,7 @@ func Pre(ctx context.Context, env *Env) (*Report, error) {
 
 	env.UI.Infof("mcupdate pre hook in %s", env.MailcowDir)
 	ps := &preState{}
+	defer ps.close()
 	env.stepChained(r)
 	for _, f := range []stepFunc{stepGit, stepUpstream, stepLedgerPre, stepPredict, stepDaemonJSON, stepSnapshot, stepRecord} {
 		t0 := time.Now()

@@ -37,7 +37,7 @@ func stepUpstream(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusSkipped, "no branch to compare with its upstream"
 		return s, nil
 	}
-	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
+	g := ps.git(ctx, env)
 	u, err := ps.upstream(ctx, env)
 	switch {
 	case errors.Is(err, ledger.ErrNoUpstream):

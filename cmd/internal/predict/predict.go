@@ -94,11 +94,13 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 			err = fmt.Errorf("remove scratch dir: %w", rmErr)
 		}
 	}()
-	inst := &gitx.Runner{Dir: opt.Dir, Env: opt.Env}
-	objects, err := gitPath(ctx, inst, "objects")
+	// Where the install's index and objects are, as git finds them (a
+	// .git file, commondir, alternates), without a git process.
+	layout, err := gitx.Discover(opt.Dir)
 	if err != nil {
 		return nil, err
 	}
+	objects := filepath.Join(layout.CommonDir, "objects")
 	work := filepath.Join(scratch, "work")
 	// Isolated: the host's ~/.gitconfig must not change update.sh's merge
 	// (merge.ff=only); no automatic maintenance in a repository about to
@@ -123,7 +125,7 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	}
 
 	p := &Prediction{Upstream: opt.Upstream}
-	ours, err := beforeUpdate(ctx, opt, inst, sg, scratch, scratchObjects, objects)
+	ours, err := beforeUpdate(ctx, opt, sg, filepath.Join(layout.GitDir, "index"), scratch, scratchObjects, objects)
 	if err != nil {
 		return nil, fmt.Errorf("the Before update commit update.sh would make: %w", err)
 	}
@@ -165,11 +167,7 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 // none. It runs git in the install with a copy of its index and the
 // scratch object directory: the install's own index and objects are
 // untouched.
-func beforeUpdate(ctx context.Context, opt Options, inst, sg *gitx.Runner, scratch, scratchObjects, objects string) (string, error) {
-	index, err := gitPath(ctx, inst, "index")
-	if err != nil {
-		return "", err
-	}
+func beforeUpdate(ctx context.Context, opt Options, sg *gitx.Runner, index, scratch, scratchObjects, objects string) (string, error) {
 	tmpIndex := filepath.Join(scratch, "index.before-update")
 	data, err := os.ReadFile(index)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -354,18 +352,6 @@ func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file stri
 	return f, nil
 }
 
-// gitPath resolves a path inside the install's git directory as git does
-// (a .git file, commondir, GIT_COMMON_DIR layouts), absolute.
-func gitPath(ctx context.Context, inst *gitx.Runner, name string) (string, error) {
-	p, err := inst.Output(ctx, "rev-parse", "--git-path", name)
-	if err != nil {
-		return "", err
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(inst.Dir, p)
-	}
-	return filepath.Abs(p)
-}
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")

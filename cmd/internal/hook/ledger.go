@@ -154,23 +154,33 @@ func (env *Env) stepLedgerPost(r *risk.Report) (Step, error) {
 
 // entryLine shows a ledger entry in one line: id, file, place, lines.
 func entryLine(e ledger.Entry) string {
-	lines := e.Missing
-	if len(lines) == 0 {
-		lines = e.Lines
-	}
-	var ls []string
-	for _, l := range lines {
-		ls = append(ls, "`"+strings.TrimSpace(l.String())+"`")
-	}
-	what := strings.Join(ls, " ")
+	what := ""
 	if e.Status == ledger.Status(ledger.Deleted) {
 		what = "the file was deleted upstream"
 	}
-	where := e.File
-	if e.Where != "" {
-		where += " (" + e.Where + ")"
+	return blockLine(e.Block, e.Missing, what)
+}
+
+// blockLine shows a customization in one line: its id, file and place,
+// and its missing lines (all its lines when none are named), or what
+// instead of them.
+func blockLine(b ledger.Block, missing []ledger.Line, what string) string {
+	if what == "" {
+		lines := missing
+		if len(lines) == 0 {
+			lines = b.Lines
+		}
+		var ls []string
+		for _, l := range lines {
+			ls = append(ls, "`"+strings.TrimSpace(l.String())+"`")
+		}
+		what = strings.Join(ls, " ")
 	}
-	return fmt.Sprintf("%s %s: %s", e.ID, where, what)
+	where := b.File
+	if b.Where != "" {
+		where += " (" + b.Where + ")"
+	}
+	return fmt.Sprintf("%s %s: %s", b.ID, where, what)
 }
 
 // redactor hides mailcow.conf's secrets and every secret setting.

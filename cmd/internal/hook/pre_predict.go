@@ -126,21 +126,7 @@ func (env *Env) protectHint(r ledger.Result) string {
 	return "protect it with a patch (mcupdate verify names one where a shipped patch fits)"
 }
 
-func resultLine(r ledger.Result) string {
-	lines := r.Missing
-	if len(lines) == 0 {
-		lines = r.Block.Lines
-	}
-	var ls []string
-	for _, l := range lines {
-		ls = append(ls, "`"+strings.TrimSpace(l.String())+"`")
-	}
-	where := r.Block.File
-	if r.Block.Where != "" {
-		where += " (" + r.Block.Where + ")"
-	}
-	return fmt.Sprintf("%s %s: %s", r.Block.ID, where, strings.Join(ls, " "))
-}
+func resultLine(r ledger.Result) string { return blockLine(r.Block, r.Missing, "") }
 
 func orPatch(by string) string {
 	if by == "" {

@@ -352,7 +352,6 @@ func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file stri
 	return f, nil
 }
 
-
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s

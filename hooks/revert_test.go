@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"io/fs"
+
 	"github.com/mcupdate/mcupdate/fixtures"
 )
 
@@ -29,14 +31,11 @@ func TestUninstallRevert(t *testing.T) {
 	}
 	// A clean checkout of the first release, and the admin's own files.
 	up := filepath.Join(f.root, "upstream")
-	if err := fixtures.BuildUpstream(up, ""); err != nil {
-		t.Fatal(err)
-	}
+	firstRelease(t, up)
 	if err := os.RemoveAll(f.mailcow); err != nil {
 		t.Fatal(err)
 	}
 	git(t, f.root, "clone", "-q", up, f.mailcow)
-	git(t, f.mailcow, "checkout", "-q", "-B", "master", fixtures.Tags()[0])
 	writeFile(t, filepath.Join(f.mailcow, "mailcow.conf"), "MAILCOW_HOSTNAME=mail.example.org\nDBPASS=FAKEdbpass0000\n", 0o600)
 	writeFile(t, filepath.Join(f.mailcow, "data/conf/postfix/extra.cf"), "# mine\nsmtpd_banner = $myhostname ESMTP\n", 0o644)
 	// The admin's own edit of a tracked file a patch edits too.
@@ -129,4 +128,37 @@ func TestUninstallSaysWhatItLeaves(t *testing.T) {
 	if r := f.install(t, "--revert", "--mailcow-dir", f.mailcow); r.code != 2 || !strings.Contains(r.stderr, "--revert only goes with --uninstall") {
 		t.Errorf("--revert without --uninstall: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// firstRelease makes dir a one-commit repository of the fixtures' first
+// upstream release (the package that builds the whole history is internal
+// to cmd/, out of this package's reach).
+func firstRelease(t *testing.T, dir string) {
+	t.Helper()
+	root := "upstream/2026-01"
+	err := fs.WalkDir(fixtures.FS, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fixtures.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(p, root+"/")
+		if rel == "dot.gitignore" {
+			rel = ".gitignore"
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(rel, ".sh") {
+			mode = 0o755
+		}
+		writeFile(t, filepath.Join(dir, rel), string(data), mode)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "init", "-q", "-b", "master")
+	git(t, dir, "add", "-A", "-f", ".") // tracked yet matching .gitignore, as in mailcow
+	git(t, dir, "-c", "user.name=mailcow", "-c", "user.email=info@mailcow.example", "commit", "-q", "-m", "2026-01")
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
-	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
 const adoptHelp = `Protect the customizations the install already has: every local edit
@@ -200,17 +200,17 @@ func unprotectedAfter(dir, cfgPath string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		return nil, err
 	}
-	var own map[string]*patches.Patch
+	var own map[string]*patch.Patch
 	if c.PatchDir != "" {
-		if own, err = patches.LoadDir(c.PatchDir); err != nil {
+		if own, err = patch.LoadDir(c.PatchDir); err != nil {
 			return nil, err
 		}
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: c.Enabled, Params: c.Params, Origin: c.ParamOrigin, EnableOrigin: c.EnableOrigin()}, lib, own)
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: c.Enabled, Params: c.Params, Origin: c.ParamOrigin, EnableOrigin: c.EnableOrigin()}, lib, own)
 	if err != nil {
 		return nil, err
 	}

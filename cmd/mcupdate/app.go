@@ -18,11 +18,11 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Exit codes, decided in one place (exitCode) and documented in usage.
@@ -86,8 +86,8 @@ func exitCode(err error) int {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &cfe), errors.Is(err, flag.ErrHelp),
 		errors.Is(err, state.ErrUnsafe), errors.Is(err, state.ErrNoRecord):
 		return exitUsage
-	case errors.Is(err, patches.ErrSyntax), errors.Is(err, patches.ErrUnknownPatch),
-		errors.Is(err, patches.ErrParam), errors.Is(err, patches.ErrUnsafePath):
+	case errors.Is(err, patch.ErrSyntax), errors.Is(err, patch.ErrUnknownPatch),
+		errors.Is(err, patch.ErrParam), errors.Is(err, patch.ErrUnsafePath):
 		// A patch file or its parameters are wrong: the configuration.
 		return exitUsage
 	}

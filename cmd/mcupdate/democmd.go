@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures"
-	"github.com/mcupdate/mcupdate/patches/udiff"
 )
 
 const demoHelp = `Show the whole update cycle on the fixtures built into mcupdate, with
@@ -53,7 +53,7 @@ type demoLine struct {
 
 func (a *app) demo(ctx context.Context, root string) error {
 	u := a.ui
-	tags := fixtures.Tags()
+	tags := fixture.Tags()
 	from, to := tags[0], tags[1]
 	up, dir := filepath.Join(root, "upstream"), filepath.Join(root, "mailcow")
 	step := func(n int, format string, args ...any) {
@@ -64,15 +64,15 @@ func (a *app) demo(ctx context.Context, root string) error {
 	u.Printf("(fixtures built into mcupdate; no mailcow, no Docker; working in %s)", root)
 
 	step(1, "An admin's mailcow at release %s, customized in place", from)
-	if err := fixtures.BuildUpstream(up, to); err != nil {
+	if err := fixture.BuildUpstream(up, to); err != nil {
 		return err
 	}
-	if err := fixtures.BuildInstall(dir, up, from); err != nil {
+	if err := fixture.BuildInstall(dir, up, from); err != nil {
 		return err
 	}
 	// The demo's mailcow.conf holds (fake) secrets like a real one.
 	secrets := a.learnSecrets(dir)
-	cfg, err := config.Parse("mcupdate.ini (demo)", fixtures.AdminConfig())
+	cfg, err := config.Parse("mcupdate.ini (demo)", fixture.AdminConfig())
 	if err != nil {
 		return err
 	}
@@ -170,12 +170,12 @@ func (a *app) demo(ctx context.Context, root string) error {
 // lines the admin added to upstream's version.
 func demoCustomizations(from string) ([]demoLine, error) {
 	var out []demoLine
-	for _, f := range fixtures.TrackedEdits() {
-		mine, err := fixtures.File("admin/tracked/" + f)
+	for _, f := range fixture.TrackedEdits() {
+		mine, err := fixture.File("admin/tracked/" + f)
 		if err != nil {
 			return nil, err
 		}
-		theirs, _ := fixtures.File("upstream/" + from + "/" + f)
+		theirs, _ := fixture.File("upstream/" + from + "/" + f)
 		for _, h := range udiff.Hunks(string(theirs), string(mine)) {
 			for _, l := range h.Lines {
 				if strings.HasPrefix(l, "+") && strings.TrimSpace(l[1:]) != "" {

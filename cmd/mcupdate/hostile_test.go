@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // The end-to-end tests of hostile and huge input and of secrets run the
@@ -75,9 +75,9 @@ func newInstall(t *testing.T, bin string) *install {
 		"MCUPDATE_DAEMON_JSON=" + in.daemonJSON,
 		"MCUPDATE_MAILCOW_DIR=" + in.dir,
 	}
-	must(t, fixtures.BuildUpstream(in.upstream, ""))
-	must(t, fixtures.BuildInstall(in.dir, in.upstream, fixtures.Tags()[0]))
-	in.write(in.config, fixtures.AdminConfig(), 0o600)
+	must(t, fixture.BuildUpstream(in.upstream, ""))
+	must(t, fixture.BuildInstall(in.dir, in.upstream, fixture.Tags()[0]))
+	in.write(in.config, fixture.AdminConfig(), 0o600)
 	in.write(in.daemonJSON, []byte("{\n  \"ipv6\": true,\n  \"fixed-cidr-v6\": \"fd00:dead:beef:c0::/80\"\n}\n"), 0o644)
 	return in
 }
@@ -305,7 +305,7 @@ func TestHostileInput(t *testing.T) {
 		r := in.run("hook", "pre")
 		wantOK(t, r)
 		wantSays(t, r, "docker-compose.override.yml: unreadable: too large")
-		in.update(fixtures.Tags()[1])
+		in.update(fixture.Tags()[1])
 		wantOK(t, in.run("hook", "post", "--no-restart"))
 		wantOK(t, in.run("diff"))
 		in.run("verify")
@@ -317,7 +317,7 @@ func TestHostileInput(t *testing.T) {
 		in.appendTo(in.path("mailcow.conf"), []byte("LONG_VALUE="+line+"\n# "+line+"\n"))
 		in.appendTo(in.path(pools), []byte("; "+line+"\n"))
 		in.appendTo(in.path("docker-compose.override.yml"), []byte("# "+line+"\n"))
-		cfg := string(fixtures.AdminConfig())
+		cfg := string(fixture.AdminConfig())
 		if !strings.Contains(cfg, "[patch fts-heap]\nFTS_HEAP = 512\n") {
 			t.Fatal("the fixture's [patch fts-heap] moved")
 		}
@@ -325,7 +325,7 @@ func TestHostileInput(t *testing.T) {
 		wantOK(t, in.run("hook", "pre"))
 		wantOK(t, in.run("apply", "--dry-run"))
 		wantOK(t, in.run("apply", "--no-restart"))
-		in.update(fixtures.Tags()[1])
+		in.update(fixture.Tags()[1])
 		wantOK(t, in.run("hook", "post", "--no-restart"))
 		in.run("verify")
 		in.run("diff")
@@ -453,7 +453,7 @@ func TestHostileInput(t *testing.T) {
 		b.WriteString("services:\n  dovecot-mailcow:\n    labels: *a11\n")
 		in.write(in.path("docker-compose.override.yml"), []byte(b.String()), 0o644)
 		in.run("hook", "pre")
-		in.update(fixtures.Tags()[1])
+		in.update(fixture.Tags()[1])
 		in.run("hook", "post", "--no-restart")
 		in.run("diff")
 		in.run("verify")

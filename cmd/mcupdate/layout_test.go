@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // The layout matrix (issue 10): whatever checkout git works in, an admin
@@ -163,7 +163,7 @@ func chownTree(t *testing.T, dir string, uid int) {
 func fullUpstream(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "upstream")
-	must(t, fixtures.BuildUpstream(dir, ""))
+	must(t, fixture.BuildUpstream(dir, ""))
 	return dir
 }
 
@@ -189,15 +189,15 @@ func runSequence(t *testing.T, bin, full string, lt matrixLayout, safe bool) []s
 	if safe {
 		must(t, os.WriteFile(filepath.Join(root, "home", ".gitconfig"), []byte("[safe]\n\tdirectory = "+dir+"\n"), 0o644))
 	}
-	for _, p := range fixtures.TrackedEdits() {
+	for _, p := range fixture.TrackedEdits() {
 		writeFixture(t, dir, p, "admin/tracked/"+p)
 	}
-	for _, p := range fixtures.IgnoredFiles() {
+	for _, p := range fixture.IgnoredFiles() {
 		writeFixture(t, dir, p, "admin/ignored/"+p)
 	}
 	cfg := filepath.Join(root, "etc", "mcupdate.ini")
 	must(t, os.MkdirAll(filepath.Dir(cfg), 0o755))
-	must(t, os.WriteFile(cfg, fixtures.AdminConfig(), 0o600))
+	must(t, os.WriteFile(cfg, fixture.AdminConfig(), 0o600))
 	dj := filepath.Join(root, "etc", "daemon.json")
 	must(t, os.WriteFile(dj, []byte("{\n  \"ipv6\": true,\n  \"fixed-cidr-v6\": \"fd00:dead:beef:c0::/80\"\n}\n"), 0o644))
 	state := filepath.Join(root, "state")
@@ -244,7 +244,7 @@ func runSequence(t *testing.T, bin, full string, lt matrixLayout, safe bool) []s
 
 func writeFixture(t *testing.T, dir, rel, embedded string) {
 	t.Helper()
-	data, err := fixtures.File(embedded)
+	data, err := fixture.File(embedded)
 	must(t, err)
 	mode := os.FileMode(0o644)
 	if rel == "mailcow.conf" {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
 
 const patchesHelp = `List every patch mcupdate knows: the shipped ones and the admin's own
@@ -50,17 +50,17 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		return err
 	}
-	all := map[string]*patches.Patch{}
+	all := map[string]*patch.Patch{}
 	for n, p := range lib {
 		all[n] = p
 	}
 	ownNames := map[string]bool{}
 	if cfg.PatchDir != "" {
-		own, err := patches.LoadDir(cfg.PatchDir)
+		own, err := patch.LoadDir(cfg.PatchDir)
 		if err != nil {
 			return &configError{fmt.Errorf("%s: [patches] dir: %w", cfg.Path, err)}
 		}
@@ -76,7 +76,7 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 		}
 	}
 	list := []patchInfo{}
-	for _, n := range patches.Names(all) {
+	for _, n := range patch.Names(all) {
 		p := all[n]
 		pi := patchInfo{Name: n, Description: p.Description, Origin: "shipped", Position: position[n], Services: p.Services, Params: []patchParam{}}
 		if ownNames[n] {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/notify"
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
-	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // TestPublishAfterHooks runs the real binary: after the post hook a
@@ -59,12 +59,12 @@ func TestPublishAfterHooks(t *testing.T) {
 	defer srv.Close()
 	logFile := filepath.Join(in.work, "log", "mcupdate.log")
 	setConfig := func(notifyINI string) {
-		in.write(in.config, []byte(string(fixtures.AdminConfig())+"\n[log]\nfile = "+logFile+"\nsyslog = off\n\n[notify]\n"+notifyINI), 0o600)
+		in.write(in.config, []byte(string(fixture.AdminConfig())+"\n[log]\nfile = "+logFile+"\nsyslog = off\n\n[notify]\n"+notifyINI), 0o600)
 	}
 	setConfig("webhook = " + srv.URL + "/mcupdate?token=Wh00kT0ken\nkuma_push = " + srv.URL + "/api/push/KumaT0ken?status=up&msg=OK&ping=\ntimeout = 5s\n")
 
 	wantOK(t, in.run("hook", "pre"))
-	in.update(fixtures.Tags()[1])
+	in.update(fixture.Tags()[1])
 	post := in.run("hook", "post", "--no-restart")
 	if post.code != 0 && post.code != 1 {
 		t.Fatalf("post hook: %v", post)

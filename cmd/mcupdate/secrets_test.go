@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcupdate/mcupdate/fixtures"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 )
 
 // TestSecretsNeverLeak plants unique secrets in mailcow.conf, copies them
@@ -66,7 +66,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// An own patch whose parameter is a password.
 	patchDir := filepath.Join(in.work, "etc", "patches")
 	in.write(filepath.Join(patchDir, "db-pass.ini"), []byte("description = the database password for a custom script\nparams = DB_PASS\n\n[edit script]\nfile = data/conf/postfix/custom-db.cf\nkind = line\nline = password = ${DB_PASS}\nmatch = ^password = \nposition = end\ncreate = true\n"), 0o644)
-	cfg := string(fixtures.AdminConfig())
+	cfg := string(fixture.AdminConfig())
 	cfg = strings.Replace(cfg, "[patches]\nenable = ", "[patches]\ndir = "+patchDir+"\nenable = db-pass ", 1)
 	setParam := func(v string) {
 		in.write(in.config, []byte(cfg+"\n[patch db-pass]\nDB_PASS = "+v+"\n"), 0o600)
@@ -89,7 +89,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	run("apply", "--dry-run")
 	run("apply", "--no-restart")
 	run("hook", "pre")
-	in.update(fixtures.Tags()[1])
+	in.update(fixture.Tags()[1])
 	run("hook", "post", "--no-restart")
 	run("diff")
 	run("diff", "--full")
@@ -110,10 +110,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	run("--dry-run", "snapshot", "restore", "latest")
 	run("hook", "pre", "--dry-run")
 	// A second update, with every earlier report in the state dir.
-	in.update(fixtures.Tags()[2])
+	in.update(fixture.Tags()[2])
 	run("hook", "post", "--no-restart")
 	run("demo")
-	tags := fixtures.Tags()
+	tags := fixture.Tags()
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--to", tags[1]+","+tags[3], "--local", in.dir)
 	run("replay", "--upstream", in.upstream, "--from", tags[0], "--tags", "*", "--chain", "--local", in.dir, "--json")
 	run("adopt")

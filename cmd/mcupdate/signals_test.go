@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcupdate/mcupdate/fixtures"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 )
 
 // signalDocker is a fake docker whose compose commands take a while: with
@@ -82,7 +82,7 @@ func TestSignals(t *testing.T) {
 		in := newInstall(t, bin)
 		must(t, os.WriteFile(filepath.Join(in.work, "bin", "docker"), []byte(signalDocker), 0o755))
 		wantOK(t, in.run("hook", "pre"))
-		in.update(fixtures.Tags()[1])
+		in.update(fixture.Tags()[1])
 		if b, _ := os.ReadFile(in.path("data/conf/rspamd/local.d/greylist.conf")); bytes.Contains(b, []byte("enabled = false;")) {
 			t.Fatal("the update did not clobber greylist.conf: the test would prove nothing")
 		}
@@ -128,7 +128,7 @@ func TestSignals(t *testing.T) {
 	t.Run("SIGTERM during compose", func(t *testing.T) {
 		in := newInstall(t, bin)
 		must(t, os.WriteFile(filepath.Join(in.work, "bin", "docker"), []byte(signalDocker), 0o755))
-		in.write(in.config, []byte(strings.Replace(string(fixtures.AdminConfig()), "FTS_HEAP = 512", "FTS_HEAP = 768", 1)), 0o600)
+		in.write(in.config, []byte(strings.Replace(string(fixture.AdminConfig()), "FTS_HEAP = 512", "FTS_HEAP = 768", 1)), 0o600)
 		in.env = append(in.env, "FAKE_COMPOSE=child")
 		cmd, out := start(in, nil, nil, "apply")
 		pidFile := filepath.Join(in.work, "child.pid")

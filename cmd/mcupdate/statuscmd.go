@@ -18,10 +18,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 const statusHelp = `One screen on the install, read from git, the state dir and the files,
@@ -213,8 +213,8 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 	if err != nil {
 		r.PatchError = firstLineOf(err.Error())
 	} else if len(bound) > 0 {
-		res, _ := patches.Apply(fsx.Check{}, env.MailcowDir, bound, patches.ModeCheck)
-		lib, _ := patches.Library()
+		res, _ := patch.Apply(fsx.Check{}, env.MailcowDir, bound, patch.ModeCheck)
+		lib, _ := patch.Library()
 		origin := map[string]string{}
 		for _, b := range bound {
 			origin[b.Name] = "own: " + b.Origin
@@ -227,8 +227,8 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 			drift, broken := 0, 0
 			for _, er := range pr.Edits {
 				switch er.State {
-				case patches.StateAlreadyApplied, patches.StateApplied, patches.StateSkipped:
-				case patches.StateWouldChange:
+				case patch.StateAlreadyApplied, patch.StateApplied, patch.StateSkipped:
+				case patch.StateWouldChange:
 					drift++
 					sp.Details = append(sp.Details, fmt.Sprintf("edit %s: %s is not as the patch sets it", er.Edit, er.File))
 				default:

@@ -9,8 +9,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // A small upstream mailcow tree for scripts that need an install but not
@@ -96,12 +96,12 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) == 3 {
 			upto = args[2]
 		}
-		ts.Check(fixtures.BuildUpstream(ts.MkAbs(args[1]), upto))
+		ts.Check(fixture.BuildUpstream(ts.MkAbs(args[1]), upto))
 	case len(args) == 3 && args[0] == "install":
-		ts.Check(fixtures.BuildInstall(ts.MkAbs(args[1]), ts.MkAbs(args[2]), fixtures.Tags()[0]))
+		ts.Check(fixture.BuildInstall(ts.MkAbs(args[1]), ts.MkAbs(args[2]), fixture.Tags()[0]))
 		cfg := ts.Getenv("MCUPDATE_CONFIG")
 		ts.Check(os.MkdirAll(filepath.Dir(cfg), 0o755))
-		ts.Check(os.WriteFile(cfg, fixtures.AdminConfig(), 0o600))
+		ts.Check(os.WriteFile(cfg, fixture.AdminConfig(), 0o600))
 	default:
 		ts.Fatalf("usage: fixture upstream DIR [UPTO] | fixture install DIR UPSTREAM")
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 const verifyHelp = `Check, without changing anything, that the install is as the admin set

@@ -41,8 +41,8 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Options says what to adopt.
@@ -109,8 +109,8 @@ type Plan struct {
 type planner struct {
 	opt     Options
 	ctx     context.Context
-	lib     map[string]*patches.Patch
-	own     map[string]*patches.Patch
+	lib     map[string]*patch.Patch
+	own     map[string]*patch.Patch
 	enabled map[string]bool
 	ov      *fsx.Recorder // the files as adopt leaves them
 	plan    *Plan
@@ -129,15 +129,15 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 		base: map[string][]byte{}, cur: map[string][]byte{}, written: map[string]bool{}, enabled: map[string]bool{}}
 	cfg := opt.Config
 	var err error
-	if pl.lib, err = patches.Library(); err != nil {
+	if pl.lib, err = patch.Library(); err != nil {
 		return nil, err
 	}
 	if cfg.PatchDir != "" {
-		if pl.own, err = patches.LoadDir(cfg.PatchDir); err != nil {
+		if pl.own, err = patch.LoadDir(cfg.PatchDir); err != nil {
 			return nil, err
 		}
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, pl.lib, pl.own)
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, pl.lib, pl.own)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 
 // notGoverned returns the blocks of file whose added lines the enabled
 // patches (bound) do not all set.
-func (pl *planner) notGoverned(bound []*patches.Bound, file string, blocks []ledger.Block) []ledger.Block {
+func (pl *planner) notGoverned(bound []*patch.Bound, file string, blocks []ledger.Block) []ledger.Block {
 	gov := map[string]bool{}
 	content := string(pl.cur[file])
 	for _, b := range bound {
@@ -397,7 +397,7 @@ func (pl *planner) shipped() {
 			byFile[it.File] = it
 		}
 	}
-	for _, name := range patches.Names(pl.lib) {
+	for _, name := range patch.Names(pl.lib) {
 		p := pl.lib[name]
 		if pl.enabled[name] || pl.own[name] != nil {
 			continue
@@ -411,12 +411,12 @@ func (pl *planner) shipped() {
 		if !touches {
 			continue
 		}
-		params, err := patches.Derive(p, pl.content, pl.addedLines)
+		params, err := patch.Derive(p, pl.content, pl.addedLines)
 		if err != nil {
 			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+firstLine(err.Error()))
 			continue
 		}
-		b, err := patches.Bind(p, params)
+		b, err := patch.Bind(p, params)
 		if err != nil {
 			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+firstLine(err.Error()))
 			continue
@@ -460,7 +460,7 @@ func (pl *planner) shipped() {
 }
 
 // note records why a shipped patch was not taken, on the blocks it edits.
-func (pl *planner) note(byFile map[string]*Item, p *patches.Patch, why string) {
+func (pl *planner) note(byFile map[string]*Item, p *patch.Patch, why string) {
 	for _, e := range p.Edits {
 		if it := byFile[e.File]; it != nil {
 			for _, b := range it.Blocks {
@@ -490,8 +490,8 @@ func coveredBy(b ledger.Block, gov map[string]bool) bool {
 
 // changes runs b in check mode over the files as adopt leaves them and
 // says what it would change, or "".
-func (pl *planner) changes(b *patches.Bound) string {
-	res, err := patches.Apply(checkOverlay{pl.ov}, pl.opt.MailcowDir, []*patches.Bound{b}, patches.ModeCheck)
+func (pl *planner) changes(b *patch.Bound) string {
+	res, err := patch.Apply(checkOverlay{pl.ov}, pl.opt.MailcowDir, []*patch.Bound{b}, patch.ModeCheck)
 	if res == nil {
 		return "cannot be checked: " + firstLine(fmt.Sprint(err))
 	}
@@ -499,8 +499,8 @@ func (pl *planner) changes(b *patches.Bound) string {
 	for _, pr := range res.Patches {
 		for _, e := range pr.Edits {
 			switch e.State {
-			case patches.StateAlreadyApplied:
-			case patches.StateWouldChange:
+			case patch.StateAlreadyApplied:
+			case patch.StateWouldChange:
 				what = append(what, "would change "+e.File+" (edit "+e.Edit+")")
 			default:
 				msg := string(e.State)

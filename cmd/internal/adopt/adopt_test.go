@@ -12,7 +12,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 var now = time.Date(2026, 7, 19, 8, 0, 0, 0, time.UTC)
@@ -173,17 +173,17 @@ func TestAdoptHalfDoneEdit(t *testing.T) {
 	}
 	// After an update that resets pools.conf to a new upstream version,
 	// the own patch puts 2048M back in [web-worker] only.
-	lib, _ := patches.Library()
-	own, err := patches.LoadDir(in.cfg.PatchDir)
+	lib, _ := patch.Library()
+	own, err := patch.LoadDir(in.cfg.PatchDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: in.cfg.Enabled, Params: in.cfg.Params}, lib, own)
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: in.cfg.Enabled, Params: in.cfg.Params}, lib, own)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gittest.WriteFiles(t, in.dir, map[string]string{"data/conf/phpfpm/php-fpm.d/pools.conf": strings.Replace(pools, "pm.max_children = 20", "pm.max_children = 30", 1)})
-	if _, err := patches.Apply(fsx.Real{}, in.dir, bound, patches.ModeApply); err != nil {
+	if _, err := patch.Apply(fsx.Real{}, in.dir, bound, patch.ModeApply); err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Replace(strings.Replace(pools, "pm.max_children = 20", "pm.max_children = 30", 1), "512M", "2048M", 1)

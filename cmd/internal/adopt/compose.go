@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
-	"github.com/mcupdate/mcupdate/patches/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
 
 // mergedLists are the service keys whose lists compose merges from the

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
 
 var (
@@ -130,7 +130,7 @@ func (pl *planner) configure() error {
 	if err != nil {
 		return fmt.Errorf("the new %s would not read: %w", cfgPath, err)
 	}
-	own := map[string]*patches.Patch{}
+	own := map[string]*patch.Patch{}
 	for k, v := range pl.own {
 		own[k] = v
 	}
@@ -140,14 +140,14 @@ func (pl *planner) configure() error {
 				continue
 			}
 			data, _ := pl.ov.ReadFile(w.Path)
-			p, err := patches.Parse(w.Path, data)
+			p, err := patch.Parse(w.Path, data)
 			if err != nil {
 				return err
 			}
 			own[p.Name] = p
 		}
 	}
-	if _, _, err := patches.Resolve(patches.Settings{Enabled: c.Enabled, Params: c.Params}, pl.lib, own); err != nil {
+	if _, _, err := patch.Resolve(patch.Settings{Enabled: c.Enabled, Params: c.Params}, pl.lib, own); err != nil {
 		return fmt.Errorf("the new %s would not bind its patches: %w", cfgPath, err)
 	}
 	_ = pl.ov.WriteFile(cfgPath, []byte(text), 0o600)

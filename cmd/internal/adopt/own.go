@@ -7,8 +7,8 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // lineKey is the setting a line sets: its first word (ini, postfix,
@@ -67,11 +67,11 @@ func (pl *planner) ownPatch(name string, it *Item, todo []ledger.Block) (src []b
 		sb.WriteString("\n" + e)
 	}
 	src = []byte(sb.String())
-	p, err := patches.Parse(name+".ini", src)
+	p, err := patch.Parse(name+".ini", src)
 	if err != nil {
 		return nil, false, all(todo, "the own patch does not parse: "+firstLine(err.Error()))
 	}
-	bnd, err := patches.Bind(p, nil)
+	bnd, err := patch.Bind(p, nil)
 	if err != nil {
 		return nil, false, all(todo, "the own patch does not bind: "+firstLine(err.Error()))
 	}
@@ -82,7 +82,7 @@ func (pl *planner) ownPatch(name string, it *Item, todo []ledger.Block) (src []b
 	rec := &fsx.Recorder{}
 	abs := pl.abs(it.File)
 	_ = rec.WriteFile(abs, pl.base[it.File], 0o644)
-	if _, err := patches.Apply(rec, pl.opt.MailcowDir, []*patches.Bound{bnd}, patches.ModeDryRun); err != nil {
+	if _, err := patch.Apply(rec, pl.opt.MailcowDir, []*patch.Bound{bnd}, patch.ModeDryRun); err != nil {
 		return nil, false, all(todo, "the own patch fails on upstream's version: "+firstLine(err.Error()))
 	}
 	out, _ := rec.ReadFile(abs)

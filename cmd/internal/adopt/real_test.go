@@ -12,9 +12,9 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // issueEdits are issue 13's edits, made on a release's real files: an
@@ -131,23 +131,23 @@ func TestAdoptRealReleases(t *testing.T) {
 			if cfg, err = config.Load(cfgPath); err != nil {
 				t.Fatal(err)
 			}
-			lib, _ := patches.Library()
-			var own map[string]*patches.Patch
+			lib, _ := patch.Library()
+			var own map[string]*patch.Patch
 			if cfg.PatchDir != "" {
-				if own, err = patches.LoadDir(cfg.PatchDir); err != nil {
+				if own, err = patch.LoadDir(cfg.PatchDir); err != nil {
 					t.Fatal(err)
 				}
 			}
-			bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params}, lib, own)
+			bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params}, lib, own)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := patches.Apply(fsx.Check{}, dir, bound, patches.ModeCheck)
+			res, err := patch.Apply(fsx.Check{}, dir, bound, patch.ModeCheck)
 			if err != nil || res.Drift() {
 				t.Errorf("enabling the adopted patches would change files: %v", err)
 				for _, pr := range res.Patches {
 					for _, er := range pr.Edits {
-						if er.State != patches.StateAlreadyApplied {
+						if er.State != patch.StateAlreadyApplied {
 							t.Logf("%s/%s: %s\n%s", pr.Name, er.Edit, er.State, er.Diff)
 						}
 					}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 func TestParse(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/patches/jsonedit"
+	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
 )
 
 // Ensure returns data with the top-level keys req asks for set, and what

@@ -21,8 +21,8 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 var (
@@ -241,11 +241,11 @@ position = end
 // stays full the rollback cannot write either; every file is still
 // whole, one version or the other, and the error names both.
 func TestFaultPatchesApply(t *testing.T) {
-	p, err := patches.Parse("two.ini", []byte(twoFilePatch))
+	p, err := patch.Parse("two.ini", []byte(twoFilePatch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := patches.Bind(p, nil)
+	b, err := patch.Bind(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestFaultPatchesApply(t *testing.T) {
 			mustWrite(t, one, oneOld)
 			mustWrite(t, two, twoOld)
 			undo := arm(tc.nth, tc.sticky)
-			_, err := patches.Apply(fsx.Real{}, dir, []*patches.Bound{b}, patches.ModeApply)
+			_, err := patch.Apply(fsx.Real{}, dir, []*patch.Bound{b}, patch.ModeApply)
 			undo()
 			name := fmt.Sprintf("write %d failing (sticky %v)", tc.nth, tc.sticky)
 			if err == nil {

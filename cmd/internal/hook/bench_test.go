@@ -17,10 +17,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // The pre hook's targets (issue 2) are measured here, beside the git CLI
@@ -393,27 +393,27 @@ var benchPatchParams = map[string]map[string]string{
 // updates meet.
 func BenchmarkApplyAllAtomic(b *testing.B) {
 	up := upstreamTree(b)
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		b.Fatal(err)
 	}
-	enabled := patches.Names(lib)
+	enabled := patch.Names(lib)
 	if os.Geteuid() != 0 {
 		// chown to uid 82 needs root.
 		enabled = enabled[:0]
-		for _, n := range patches.Names(lib) {
+		for _, n := range patch.Names(lib) {
 			if n != "twig-cache-perms" {
 				enabled = append(enabled, n)
 			}
 		}
 	}
 	b.Logf("%d patches: %s", len(enabled), strings.Join(enabled, ", "))
-	ps, _, err := patches.Resolve(patches.Settings{Enabled: enabled, Params: benchPatchParams}, lib, nil)
+	ps, _, err := patch.Resolve(patch.Settings{Enabled: enabled, Params: benchPatchParams}, lib, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	apply := func(b *testing.B, dir string, wantChanged bool) {
-		res, err := patches.Apply(fsx.Real{}, dir, ps, patches.ModeApply)
+		res, err := patch.Apply(fsx.Real{}, dir, ps, patch.ModeApply)
 		if err != nil {
 			b.Fatal(err)
 		}

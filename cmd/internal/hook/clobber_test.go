@@ -19,11 +19,11 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // Issue 3's "done when": every shipped patch survives a merge that drops
@@ -198,11 +198,11 @@ func readRelease(t *testing.T, up string) map[string]string {
 
 func TestClobberEveryShippedPatch(t *testing.T) {
 	up := clobberUpstreamDir(t)
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := patches.Names(lib)
+	names := patch.Names(lib)
 	if len(names) != 10 {
 		t.Errorf("%d shipped patches, want the ten of the README: %v", len(names), names)
 	}
@@ -234,12 +234,12 @@ type fileChange struct {
 	damaged      bool      // update.sh's version written after the merge
 }
 
-func clobberOne(t *testing.T, lib map[string]*patches.Patch, name string, c clobberCase, release map[string]string) {
-	b, err := patches.Bind(lib[name], c.params)
+func clobberOne(t *testing.T, lib map[string]*patch.Patch, name string, c clobberCase, release map[string]string) {
+	b, err := patch.Bind(lib[name], c.params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound := []*patches.Bound{b}
+	bound := []*patch.Bound{b}
 	root := t.TempDir()
 
 	// The patch's effect on the old release, on a copy.
@@ -683,23 +683,23 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-func applyOK(t *testing.T, dir string, bound []*patches.Bound) {
+func applyOK(t *testing.T, dir string, bound []*patch.Bound) {
 	t.Helper()
-	res, err := patches.Apply(fsx.Real{}, dir, bound, patches.ModeApply)
+	res, err := patch.Apply(fsx.Real{}, dir, bound, patch.ModeApply)
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	for _, e := range res.Patches[0].Edits {
-		if e.State != patches.StateApplied {
+		if e.State != patch.StateApplied {
 			t.Fatalf("apply: edit %s: %s %v", e.Edit, e.State, e.Err)
 		}
 	}
 }
 
 // drift reports whether the patch is not in place (what verify checks).
-func drift(t *testing.T, dir string, bound []*patches.Bound) bool {
+func drift(t *testing.T, dir string, bound []*patch.Bound) bool {
 	t.Helper()
-	res, err := patches.Apply(fsx.Real{}, dir, bound, patches.ModeCheck)
+	res, err := patch.Apply(fsx.Real{}, dir, bound, patch.ModeCheck)
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // runbookConfig is an admin's runbook as enabled patches (issue 12):
@@ -136,11 +136,11 @@ func TestRiskCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, _ := patches.Apply(fsx.Real{}, inst, bound, patches.ModeCheck)
+		res, _ := patch.Apply(fsx.Real{}, inst, bound, patch.ModeCheck)
 		drifted := map[string]bool{}
 		for _, pr := range res.Patches {
 			for _, e := range pr.Edits {
-				if e.State != patches.StateAlreadyApplied {
+				if e.State != patch.StateAlreadyApplied {
 					drifted[e.File] = true
 					losses++
 					if hasPrefix(highs, e.File+": ") {

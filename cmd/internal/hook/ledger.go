@@ -10,7 +10,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
-	"github.com/mcupdate/mcupdate/patches/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
 
 // stepLedgerPre records every customization the install has now, against

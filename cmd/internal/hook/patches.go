@@ -6,15 +6,15 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // LoadPatches binds the enabled patches (shipped and the admin's own) to
 // their parameters from the configuration. Every problem is reported
 // before anything is touched. The result is kept: the post hook's patch
 // and risk steps need the same set, and the patch dir is read once.
-func (env *Env) LoadPatches() ([]*patches.Bound, []string, error) {
+func (env *Env) LoadPatches() ([]*patch.Bound, []string, error) {
 	if env.loaded == nil {
 		env.loaded = &loadedPatches{}
 		env.loaded.bound, env.loaded.warnings, env.loaded.err = env.loadPatches()
@@ -24,23 +24,23 @@ func (env *Env) LoadPatches() ([]*patches.Bound, []string, error) {
 
 // loadedPatches is the kept result of LoadPatches.
 type loadedPatches struct {
-	bound    []*patches.Bound
+	bound    []*patch.Bound
 	warnings []string
 	err      error
 }
 
-func (env *Env) loadPatches() ([]*patches.Bound, []string, error) {
-	lib, err := patches.Library()
+func (env *Env) loadPatches() ([]*patch.Bound, []string, error) {
+	lib, err := patch.Library()
 	if err != nil {
 		return nil, nil, err
 	}
-	var own map[string]*patches.Patch
+	var own map[string]*patch.Patch
 	if env.Config.PatchDir != "" {
-		if own, err = patches.LoadDir(env.Config.PatchDir); err != nil {
+		if own, err = patch.LoadDir(env.Config.PatchDir); err != nil {
 			return nil, nil, err
 		}
 	}
-	return patches.Resolve(patches.Settings{Enabled: env.Config.Enabled, Params: env.Config.Params, Origin: env.Config.ParamOrigin, EnableOrigin: env.Config.EnableOrigin()}, lib, own)
+	return patch.Resolve(patch.Settings{Enabled: env.Config.Enabled, Params: env.Config.Params, Origin: env.Config.ParamOrigin, EnableOrigin: env.Config.EnableOrigin()}, lib, own)
 }
 
 // PatchedFiles is the set of files the enabled patches edit, for the risk
@@ -73,7 +73,7 @@ func (env *Env) patchNames() map[string]string {
 
 // stepPatches re-applies the enabled patches and adds the services whose
 // files changed to plan. With --dry-run it prints the unified diffs.
-func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
+func (env *Env) stepPatches(plan restart.Plan) (Step, *patch.Result, error) {
 	s := Step{Name: "patches"}
 	if len(env.Config.Enabled) == 0 {
 		s.Status, s.Message = StatusSkipped, "no patches enabled ([patches] enable in "+env.Config.Path+")"
@@ -87,11 +87,11 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, nil, err
 	}
-	mode := patches.ModeApply
+	mode := patch.ModeApply
 	if env.DryRun {
-		mode = patches.ModeDryRun
+		mode = patch.ModeDryRun
 	}
-	res, err := patches.Apply(env.Sys, env.MailcowDir, bound, mode)
+	res, err := patch.Apply(env.Sys, env.MailcowDir, bound, mode)
 	if res == nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, nil, err
@@ -104,7 +104,7 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 		case len(p.Changed) > 0:
 			changed = append(changed, p.Name)
 			m := restart.Restart
-			if p.Restart == patches.RestartRecreate {
+			if p.Restart == patch.RestartRecreate {
 				m = restart.Recreate
 			}
 			for _, svc := range servicesToRestart(p) {
@@ -115,9 +115,9 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 		}
 		for _, e := range p.Edits {
 			switch e.State {
-			case patches.StateAlreadyApplied:
+			case patch.StateAlreadyApplied:
 				continue
-			case patches.StateApplied, patches.StateWouldChange:
+			case patch.StateApplied, patch.StateWouldChange:
 				s.Details = append(s.Details, fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File))
 				if env.DryRun && e.Diff != "" {
 					env.UI.Printf("%s", strings.TrimRight(e.Diff, "\n"))
@@ -162,7 +162,7 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patches.Result, error) {
 // changed: message-size-limit names postfix, rspamd and clamd, but when
 // only clamd.conf changed only clamd-mailcow restarts. A changed file no
 // known service reads (mailcow.conf, the compose files) restarts them all.
-func servicesToRestart(p patches.PatchResult) []string {
+func servicesToRestart(p patch.PatchResult) []string {
 	declared := map[string]bool{}
 	for _, svc := range p.Services {
 		declared[svc] = true

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/fixtures"
 )
 
 // TestPredictionComesTrue takes the fixtures' install through every
@@ -30,14 +30,14 @@ import (
 func TestPredictionComesTrue(t *testing.T) {
 	root := t.TempDir()
 	up, inst := filepath.Join(root, "upstream"), filepath.Join(root, "mailcow")
-	if err := fixtures.BuildUpstream(up, ""); err != nil {
+	if err := fixture.BuildUpstream(up, ""); err != nil {
 		t.Fatal(err)
 	}
-	tags := fixtures.Tags()
-	if err := fixtures.BuildInstall(inst, up, tags[0]); err != nil {
+	tags := fixture.Tags()
+	if err := fixture.BuildInstall(inst, up, tags[0]); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(filepath.Join(root, "mcupdate.ini"), fixtures.AdminConfig())
+	cfg, err := config.Parse(filepath.Join(root, "mcupdate.ini"), fixture.AdminConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // Revert takes the enabled patches' edits out of the mailcow dir, for
@@ -65,13 +65,13 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 	modeOnly := map[string]bool{}
 	for _, b := range bound {
 		for _, e := range b.Edits {
-			if e.Kind == patches.KindMode {
+			if e.Kind == patch.KindMode {
 				modeOnly[e.File] = true
 				s.Details = append(s.Details, fmt.Sprintf("left in place: patch %s, edit %s: modes and owners of %s (their values before are not known)", b.Name, e.Name, e.File))
 			}
 		}
 		for _, e := range b.Edits {
-			if e.Kind != patches.KindMode {
+			if e.Kind != patch.KindMode {
 				modeOnly[e.File] = false
 			}
 		}
@@ -117,7 +117,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 		}
 	}
 	// The patches applied to the files as they were before mcupdate.
-	if _, err := patches.Apply(scratchWriter{}, base, bound, patches.ModeApply); err != nil {
+	if _, err := patch.Apply(scratchWriter{}, base, bound, patch.ModeApply); err != nil {
 		env.UI.Debugf("revert: applying to the committed versions: %v", err)
 	}
 
@@ -279,4 +279,4 @@ func (scratchWriter) WriteFile(name string, data []byte, perm fs.FileMode) error
 func (scratchWriter) Chmod(name string, perm fs.FileMode) error { return os.Chmod(name, perm) }
 func (scratchWriter) Lchown(string, int, int) error             { return nil }
 
-var _ patches.Writer = scratchWriter{}
+var _ patch.Writer = scratchWriter{}

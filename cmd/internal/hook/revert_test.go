@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // TestRevertEveryShippedPatch: on a real release with every shipped patch
@@ -23,7 +23,7 @@ func TestRevertEveryShippedPatch(t *testing.T) {
 	}
 	up := clobberUpstreamDir(t)
 	release := readRelease(t, up)
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRevertEveryShippedPatch(t *testing.T) {
 
 	var out bytes.Buffer
 	env := clobberEnv(t, root, dir, "docker", "", nil, &out)
-	env.Config.Enabled = patches.Names(lib)
+	env.Config.Enabled = patch.Names(lib)
 	delete(env.Config.Params, "")
 	for _, n := range env.Config.Enabled {
 		if p := clobberCases[n].params; p != nil {

@@ -5,10 +5,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // RiskFile is the name of the last risk diff's JSON in the state dir.
@@ -108,7 +108,7 @@ func (env *Env) stepRisk(commit, snapshotID string, failed map[string]string) (*
 
 // failedPatches maps each file of a patch that could not be applied to
 // what failed, for the risk diff.
-func (env *Env) failedPatches(res *patches.Result) map[string]string {
+func (env *Env) failedPatches(res *patch.Result) map[string]string {
 	if res == nil {
 		return nil
 	}

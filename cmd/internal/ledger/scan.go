@@ -33,7 +33,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
-	"github.com/mcupdate/mcupdate/patches/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
 
 // MaxFileBytes is the largest file Scan reads; mailcow's configuration

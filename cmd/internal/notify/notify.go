@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
-	"github.com/mcupdate/mcupdate/patches/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
 
 // Schema is the version of the webhook's JSON layout.

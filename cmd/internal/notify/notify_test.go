@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
-	"github.com/mcupdate/mcupdate/patches/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
 
 const planted = "SxDbPass0123456789"

@@ -26,8 +26,8 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // Options say what to predict.
@@ -38,7 +38,7 @@ type Options struct {
 	// will merge (the fetched origin/<branch>).
 	Head, Upstream string
 	// Patches are the enabled patches, bound to their parameters.
-	Patches []*patches.Bound
+	Patches []*patch.Bound
 	// Redact hides secrets in the lines kept for display.
 	Redact func(string) string
 	// TempDir holds the scratch repository; "" means os.TempDir().
@@ -200,7 +200,7 @@ func beforeUpdate(ctx context.Context, opt Options, sg *gitx.Runner, index, scra
 
 // sparseFiles are the files the scratch work tree needs: the customized
 // ones, and those the enabled patches edit.
-func sparseFiles(set *ledger.Set, ps []*patches.Bound) []string {
+func sparseFiles(set *ledger.Set, ps []*patch.Bound) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(f string) {
@@ -294,7 +294,7 @@ func applyPatches(opt Options, work string) []string {
 			}
 		}
 	}
-	res, err := patches.Apply(scratchSys{}, work, opt.Patches, patches.ModeApply)
+	res, err := patch.Apply(scratchSys{}, work, opt.Patches, patch.ModeApply)
 	var out []string
 	if res != nil {
 		for _, pr := range res.Patches {

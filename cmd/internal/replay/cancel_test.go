@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
-	"github.com/mcupdate/mcupdate/fixtures"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
 )
 
 // TestMain doubles as the child process of the signal tests: with
@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 func child(mode string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.Parse("child.ini", fixtures.AdminConfig())
+	cfg, err := config.Parse("child.ini", fixture.AdminConfig())
 	if err != nil {
 		fmt.Println("config:", err)
 		return 1
@@ -59,7 +59,7 @@ func child(mode string) int {
 func fixtureUpstream(t *testing.T) string {
 	t.Helper()
 	up := filepath.Join(t.TempDir(), "up")
-	if err := fixtures.BuildUpstream(up, ""); err != nil {
+	if err := fixture.BuildUpstream(up, ""); err != nil {
 		t.Fatal(err)
 	}
 	return up
@@ -81,7 +81,7 @@ func assertEmpty(t *testing.T, dir string) {
 func TestCancelBetweenTargets(t *testing.T) {
 	up := fixtureUpstream(t)
 	tmp := t.TempDir()
-	cfg, err := config.Parse("test.ini", fixtures.AdminConfig())
+	cfg, err := config.Parse("test.ini", fixture.AdminConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/patches/editdist"
+	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
 )
 
 // ref is a tag or branch of the upstream clone.
@@ -158,7 +158,7 @@ func nearest(name string, candidates []string, n int) []string {
 	var out []scored
 	limit := max(3, len(name)/2)
 	for _, c := range candidates {
-		d := editdist.Levenshtein(name, c)
+		d := suggest.Levenshtein(name, c)
 		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
 			d = min(d, 1)
 		}

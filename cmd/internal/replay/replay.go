@@ -59,13 +59,13 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // Options says what to replay.
@@ -274,7 +274,7 @@ type replayer struct {
 	scratch       string
 	work          string // the install's work tree
 	stateDir      state.Dir
-	bound         []*patches.Bound
+	bound         []*patch.Bound
 	local         *localState
 	from          ref
 	admin         *snapshot.Manifest // the admin's overrides at From, for direct mode
@@ -521,7 +521,7 @@ func (r *replayer) bindPatches() error {
 	if err != nil {
 		return &InputError{err}
 	}
-	res, err := patches.Apply(scratchSys{}, r.work, bound, patches.ModeApply)
+	res, err := patch.Apply(scratchSys{}, r.work, bound, patch.ModeApply)
 	if res == nil {
 		return fmt.Errorf("apply the patches at %s: %w", r.opt.From, err)
 	}
@@ -530,13 +530,13 @@ func (r *replayer) bindPatches() error {
 	for _, p := range res.Patches {
 		for _, e := range p.Edits {
 			switch e.State {
-			case patches.StateFileMissing:
+			case patch.StateFileMissing:
 				if !left[p.Name] {
 					left[p.Name] = true
 					r.report.LeftOut = append(r.report.LeftOut, p.Name)
 					r.warnf("patch %s left out: edit %s needs %s, which the replayed state does not have (a gitignored file: pass --local, or keep it as an own patch of kind file)", p.Name, e.Edit, e.File)
 				}
-			case patches.StateAnchorMissing, patches.StateFailed:
+			case patch.StateAnchorMissing, patch.StateFailed:
 				msg := fmt.Sprintf("patch %s, edit %s: %s", p.Name, e.Edit, e.State)
 				if e.Err != nil {
 					msg = e.Err.Error()
@@ -583,7 +583,7 @@ func (r *replayer) reset(ctx context.Context) error {
 		return err
 	}
 	if len(r.bound) > 0 {
-		if res, err := patches.Apply(scratchSys{}, r.work, r.bound, patches.ModeApply); res == nil || err != nil {
+		if res, err := patch.Apply(scratchSys{}, r.work, r.bound, patch.ModeApply); res == nil || err != nil {
 			return fmt.Errorf("re-apply the patches at %s: %w", r.opt.From, err)
 		}
 	}

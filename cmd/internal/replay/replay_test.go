@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 func TestNearest(t *testing.T) {
@@ -77,31 +77,31 @@ func TestVanished(t *testing.T) {
 }
 
 func TestPatchReasons(t *testing.T) {
-	anchor := &patches.EditError{Patch: "p", Edit: "pools", File: "pools.conf", Err: &patches.AnchorError{Anchor: "section [web-worker]", Err: patches.ErrAnchorMissing}}
-	res := func(states ...patches.State) *patches.Result {
-		pr := patches.PatchResult{Name: "p"}
+	anchor := &patch.EditError{Patch: "p", Edit: "pools", File: "pools.conf", Err: &patch.AnchorError{Anchor: "section [web-worker]", Err: patch.ErrAnchorMissing}}
+	res := func(states ...patch.State) *patch.Result {
+		pr := patch.PatchResult{Name: "p"}
 		for i, s := range states {
-			er := patches.EditResult{Edit: []string{"pools", "php-ini"}[i], File: []string{"pools.conf", "other.ini"}[i], State: s}
-			if s == patches.StateAnchorMissing {
+			er := patch.EditResult{Edit: []string{"pools", "php-ini"}[i], File: []string{"pools.conf", "other.ini"}[i], State: s}
+			if s == patch.StateAnchorMissing {
 				er.Err = anchor
 			}
 			pr.Edits = append(pr.Edits, er)
 		}
-		return &patches.Result{Patches: []patches.PatchResult{pr}}
+		return &patch.Result{Patches: []patch.PatchResult{pr}}
 	}
 	tests := []struct {
 		name      string
-		pre, post *patches.Result
+		pre, post *patch.Result
 		want      []string // verdict kind edit anchor
 	}{
-		{"untouched", res(patches.StateAlreadyApplied, patches.StateAlreadyApplied), res(patches.StateAlreadyApplied, patches.StateAlreadyApplied), nil},
-		{"clobbered and re-applied", res(patches.StateWouldChange, patches.StateAlreadyApplied), res(patches.StateAlreadyApplied, patches.StateAlreadyApplied),
+		{"untouched", res(patch.StateAlreadyApplied, patch.StateAlreadyApplied), res(patch.StateAlreadyApplied, patch.StateAlreadyApplied), nil},
+		{"clobbered and re-applied", res(patch.StateWouldChange, patch.StateAlreadyApplied), res(patch.StateAlreadyApplied, patch.StateAlreadyApplied),
 			[]string{"REAPPLIED reapplied pools "}},
-		{"anchor gone, coupled edit", res(patches.StateAnchorMissing, patches.StateSkipped), res(patches.StateAnchorMissing, patches.StateSkipped),
+		{"anchor gone, coupled edit", res(patch.StateAnchorMissing, patch.StateSkipped), res(patch.StateAnchorMissing, patch.StateSkipped),
 			[]string{"BROKEN anchor-missing pools section [web-worker]", "BROKEN coupled-edit php-ini "}},
-		{"still differs", res(patches.StateWouldChange, patches.StateAlreadyApplied), res(patches.StateWouldChange, patches.StateAlreadyApplied),
+		{"still differs", res(patch.StateWouldChange, patch.StateAlreadyApplied), res(patch.StateWouldChange, patch.StateAlreadyApplied),
 			[]string{"BROKEN edit-failed pools "}},
-		{"file gone", res(patches.StateFileMissing), res(patches.StateFileMissing), []string{"BROKEN file-missing pools "}},
+		{"file gone", res(patch.StateFileMissing), res(patch.StateFileMissing), []string{"BROKEN file-missing pools "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

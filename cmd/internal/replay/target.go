@@ -11,13 +11,13 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/secret"
 )
 
 // target replays one update: the pre hook's record, update.sh's git
@@ -67,18 +67,18 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 	}
 
 	// What the merge clobbered, before the post hook puts it back.
-	var pre *patches.Result
+	var pre *patch.Result
 	if len(r.bound) > 0 {
-		pre, _ = patches.Apply(fsx.Check{}, r.work, r.bound, patches.ModeCheck)
+		pre, _ = patch.Apply(fsx.Check{}, r.work, r.bound, patch.ModeCheck)
 	}
 	_ = os.Remove(filepath.Join(r.stateDir.Path, hook.RiskFile))
 	postRep, _ := hook.Post(ctx, env, hook.PostOptions{NoRestart: true})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var post *patches.Result
+	var post *patch.Result
 	if len(r.bound) > 0 {
-		post, _ = patches.Apply(fsx.Check{}, r.work, r.bound, patches.ModeCheck)
+		post, _ = patch.Apply(fsx.Check{}, r.work, r.bound, patch.ModeCheck)
 	}
 	tr.Reasons = append(tr.Reasons, patchReasons(pre, post)...)
 	r.overridesTouched = true
@@ -211,7 +211,7 @@ func (r *replayer) finish(tr *Target, start time.Time) {
 // patchReasons compares the patches' state after the merge (pre) with the
 // state after the post hook (post): an edit the merge undid and the post
 // hook redid is REAPPLIED; an edit that still does not hold is BROKEN.
-func patchReasons(pre, post *patches.Result) []Reason {
+func patchReasons(pre, post *patch.Result) []Reason {
 	if post == nil {
 		return nil
 	}
@@ -219,7 +219,7 @@ func patchReasons(pre, post *patches.Result) []Reason {
 	if pre != nil {
 		for _, p := range pre.Patches {
 			for _, e := range p.Edits {
-				if e.State == patches.StateWouldChange {
+				if e.State == patch.StateWouldChange {
 					clobbered[p.Name+"\x00"+e.Edit] = true
 				}
 			}
@@ -229,36 +229,36 @@ func patchReasons(pre, post *patches.Result) []Reason {
 	for _, p := range post.Patches {
 		failed := ""
 		for _, e := range p.Edits {
-			if e.State == patches.StateAnchorMissing || e.State == patches.StateFileMissing || e.State == patches.StateFailed {
+			if e.State == patch.StateAnchorMissing || e.State == patch.StateFileMissing || e.State == patch.StateFailed {
 				failed = e.Edit
 			}
 		}
 		for _, e := range p.Edits {
 			x := Reason{Verdict: Broken, Patch: p.Name, Edit: e.Edit, File: e.File}
 			switch e.State {
-			case patches.StateAlreadyApplied:
+			case patch.StateAlreadyApplied:
 				if !clobbered[p.Name+"\x00"+e.Edit] {
 					continue
 				}
 				x.Verdict, x.Kind = Reapplied, KindReapplied
 				x.Message = fmt.Sprintf("patch %s, edit %s: the update changed %s; the post hook re-applied it", p.Name, e.Edit, e.File)
-			case patches.StateAnchorMissing:
+			case patch.StateAnchorMissing:
 				x.Kind = KindAnchorMissing
-				var ae *patches.AnchorError
+				var ae *patch.AnchorError
 				if errors.As(e.Err, &ae) {
 					x.Anchor = ae.Anchor
 				}
 				x.Message = errMsg(e, "anchor gone")
-			case patches.StateFileMissing:
+			case patch.StateFileMissing:
 				x.Kind = KindFileMissing
 				x.Message = errMsg(e, "file gone")
-			case patches.StateSkipped:
+			case patch.StateSkipped:
 				x.Kind = KindCoupledEdit
 				x.Message = fmt.Sprintf("patch %s, edit %s: %s not set: edit %s of the same patch failed, and a patch applies all or none", p.Name, e.Edit, e.File, failed)
-			case patches.StateWouldChange:
+			case patch.StateWouldChange:
 				x.Kind = KindEditFailed
 				x.Message = fmt.Sprintf("patch %s, edit %s: %s still differs after the post hook", p.Name, e.Edit, e.File)
-			case patches.StateFailed:
+			case patch.StateFailed:
 				x.Kind = KindEditFailed
 				x.Message = errMsg(e, "failed")
 			default:
@@ -273,7 +273,7 @@ func patchReasons(pre, post *patches.Result) []Reason {
 	return out
 }
 
-func errMsg(e patches.EditResult, fallback string) string {
+func errMsg(e patch.EditResult, fallback string) string {
 	if e.Err == nil {
 		return fallback
 	}

@@ -46,9 +46,9 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/settings"
-	"github.com/mcupdate/mcupdate/patches/secret"
-	"github.com/mcupdate/mcupdate/patches/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
 
 // Risk ranks a finding.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 func TestParseDialects(t *testing.T) {

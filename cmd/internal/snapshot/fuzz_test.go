@@ -11,7 +11,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // upstreamDir is <repo>/../shared/upstream: real mailcow files per tag.

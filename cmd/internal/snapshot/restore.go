@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/editdist"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
 )
 
 // RestoreResult says what [Restore] did.
@@ -126,7 +126,7 @@ func nearest(p string, es []Entry, n int) []string {
 	}
 	var cs []cand
 	for _, e := range es {
-		d := min(editdist.Levenshtein(p, e.Path), editdist.Levenshtein(p, path.Base(e.Path)))
+		d := min(suggest.Levenshtein(p, e.Path), suggest.Levenshtein(p, path.Base(e.Path)))
 		cs = append(cs, cand{e.Path, d})
 	}
 	sort.SliceStable(cs, func(i, j int) bool {
@@ -338,7 +338,7 @@ func (r *restorer) link(e Entry, abs string, cur fs.FileInfo, data []byte) (bool
 		r.note("%s: link restored to %s; the content of that file (outside the mailcow dir) was not written: object %s holds it", e.Path, e.Target, e.SHA256)
 		return changed, nil
 	}
-	if e.Path != patches.LinkedFile {
+	if e.Path != patch.LinkedFile {
 		// An older snapshot kept the content of a link leading out:
 		// never written through (only mailcow.conf is, as update.sh does).
 		r.note("%s: a link to %s, outside the mailcow dir: its content was not written (mcupdate writes outside the mailcow dir only through mailcow.conf's link): object %s holds it", e.Path, e.Target, e.SHA256)

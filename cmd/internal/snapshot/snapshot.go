@@ -57,7 +57,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // Defaults, the same as mcupdate.ini's.
@@ -351,7 +351,7 @@ func (c *creator) record(f candidate) error {
 		c.add(e)
 		return c.record(candidate{rel: rel})
 	}
-	if f.rel != patches.LinkedFile {
+	if f.rel != patch.LinkedFile {
 		c.add(e)
 		c.m.Skipped = append(c.m.Skipped, Skip{Path: f.rel, Reason: OutsideLinkReason(resolved)})
 		return nil

@@ -14,7 +14,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // BenchmarkVerify runs every check on a release-sized install: 3,500

@@ -16,8 +16,8 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
-	"github.com/mcupdate/mcupdate/patches"
 )
 
 // knownBranches are the branches upstream mailcow publishes.
@@ -105,7 +105,7 @@ func checkDaemonJSON(ctx context.Context, opt Options) Check {
 	return Check{Status: StatusOK, Detail: fmt.Sprintf("%s passes update.sh's IPv6 checks for %s", opt.DaemonJSON, docker), Items: items}
 }
 
-func checkPatches(opt Options, bound []*patches.Bound, cfgErr error) Check {
+func checkPatches(opt Options, bound []*patch.Bound, cfgErr error) Check {
 	if cfgErr != nil {
 		return Check{Status: StatusFail, Detail: firstLine(cfgErr.Error()), Fix: "fix " + opt.Config.Path + " (see 'mcupdate --help')"}
 	}
@@ -113,14 +113,14 @@ func checkPatches(opt Options, bound []*patches.Bound, cfgErr error) Check {
 		return Check{Status: StatusSkipped, Detail: "no patches enabled"}
 	}
 	// The apply path itself, with every write refused.
-	res, _ := patches.Apply(fsx.Check{}, opt.MailcowDir, bound, patches.ModeCheck)
+	res, _ := patch.Apply(fsx.Check{}, opt.MailcowDir, bound, patch.ModeCheck)
 	c := Check{Status: StatusOK}
 	var drift, broken int
 	for _, pr := range res.Patches {
 		for _, er := range pr.Edits {
 			switch er.State {
-			case patches.StateAlreadyApplied, patches.StateApplied, patches.StateSkipped:
-			case patches.StateWouldChange:
+			case patch.StateAlreadyApplied, patch.StateApplied, patch.StateSkipped:
+			case patch.StateWouldChange:
 				drift++
 				c.Items = append(c.Items, fmt.Sprintf("drift: patch %s, edit %s: %s is not as the patch sets it", pr.Name, er.Edit, er.File))
 			default:
@@ -288,7 +288,7 @@ func checkMessageSize(opt Options) Check {
 	return c
 }
 
-func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, lib map[string]*patches.Patch) (Check, []Unprotected) {
+func checkUnprotected(opt Options, st *gitstate.State, bound []*patch.Bound, lib map[string]*patch.Patch) (Check, []Unprotected) {
 	current := ""
 	if st != nil {
 		current = st.Branch
@@ -336,7 +336,7 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patches.Bound, l
 // UnprotectedFiles finds the customizations of the checkout in dir (see
 // FindCustomizations) and returns those of files no patch in bound edits:
 // what the unprotected check lists, and what `mcupdate adopt` protects.
-func UnprotectedFiles(dir, branch string, bound []*patches.Bound) (*Customizations, []Customization, error) {
+func UnprotectedFiles(dir, branch string, bound []*patch.Bound) (*Customizations, []Customization, error) {
 	cs, err := FindCustomizations(dir, branch)
 	if err != nil {
 		return nil, nil, err
@@ -394,7 +394,7 @@ func unwrapPath(err error) error {
 // not listed. A warning: they harm nothing. The rest of the tree (data/web
 // alone holds thousands of files) is not walked: mcupdate writes nothing
 // there.
-func checkLeftovers(opt Options, bound []*patches.Bound) Check {
+func checkLeftovers(opt Options, bound []*patch.Bound) Check {
 	dirs := map[string]bool{}
 	walk := func(root string) {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // webPool is the php-fpm pool that serves the admin UI, SOGo's
@@ -29,11 +29,11 @@ func checkPHPFPM(in *mailcowFiles) Check {
 	if !ok {
 		return Check{Status: StatusSkipped, Detail: "no " + PHPFPMPools}
 	}
-	pools := map[string]map[string]patches.Setting{}
+	pools := map[string]map[string]patch.Setting{}
 	var order []string
-	for _, s := range patches.ReadINI(data) {
+	for _, s := range patch.ReadINI(data) {
 		if pools[s.Section] == nil {
-			pools[s.Section] = map[string]patches.Setting{}
+			pools[s.Section] = map[string]patch.Setting{}
 			order = append(order, s.Section)
 		}
 		pools[s.Section][s.Key] = s // the last one wins
@@ -97,8 +97,8 @@ func uniq(ss []string) []string {
 // pmProblems returns what php-fpm refuses in a pool (fpm_conf.c's checks
 // of a dynamic pool, with its messages): only values the file sets are
 // compared.
-func pmProblems(pool string, keys map[string]patches.Setting) []string {
-	num := func(k string) (int, patches.Setting, bool) {
+func pmProblems(pool string, keys map[string]patch.Setting) []string {
+	num := func(k string) (int, patch.Setting, bool) {
 		s, ok := keys[k]
 		if !ok {
 			return 0, s, false
@@ -106,7 +106,7 @@ func pmProblems(pool string, keys map[string]patches.Setting) []string {
 		n, err := strconv.Atoi(s.Value)
 		return n, s, err == nil
 	}
-	where := func(s patches.Setting) string { return at(PHPFPMPools, s.Line) }
+	where := func(s patch.Setting) string { return at(PHPFPMPools, s.Line) }
 	var out []string
 	maxC, maxCS, hasMax := num("pm.max_children")
 	if hasMax && maxC < 1 {
@@ -121,7 +121,7 @@ func pmProblems(pool string, keys map[string]patches.Setting) []string {
 	for _, v := range []struct {
 		key string
 		n   int
-		s   patches.Setting
+		s   patch.Setting
 		ok  bool
 	}{{"pm.min_spare_servers", minS, minSS, hasMin}, {"pm.max_spare_servers", maxS, maxSS, hasMaxS}} {
 		if v.ok && v.n < 1 {
@@ -151,7 +151,7 @@ func pmProblems(pool string, keys map[string]patches.Setting) []string {
 // phpMemory compares php.ini's memory_limit (other.ini, which mailcow
 // mounts as zzz-other.ini: read last) with the web-worker pool's
 // php_admin_value[memory_limit], which PHP lets no ini file change.
-func phpMemory(in *mailcowFiles, pool map[string]patches.Setting) (note string, items []string, want string) {
+func phpMemory(in *mailcowFiles, pool map[string]patch.Setting) (note string, items []string, want string) {
 	if pool == nil {
 		return fmt.Sprintf("no [%s] pool in %s: memory_limit not compared", webPool, PHPFPMPools), nil, ""
 	}
@@ -163,9 +163,9 @@ func phpMemory(in *mailcowFiles, pool map[string]patches.Setting) (note string, 
 	if err != nil {
 		return err.Error(), nil, ""
 	}
-	var ini patches.Setting
+	var ini patch.Setting
 	found := false
-	for _, s := range patches.ReadINI(data) {
+	for _, s := range patch.ReadINI(data) {
 		if s.Key == "memory_limit" {
 			ini, found = s, true
 		}

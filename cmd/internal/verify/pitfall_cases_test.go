@@ -7,22 +7,22 @@ import (
 	"testing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // applyPatch applies a shipped patch to the install, as 'mcupdate apply'
 // does: the fix the checks propose.
 func applyPatch(t *testing.T, dir, name string, params map[string]string) {
 	t.Helper()
-	lib, err := patches.Library()
+	lib, err := patch.Library()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: []string{name}, Params: map[string]map[string]string{name: params}}, lib, nil)
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: []string{name}, Params: map[string]map[string]string{name: params}}, lib, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := patches.Apply(fsx.Real{}, dir, bound, patches.ModeApply); err != nil {
+	if _, err := patch.Apply(fsx.Real{}, dir, bound, patch.ModeApply); err != nil {
 		t.Fatal(err)
 	}
 }

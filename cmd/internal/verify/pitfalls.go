@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // The pitfall checks: combinations of settings that every file accepts on
@@ -40,7 +40,7 @@ type mailcowFiles struct {
 	opt Options
 
 	confOnce sync.Once
-	conf     map[string]patches.Setting
+	conf     map[string]patch.Setting
 	confErr  error
 
 	composeOnce sync.Once
@@ -69,11 +69,11 @@ func (in *mailcowFiles) read(rel string) (data []byte, ok bool, err error) {
 func (in *mailcowFiles) confVar(key, def string) confValue {
 	in.confOnce.Do(func() {
 		data, ok, err := in.read(MailcowConf)
-		in.conf, in.confErr = map[string]patches.Setting{}, err
+		in.conf, in.confErr = map[string]patch.Setting{}, err
 		if !ok {
 			return
 		}
-		for _, s := range patches.ReadEnv(data) {
+		for _, s := range patch.ReadEnv(data) {
 			in.conf[s.Key] = s
 		}
 	})

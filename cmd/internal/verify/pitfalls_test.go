@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // testNow is the time the pitfall tests run at.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcupdate/mcupdate/fixtures/upstreamtest"
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 func TestReadPostfix(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mcupdate/mcupdate/patches"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // Files the message size check reads, relative to the mailcow dir.
@@ -271,11 +271,11 @@ func clamdLimits(rel string, data []byte) ([]SizeSetting, error) {
 
 // ParseClamdSize reads a clamd.conf size: bytes, or a number with K, M or
 // G (either case; powers of 1024).
-func ParseClamdSize(s string) (int64, error) { return patches.ParseSize(patches.SizesClamd, s) }
+func ParseClamdSize(s string) (int64, error) { return patch.ParseSize(patch.SizesClamd, s) }
 
 // ParseUCLSize reads an rspamd (UCL) number: bytes, or with a multiplier:
 // k, m, g are powers of 1000 and kb, mb, gb powers of 1024, in any case.
-func ParseUCLSize(s string) (int64, error) { return patches.ParseSize(patches.SizesRspamd, s) }
+func ParseUCLSize(s string) (int64, error) { return patch.ParseSize(patch.SizesRspamd, s) }
 
 // humanBytes writes n for a person: "150 MiB", "20971520 B", "no limit".
 func humanBytes(n int64) string {

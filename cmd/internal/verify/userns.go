@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
-	"github.com/mcupdate/mcupdate/patches/jsonedit"
+	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
 )
 
 // maxOwnerItems bounds the files the userns-remap check lists.

@@ -73,10 +73,10 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
-	"github.com/mcupdate/mcupdate/patches"
-	"github.com/mcupdate/mcupdate/patches/editdist"
-	"github.com/mcupdate/mcupdate/patches/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
 )
 
 // Schema is the version of the JSON form; it changes only when a field is
@@ -337,18 +337,18 @@ func checkIndex(name string) int {
 
 // resolvePatches binds the enabled patches; the library is returned also
 // when binding fails, for the unprotected check's homes.
-func resolvePatches(cfg *config.Config) ([]*patches.Bound, map[string]*patches.Patch, error) {
-	lib, err := patches.Library()
+func resolvePatches(cfg *config.Config) ([]*patch.Bound, map[string]*patch.Patch, error) {
+	lib, err := patch.Library()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: shipped patches: %v", ErrConfig, err)
 	}
-	var own map[string]*patches.Patch
+	var own map[string]*patch.Patch
 	if cfg.PatchDir != "" {
-		if own, err = patches.LoadDir(cfg.PatchDir); err != nil {
+		if own, err = patch.LoadDir(cfg.PatchDir); err != nil {
 			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
 		}
 	}
-	bound, _, err := patches.Resolve(patches.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, own)
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, own)
 	if err != nil {
 		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
 	}
@@ -394,9 +394,9 @@ func LastUpdate(d state.Dir) (time.Time, bool) {
 }
 
 // patchFiles maps each file the given patches edit to the patches' names.
-func patchFiles(ps map[string]*patches.Patch) map[string][]string {
+func patchFiles(ps map[string]*patch.Patch) map[string][]string {
 	out := map[string][]string{}
-	for _, name := range patches.Names(ps) {
+	for _, name := range patch.Names(ps) {
 		seen := map[string]bool{}
 		for _, e := range ps[name].Edits {
 			if !seen[e.File] {
@@ -433,7 +433,7 @@ func Home(rel string, byFile map[string][]string) string {
 func nearest(name string, candidates []string) string {
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
-		d := editdist.Levenshtein(name, c)
+		d := suggest.Levenshtein(name, c)
 		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
 			d = min(d, 2)
 		}

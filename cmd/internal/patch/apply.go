@@ -1,0 +1,693 @@
+package patch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
+)
+
+// Writer is where [Apply] writes. cmd/internal/fsx's System, Recorder and
+// Check satisfy it. When the Writer also has ReadFile (as the dry-run
+// recorder has), reads go through it so two edits of one file compose; a
+// Writer with Remove lets a failed patch remove the files it created.
+type Writer interface {
+	WriteFile(name string, data []byte, perm fs.FileMode) error
+	Chmod(name string, perm fs.FileMode) error
+	Lchown(name string, uid, gid int) error
+}
+
+type fileReader interface {
+	ReadFile(name string) ([]byte, error)
+}
+
+type remover interface {
+	Remove(name string) error
+}
+
+// linkResolver says where a write through a link lands; fsx's systems
+// have it.
+type linkResolver interface {
+	ResolveLink(name string) (string, error)
+}
+
+// LinkedFile is the one file mcupdate edits through a symbolic link that
+// may lead outside the mailcow dir, at the link's target: update.sh does
+// the same (sed -i --follow-symlinks), and admins keep mailcow.conf in
+// /etc or a secrets mount, with mailcow's .env linking to it. Every
+// other write stays inside the mailcow dir.
+const LinkedFile = "mailcow.conf"
+
+// Mode is what [Apply] does with the changes it computed.
+type Mode int
+
+const (
+	// ModeApply writes the changes.
+	ModeApply Mode = iota
+	// ModeDryRun writes them to the Writer (a recorder) and reports them
+	// as would-change, with diffs.
+	ModeDryRun
+	// ModeCheck writes nothing at all and reports the drift.
+	ModeCheck
+)
+
+// State is the outcome of one edit.
+type State string
+
+// The edit states.
+const (
+	StateAlreadyApplied State = "already-applied"
+	StateApplied        State = "applied"
+	// StateWouldChange is a change found by a dry run or a check.
+	StateWouldChange   State = "would-change"
+	StateAnchorMissing State = "anchor-missing"
+	StateFileMissing   State = "file-missing"
+	// StateFailed is any other error: an ambiguous anchor, an unsafe
+	// path, a failed read or write.
+	StateFailed State = "failed"
+	// StateSkipped is an edit that was ready but not written because
+	// another edit of its patch failed: a patch is applied all or none.
+	StateSkipped State = "skipped"
+)
+
+// EditResult is the outcome of one edit.
+type EditResult struct {
+	Edit  string
+	Kind  Kind
+	File  string // relative to the mailcow dir
+	State State
+	// Diff is a unified diff of the edit's change (for a mode edit, a
+	// list of the permission and owner changes), with secret parameter
+	// values masked and every secret hidden, context lines included: the
+	// secret settings of the file (its old and new version) and the
+	// values of mailcow.conf's. Empty when nothing changes.
+	Diff string
+	Err  error
+}
+
+// PatchResult is the outcome of one patch.
+type PatchResult struct {
+	Name  string
+	Edits []EditResult
+	// Changed lists the files the patch changed (or would change),
+	// relative to the mailcow dir, sorted.
+	Changed  []string
+	Services []string
+	Restart  Restart
+	Err      error
+}
+
+// Result is the outcome of [Apply].
+type Result struct {
+	Patches []PatchResult
+}
+
+// Drift reports whether any edit was not already applied: what verify
+// fails on.
+func (r *Result) Drift() bool {
+	for _, p := range r.Patches {
+		for _, e := range p.Edits {
+			if e.State != StateAlreadyApplied {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Services returns the services to restart and those to recreate because
+// a patch changed (or, for a dry run, would change) their files. A service
+// to recreate is not also restarted.
+func (r *Result) Services() (restart, recreate []string) {
+	how := map[string]Restart{}
+	for _, p := range r.Patches {
+		if len(p.Changed) == 0 || p.Err != nil {
+			continue
+		}
+		for _, s := range p.Services {
+			if how[s] != RestartRecreate {
+				how[s] = p.Restart
+			}
+		}
+	}
+	for s, h := range how {
+		if h == RestartRecreate {
+			recreate = append(recreate, s)
+		} else {
+			restart = append(restart, s)
+		}
+	}
+	sort.Strings(restart)
+	sort.Strings(recreate)
+	return restart, recreate
+}
+
+// EditError is the failure of one edit, naming the patch, the edit and the
+// file. Err wraps a sentinel such as [ErrAnchorMissing].
+type EditError struct {
+	Patch, Edit, File string
+	Err               error
+	mask              masker
+}
+
+func (e *EditError) Error() string {
+	// An anchor may hold a parameter's value: secret ones are masked.
+	return e.mask.mask(fmt.Sprintf("patch %s, edit %s: %s: %v", e.Patch, e.Edit, e.File, e.Err))
+}
+
+func (e *EditError) Unwrap() error { return e.Err }
+
+func joinErrs(errs []error) error {
+	var m *multierror.Error
+	for _, e := range errs {
+		m = multierror.Append(m, e)
+	}
+	if m == nil {
+		return nil
+	}
+	m.ErrorFormat = func(es []error) string {
+		s := make([]string, len(es))
+		for i, e := range es {
+			s[i] = e.Error()
+		}
+		return strings.Join(s, "\n")
+	}
+	return m
+}
+
+// fileState is a file's content as the run sees it: on disk, or as an
+// earlier patch of this run left it.
+type fileState struct {
+	data   string
+	exists bool
+}
+
+type run struct {
+	w       Writer
+	root    string
+	realDir string
+	mode    Mode
+	files   map[string]fileState // by absolute path
+	secrets *secret.Redactor     // mailcow.conf's secrets, read once for the first diff
+}
+
+// Seams for tests.
+var (
+	readFile  = os.ReadFile
+	lstat     = os.Lstat
+	walkDir   = filepath.WalkDir
+	evalLinks = filepath.EvalSymlinks
+)
+
+// Apply runs the bound patches against the mailcow dir, in order. Each
+// patch is computed in full first and written all or none; one failing
+// patch does not stop the others. The error lists every failure; the
+// Result is complete either way.
+func Apply(w Writer, mailcowDir string, ps []*Bound, mode Mode) (*Result, error) {
+	realDir, err := evalLinks(mailcowDir)
+	if err != nil {
+		return &Result{}, fmt.Errorf("mailcow dir %s: %w", mailcowDir, err)
+	}
+	r := &run{w: w, root: mailcowDir, realDir: realDir, mode: mode, files: map[string]fileState{}}
+	res := &Result{}
+	var errs []error
+	for _, b := range ps {
+		pr := r.patch(b)
+		if pr.Err != nil {
+			errs = append(errs, pr.Err)
+		}
+		res.Patches = append(res.Patches, pr)
+	}
+	return res, joinErrs(errs)
+}
+
+// planned is one edit's computed change.
+type planned struct {
+	be       *boundEdit
+	abs      string
+	old, new fileState
+	modes    []modeOp
+	res      *EditResult
+}
+
+func stateOf(err error) State {
+	switch {
+	case errors.Is(err, ErrAnchorMissing):
+		return StateAnchorMissing
+	case errors.Is(err, ErrFileMissing):
+		return StateFileMissing
+	}
+	return StateFailed
+}
+
+func (r *run) patch(b *Bound) PatchResult {
+	pr := PatchResult{Name: b.Name, Services: b.Services, Restart: b.Restart}
+	// Room for the checks' results: planned edits point into this array.
+	pr.Edits = make([]EditResult, len(b.edits), len(b.edits)+len(b.Checks))
+	// Within the patch, edits see each other's results.
+	view := map[string]fileState{}
+	var plans []*planned
+	var errs []error
+	fail := func(i int, err error) {
+		err = &EditError{Patch: b.Name, Edit: b.edits[i].Name, File: b.edits[i].File, Err: err, mask: b.mask}
+		pr.Edits[i].State, pr.Edits[i].Err = stateOf(err), err
+		errs = append(errs, err)
+	}
+	for i, be := range b.edits {
+		pr.Edits[i] = EditResult{Edit: be.Name, Kind: be.Kind, File: be.File, State: StateAlreadyApplied}
+		abs, err := r.safePath(be.File, be.File == LinkedFile)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		p := &planned{be: be, abs: abs, res: &pr.Edits[i]}
+		if be.Kind == KindMode {
+			p.modes, err = planModes(abs, be)
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+			if len(p.modes) > 0 {
+				pr.Edits[i].Diff = describeModes(r.root, p.modes)
+				plans = append(plans, p)
+			}
+			continue
+		}
+		cur, ok := view[abs]
+		if !ok {
+			cur, err = r.read(abs)
+			if err != nil {
+				fail(i, err)
+				continue
+			}
+		}
+		if !cur.exists && !be.Create && be.Kind != KindFile {
+			fail(i, fmt.Errorf("%w (set create = true if the patch may create it)", ErrFileMissing))
+			continue
+		}
+		out, err := edit(cur.data, be)
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		if out == cur.data && cur.exists {
+			continue
+		}
+		view[abs] = fileState{data: out, exists: true}
+		p.old, p.new = cur, fileState{data: out, exists: true}
+		pr.Edits[i].Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
+		plans = append(plans, p)
+	}
+	// The checks see the files as the edits leave them; one that fails
+	// stops the patch like a failed edit, and is reported as one.
+	for _, c := range b.Checks {
+		if err, broken := r.check(b, c, view); err != nil {
+			err = &CheckError{Patch: b.Name, Check: c.Name, File: c.File, Err: err, Broken: broken}
+			pr.Edits = append(pr.Edits, EditResult{Edit: c.Name, Kind: KindCheck, File: c.File, State: StateFailed, Err: err})
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		for _, p := range plans {
+			p.res.State = StateSkipped
+		}
+		pr.Err = joinErrs(errs)
+		return pr
+	}
+	if err := r.write(b, plans); err != nil {
+		pr.Err = err
+		return pr
+	}
+	changed := map[string]bool{}
+	for _, p := range plans {
+		if r.mode == ModeApply {
+			p.res.State = StateApplied
+		} else {
+			p.res.State = StateWouldChange
+		}
+		changed[p.be.File] = true
+		if p.modes == nil {
+			r.files[p.abs] = p.new
+		}
+	}
+	for f := range changed {
+		pr.Changed = append(pr.Changed, f)
+	}
+	sort.Strings(pr.Changed)
+	return pr
+}
+
+// check runs one check against its file as this patch's edits leave it
+// (view), else as the run sees it; broken says the parameter breaks the
+// rule (else the file could not be read). A missing file has no value to
+// break.
+func (r *run) check(b *Bound, c *Check, view map[string]fileState) (err error, broken bool) {
+	abs, err := r.safePath(c.File, c.File == "mailcow.conf")
+	if err != nil {
+		return err, false
+	}
+	cur, ok := view[abs]
+	if !ok {
+		if cur, err = r.read(abs); err != nil {
+			return err, false
+		}
+	}
+	if !cur.exists {
+		return nil, false
+	}
+	err = c.run(b, cur.data)
+	return err, err != nil
+}
+
+// redact hides every secret in the diff of old → new: the secret
+// settings of both versions, context lines included (a dry run of
+// fts-heap showed mailcow.conf's DBPASS line as context), and every value
+// mailcow.conf sets as a secret, wherever it stands.
+func (r *run) redact(old, new, diff string) string {
+	if r.secrets == nil {
+		conf, _ := r.read(filepath.Join(r.root, "mailcow.conf"))
+		r.secrets = secret.NewRedactor([]byte(conf.data))
+	}
+	return r.secrets.Learn([]byte(old), []byte(new)).String(diff)
+}
+
+// edit runs the editor of one text edit.
+func edit(s string, be *boundEdit) (string, error) {
+	switch be.Kind {
+	case KindINI:
+		return editINI(s, be)
+	case KindEnv:
+		return editEnv(s, be)
+	case KindLine:
+		return editLine(s, be)
+	case KindBlock:
+		return editBlock(s, be)
+	case KindFile:
+		return editFile(s, be)
+	case KindJSON:
+		return editJSON(s, be)
+	}
+	return "", fmt.Errorf("%w: kind %q", ErrSyntax, be.Kind)
+}
+
+// read returns a file's content as this run sees it.
+func (r *run) read(abs string) (fileState, error) {
+	if st, ok := r.files[abs]; ok {
+		return st, nil
+	}
+	var data []byte
+	var err error
+	if fr, ok := r.w.(fileReader); ok {
+		data, err = fr.ReadFile(abs)
+	} else {
+		data, err = readFile(abs)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fileState{}, nil
+	case err != nil:
+		return fileState{}, err
+	}
+	return fileState{data: string(data), exists: true}, nil
+}
+
+// write writes a patch's planned changes. When one write fails, the ones
+// already made are undone, so the patch stays all or none.
+func (r *run) write(b *Bound, plans []*planned) error {
+	if r.mode == ModeCheck || len(plans) == 0 {
+		return nil
+	}
+	// The last plan of a file carries its final content; its first plan
+	// carries the content to restore.
+	final := map[string]*planned{}
+	first := map[string]*planned{}
+	var order []string
+	for _, p := range plans {
+		if p.modes != nil {
+			continue
+		}
+		if _, ok := first[p.abs]; !ok {
+			first[p.abs] = p
+			order = append(order, p.abs)
+		}
+		final[p.abs] = p
+	}
+	var done []string
+	var doneModes []modeOp
+	undo := func(cause error, failedFile string) error {
+		errs := []error{cause}
+		for i := len(doneModes) - 1; i >= 0; i-- {
+			if err := doneModes[i].undo(r.w); err != nil {
+				errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", b.Name, doneModes[i].path, err))
+			}
+		}
+		for _, abs := range done {
+			old := first[abs].old
+			var err error
+			if old.exists {
+				err = r.w.WriteFile(abs, []byte(old.data), 0o644)
+			} else if rm, ok := r.w.(remover); ok {
+				err = rm.Remove(abs)
+			} else {
+				err = errors.New("the writer cannot remove the file this patch created")
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", b.Name, abs, err))
+			}
+		}
+		for _, p := range plans {
+			if p.be.File == failedFile {
+				p.res.State, p.res.Err = StateFailed, cause
+			} else {
+				p.res.State = StateSkipped
+			}
+		}
+		return joinErrs(errs)
+	}
+	for _, abs := range order {
+		p := final[abs]
+		perm := fs.FileMode(0o644)
+		if p.be.Kind == KindFile {
+			perm = fs.FileMode(p.be.Perm)
+		}
+		if err := r.w.WriteFile(abs, []byte(p.new.data), perm); err != nil {
+			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+		}
+		done = append(done, abs)
+	}
+	for _, p := range plans {
+		for _, op := range p.modes {
+			if err := op.do(r.w); err != nil {
+				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+			}
+			doneModes = append(doneModes, op)
+		}
+	}
+	return nil
+}
+
+// safePath joins rel to the mailcow dir and refuses a result that a
+// symlink leads out of it. allowLink permits a symlink as the last
+// component (update.sh itself follows a symlinked mailcow.conf): the path
+// returned is then the link's final target, so the write lands there
+// explicitly; a Writer never follows a link out on its own.
+func (r *run) safePath(rel string, allowLink bool) (string, error) {
+	abs := filepath.Join(r.root, filepath.FromSlash(rel))
+	check := abs
+	if allowLink {
+		check = filepath.Dir(abs)
+	}
+	real, err := evalExisting(check)
+	if err != nil {
+		return "", err
+	}
+	if real != r.realDir && !strings.HasPrefix(real, r.realDir+string(filepath.Separator)) {
+		return "", fmt.Errorf("%w: it resolves to %s", ErrUnsafePath, real)
+	}
+	if allowLink {
+		if lr, ok := r.w.(linkResolver); ok {
+			return lr.ResolveLink(abs)
+		}
+		return evalExisting(abs)
+	}
+	return abs, nil
+}
+
+// evalExisting resolves the symlinks of the longest existing prefix of p.
+func evalExisting(p string) (string, error) {
+	real, err := evalLinks(p)
+	if err == nil {
+		return real, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	parent := filepath.Dir(p)
+	if parent == p {
+		return p, nil
+	}
+	rp, err := evalExisting(parent)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(rp, filepath.Base(p)), nil
+}
+
+// modeOp is one chmod or chown of a mode edit, with what to restore.
+type modeOp struct {
+	path           string
+	chmod, chown   bool
+	perm, oldPerm  fs.FileMode
+	uid, gid       int
+	oldUID, oldGID int
+}
+
+func (o modeOp) do(w Writer) error {
+	// chown first: it clears setuid and setgid bits.
+	if o.chown {
+		if err := w.Lchown(o.path, o.uid, o.gid); err != nil {
+			return err
+		}
+	}
+	if o.chmod {
+		return w.Chmod(o.path, o.perm)
+	}
+	return nil
+}
+
+func (o modeOp) undo(w Writer) error {
+	var errs []error
+	if o.chown {
+		errs = append(errs, w.Lchown(o.path, o.oldUID, o.oldGID))
+	}
+	if o.chmod {
+		errs = append(errs, w.Chmod(o.path, o.oldPerm))
+	}
+	return errors.Join(errs...)
+}
+
+const permMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// toFileMode turns octal permissions (with 04000, 02000, 01000) into an
+// fs.FileMode.
+func toFileMode(m uint32) fs.FileMode {
+	f := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		f |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		f |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		f |= fs.ModeSticky
+	}
+	return f
+}
+
+// planModes lists the chmod and chown a mode edit needs. Recursively,
+// directories get mode and files get it without the execute bits (as
+// chmod's X does); symlinks are left alone, so nothing outside is reached.
+func planModes(abs string, be *boundEdit) ([]modeOp, error) {
+	fi, err := lstat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrFileMissing
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("%w: it is a symlink; name its target", ErrUnsafePath)
+	}
+	var ops []modeOp
+	visit := func(p string, fi fs.FileInfo) {
+		op := modeOp{path: p, oldPerm: fi.Mode() & permMask, oldUID: -1, oldGID: -1}
+		if be.HasPerm {
+			want := toFileMode(be.Perm)
+			if !fi.IsDir() {
+				want &^= 0o111
+			}
+			if fi.Mode()&permMask != want {
+				op.chmod, op.perm = true, want
+			}
+		}
+		if be.UID >= 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				op.oldUID, op.oldGID = int(st.Uid), int(st.Gid)
+				gid := be.GID
+				if gid < 0 {
+					gid = int(st.Gid)
+				}
+				if int(st.Uid) != be.UID || int(st.Gid) != gid {
+					op.chown, op.uid, op.gid = true, be.UID, gid
+				}
+			}
+		}
+		if op.chmod || op.chown {
+			ops = append(ops, op)
+		}
+	}
+	if !be.Recursive || !fi.IsDir() {
+		visit(abs, fi)
+		return ops, nil
+	}
+	err = walkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		visit(p, fi)
+		return nil
+	})
+	return ops, err
+}
+
+// describeModes renders mode changes for people, a line each, like a diff.
+func describeModes(root string, ops []modeOp) string {
+	var b strings.Builder
+	for i, op := range ops {
+		if i == 20 {
+			fmt.Fprintf(&b, "... and %d more\n", len(ops)-i)
+			break
+		}
+		rel, err := filepath.Rel(root, op.path)
+		if err != nil {
+			rel = op.path
+		}
+		if op.chmod {
+			fmt.Fprintf(&b, "chmod %s %04o -> %04o\n", rel, unixPerm(op.oldPerm), unixPerm(op.perm))
+		}
+		if op.chown {
+			fmt.Fprintf(&b, "chown %s %d:%d -> %d:%d\n", rel, op.oldUID, op.oldGID, op.uid, op.gid)
+		}
+	}
+	return b.String()
+}
+
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	return p
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -250,21 +249,15 @@ func mergeFile(ctx context.Context, dir string, cur, patched, base []byte) (out 
 			return nil, false, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", "merge-file", "-p", "--", names[0], names[1], names[2])
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout.Bytes(), true, nil
-	case errors.As(err, &ee) && ee.ExitCode() > 0 && ee.ExitCode() < 127:
+	r := gitx.Runner{Dir: dir, Timeout: time.Minute}
+	out, err = r.Run(ctx, "merge-file", "-p", "--", names[0], names[1], names[2])
+	if err == nil {
+		return out, true, nil
+	}
+	if code := gitx.ExitCode(err); code > 0 && code < 127 {
 		return nil, false, nil // the number of conflicts
 	}
-	return nil, false, fmt.Errorf("git merge-file: %v: %s", err, strings.TrimSpace(stderr.String()))
+	return nil, false, err
 }
 
 // scratchWriter writes the scratch copies: plain files, no owners.

@@ -294,32 +294,9 @@ func Resolve(set Settings, lib, own map[string]*Patch) ([]*Bound, []string, erro
 
 // nearest suggests the known names closest to n.
 func nearest(n string, all map[string]*Patch) string {
-	type cand struct {
-		name string
-		d    int
-	}
-	var cs []cand
-	for k := range all {
-		d := suggest.Levenshtein(n, k)
-		if d <= len(n)/2+2 || strings.Contains(k, n) || strings.Contains(n, k) {
-			cs = append(cs, cand{k, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	if len(cs) == 0 {
+	names := suggest.Nearest(n, Names(all), 3)
+	if len(names) == 0 {
 		return ""
-	}
-	if len(cs) > 3 {
-		cs = cs[:3]
-	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.name
 	}
 	return " (did you mean " + strings.Join(names, ", ") + "?)"
 }

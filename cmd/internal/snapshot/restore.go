@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
@@ -117,29 +116,14 @@ func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
 	return out, nil
 }
 
-// nearest returns up to n entry paths closest to p by edit distance to
-// the whole path or, for someone who typed only a file name, to its base.
+// nearest returns up to n entry paths closest to p, as a whole path or,
+// for someone who typed only a file name, by its base.
 func nearest(p string, es []Entry, n int) []string {
-	type cand struct {
-		path string
-		d    int
+	paths := make([]string, len(es))
+	for i, e := range es {
+		paths[i] = e.Path
 	}
-	var cs []cand
-	for _, e := range es {
-		d := min(suggest.Levenshtein(p, e.Path), suggest.Levenshtein(p, path.Base(e.Path)))
-		cs = append(cs, cand{e.Path, d})
-	}
-	sort.SliceStable(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].path < cs[j].path
-	})
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].path)
-	}
-	return out
+	return suggest.NearestPath(p, paths, n)
 }
 
 // CheckPath refuses rel as [Restore] does: absolute, with .., or below a

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
@@ -577,22 +578,6 @@ func (o modeOp) undo(w Writer) error {
 
 const permMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-// toFileMode turns octal permissions (with 04000, 02000, 01000) into an
-// fs.FileMode.
-func toFileMode(m uint32) fs.FileMode {
-	f := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		f |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		f |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		f |= fs.ModeSticky
-	}
-	return f
-}
-
 // planModes lists the chmod and chown a mode edit needs. Recursively,
 // directories get mode and files get it without the execute bits (as
 // chmod's X does); symlinks are left alone, so nothing outside is reached.
@@ -611,7 +596,7 @@ func planModes(abs string, be *boundEdit) ([]modeOp, error) {
 	visit := func(p string, fi fs.FileInfo) {
 		op := modeOp{path: p, oldPerm: fi.Mode() & permMask, oldUID: -1, oldGID: -1}
 		if be.HasPerm {
-			want := toFileMode(be.Perm)
+			want := fsx.FileMode(be.Perm)
 			if !fi.IsDir() {
 				want &^= 0o111
 			}
@@ -669,25 +654,11 @@ func describeModes(root string, ops []modeOp) string {
 			rel = op.path
 		}
 		if op.chmod {
-			fmt.Fprintf(&b, "chmod %s %04o -> %04o\n", rel, unixPerm(op.oldPerm), unixPerm(op.perm))
+			fmt.Fprintf(&b, "chmod %s %04o -> %04o\n", rel, fsx.UnixMode(op.oldPerm), fsx.UnixMode(op.perm))
 		}
 		if op.chown {
 			fmt.Fprintf(&b, "chown %s %d:%d -> %d:%d\n", rel, op.oldUID, op.oldGID, op.uid, op.gid)
 		}
 	}
 	return b.String()
-}
-
-func unixPerm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= 0o1000
-	}
-	return p
 }

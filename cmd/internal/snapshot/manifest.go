@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // Version is the manifest format this package writes and reads.
@@ -34,34 +36,10 @@ const (
 type Mode uint32
 
 // FileMode returns m as an fs.FileMode.
-func (m Mode) FileMode() fs.FileMode {
-	fm := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		fm |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= fs.ModeSticky
-	}
-	return fm
-}
+func (m Mode) FileMode() fs.FileMode { return fsx.FileMode(uint32(m)) }
 
 // ModeOf returns the [Mode] of an fs.FileMode.
-func ModeOf(fm fs.FileMode) Mode {
-	m := Mode(fm.Perm())
-	if fm&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if fm&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if fm&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	return m
-}
+func ModeOf(fm fs.FileMode) Mode { return Mode(fsx.UnixMode(fm)) }
 
 func (m Mode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
 

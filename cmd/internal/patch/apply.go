@@ -512,7 +512,7 @@ func (r *run) safePath(rel string, allowLink bool) (string, error) {
 		return "", err
 	}
 	if real != r.realDir && !strings.HasPrefix(real, r.realDir+string(filepath.Separator)) {
-		return "", fmt.Errorf("%w: it resolves to %s", ErrUnsafePath, real)
+		return "", fmt.Errorf("path %w: it resolves to %s", fsx.ErrUnsafePath, real)
 	}
 	if allowLink {
 		if lr, ok := r.w.(linkResolver); ok {
@@ -590,7 +590,7 @@ func planModes(abs string, be *boundEdit) ([]modeOp, error) {
 		return nil, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%w: it is a symlink; name its target", ErrUnsafePath)
+		return nil, fmt.Errorf("path %w: it is a symlink; name its target", fsx.ErrUnsafePath)
 	}
 	var ops []modeOp
 	visit := func(p string, fi fs.FileInfo) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // Check is a rule a parameter must keep against a value in a file the
@@ -53,7 +55,7 @@ func parseCheck(name string, sec *ini.Section, lineOf func(string) int, file0 st
 		}
 	}
 	if f, ok := vals["file"]; ok {
-		if err := checkRel(f); err != nil {
+		if err := fsx.CheckRel(f); err != nil {
 			errs = append(errs, &ParseError{File: file0, Line: lineOf("file"), Err: fmt.Errorf("[check %s] file: %w", name, err)})
 		} else {
 			c.File = path.Clean(f)

@@ -39,6 +39,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // Kind is the kind of an edit.
@@ -79,8 +81,6 @@ var (
 	ErrUnknownPatch = errors.New("unknown patch")
 	// ErrParam marks a parameter that is unset, unknown or malformed.
 	ErrParam = errors.New("parameter error")
-	// ErrUnsafePath marks an edited path outside the mailcow directory.
-	ErrUnsafePath = errors.New("path outside the mailcow directory")
 	// ErrAnchorMissing marks a section, key or anchor line that is gone.
 	ErrAnchorMissing = errors.New("anchor missing")
 	// ErrFileMissing marks an edited file that does not exist.
@@ -471,7 +471,7 @@ func parseEdit(name string, sec *ini.Section, lineOf func(string) int, file0 str
 	file, ok := vals["file"]
 	if !ok {
 		perr("", "missing key file")
-	} else if err := checkRel(file); err != nil {
+	} else if err := fsx.CheckRel(file); err != nil {
 		errs = append(errs, &ParseError{File: file0, Line: lineOf("file"), Err: fmt.Errorf("[edit %s] file: %w", name, err)})
 	} else {
 		e.File = path.Clean(file)
@@ -553,7 +553,7 @@ func parseEdit(name string, sec *ini.Section, lineOf func(string) int, file0 str
 		}
 		e.Content, e.Source = multiline(c), s
 		if hasS {
-			if err := checkRel(s); err != nil {
+			if err := fsx.CheckRel(s); err != nil {
 				perr("source", "source: %v", err)
 			}
 		}
@@ -618,26 +618,4 @@ func parseEdit(name string, sec *ini.Section, lineOf func(string) int, file0 str
 func multiline(v string) string {
 	v = strings.TrimPrefix(v, "\r")
 	return strings.TrimPrefix(v, "\n")
-}
-
-// checkRel refuses paths that could leave the mailcow dir before any
-// symlink is looked at.
-func checkRel(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("%w: empty path", ErrUnsafePath)
-	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`):
-		return fmt.Errorf("%w: %q is absolute; write it relative to the mailcow dir", ErrUnsafePath, p)
-	case strings.ContainsRune(p, 0):
-		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafePath, p)
-	}
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." {
-			return fmt.Errorf("%w: %q goes up a directory (..)", ErrUnsafePath, p)
-		}
-	}
-	if c := path.Clean(p); c == "." {
-		return fmt.Errorf("%w: %q names the mailcow dir itself", ErrUnsafePath, p)
-	}
-	return nil
 }

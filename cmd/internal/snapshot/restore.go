@@ -143,7 +143,7 @@ func CheckPath(mailcowDir, rel string) error {
 // root (the mailcow dir with its own links resolved). Missing parents are
 // fine: they are created as real directories.
 func checkSafe(root, mailcowDir, rel string) error {
-	if err := CheckRel(rel); err != nil {
+	if err := checkRel(rel); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	comps := strings.Split(rel, "/")
@@ -160,10 +160,10 @@ func checkSafe(root, mailcowDir, rel string) error {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			res, err := filepath.EvalSymlinks(abs)
 			if err != nil {
-				return fmt.Errorf("restore %q: parent %s is a link that does not resolve: %w", rel, d, ErrUnsafePath)
+				return fmt.Errorf("restore %q: parent %s is a link that does not resolve: it may lead %w", rel, d, fsx.ErrUnsafePath)
 			}
 			if _, ok := inside(root, res); !ok {
-				return fmt.Errorf("restore %q: parent %s is a link to %s: %w", rel, d, res, ErrUnsafePath)
+				return fmt.Errorf("restore %q: parent %s is a link to %s: it leads %w", rel, d, res, fsx.ErrUnsafePath)
 			}
 			fi, err = os.Stat(abs)
 			if err != nil {

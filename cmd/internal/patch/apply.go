@@ -167,6 +167,9 @@ func (e *EditError) Error() string {
 
 func (e *EditError) Unwrap() error { return e.Err }
 
+// joinErrs collects errs into one multierror, one error a line, leaving
+// out nil ones; nil when none is left. It is the one way this package
+// collects errors.
 func joinErrs(errs []error) error {
 	var m *multierror.Error
 	for _, e := range errs {
@@ -182,7 +185,7 @@ func joinErrs(errs []error) error {
 		}
 		return strings.Join(s, "\n")
 	}
-	return m
+	return m.ErrorOrNil()
 }
 
 // fileState is a file's content as the run sees it: on disk, or as an
@@ -573,7 +576,7 @@ func (o modeOp) undo(w Writer) error {
 	if o.chmod {
 		errs = append(errs, w.Chmod(o.path, o.oldPerm))
 	}
-	return errors.Join(errs...)
+	return joinErrs(errs)
 }
 
 const permMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky

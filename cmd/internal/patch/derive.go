@@ -127,7 +127,7 @@ func Derive(p *Patch, read func(file string) (string, bool), added func(file str
 		errs = append(errs, fmt.Errorf("%w: no edit of %s reads %s from the files", ErrNotDerived, p.Name, n))
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, joinErrs(errs)
 	}
 	return got, nil
 }

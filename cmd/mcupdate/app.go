@@ -87,8 +87,9 @@ func exitCode(err error) int {
 		errors.Is(err, state.ErrUnsafe), errors.Is(err, state.ErrNoRecord):
 		return exitUsage
 	case errors.Is(err, patch.ErrSyntax), errors.Is(err, patch.ErrUnknownPatch),
-		errors.Is(err, patch.ErrParam), errors.Is(err, patch.ErrUnsafePath):
-		// A patch file or its parameters are wrong: the configuration.
+		errors.Is(err, patch.ErrParam), errors.Is(err, fsx.ErrUnsafePath):
+		// A patch file or its parameters are wrong, or a path leads
+		// outside the mailcow dir: the configuration.
 		return exitUsage
 	}
 	return exitFailed

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
 )
@@ -166,6 +166,9 @@ func (e *EditError) Error() string {
 
 func (e *EditError) Unwrap() error { return e.Err }
 
+// joinErrs collects errs into one multierror, one error a line, leaving
+// out nil ones; nil when none is left. It is the one way this package
+// collects errors.
 func joinErrs(errs []error) error {
 	var m *multierror.Error
 	for _, e := range errs {
@@ -181,7 +184,7 @@ func joinErrs(errs []error) error {
 		}
 		return strings.Join(s, "\n")
 	}
-	return m
+	return m.ErrorOrNil()
 }
 
 // fileState is a file's content as the run sees it: on disk, or as an
@@ -257,55 +260,18 @@ func (r *run) patch(b *Bound) PatchResult {
 	view := map[string]fileState{}
 	var plans []*planned
 	var errs []error
-	fail := func(i int, err error) {
-		err = &EditError{Patch: b.Name, Edit: b.edits[i].Name, File: b.edits[i].File, Err: err, mask: b.mask}
-		pr.Edits[i].State, pr.Edits[i].Err = stateOf(err), err
-		errs = append(errs, err)
-	}
 	for i, be := range b.edits {
 		pr.Edits[i] = EditResult{Edit: be.Name, Kind: be.Kind, File: be.File, State: StateAlreadyApplied}
-		abs, err := r.safePath(be.File, be.File == LinkedFile)
+		p, err := r.plan(b, be, &pr.Edits[i], view)
 		if err != nil {
-			fail(i, err)
+			err = &EditError{Patch: b.Name, Edit: be.Name, File: be.File, Err: err, mask: b.mask}
+			pr.Edits[i].State, pr.Edits[i].Err = stateOf(err), err
+			errs = append(errs, err)
 			continue
 		}
-		p := &planned{be: be, abs: abs, res: &pr.Edits[i]}
-		if be.Kind == KindMode {
-			p.modes, err = planModes(abs, be)
-			if err != nil {
-				fail(i, err)
-				continue
-			}
-			if len(p.modes) > 0 {
-				pr.Edits[i].Diff = describeModes(r.root, p.modes)
-				plans = append(plans, p)
-			}
-			continue
+		if p != nil {
+			plans = append(plans, p)
 		}
-		cur, ok := view[abs]
-		if !ok {
-			cur, err = r.read(abs)
-			if err != nil {
-				fail(i, err)
-				continue
-			}
-		}
-		if !cur.exists && !be.Create && be.Kind != KindFile {
-			fail(i, fmt.Errorf("%w (set create = true if the patch may create it)", ErrFileMissing))
-			continue
-		}
-		out, err := edit(cur.data, be)
-		if err != nil {
-			fail(i, err)
-			continue
-		}
-		if out == cur.data && cur.exists {
-			continue
-		}
-		view[abs] = fileState{data: out, exists: true}
-		p.old, p.new = cur, fileState{data: out, exists: true}
-		pr.Edits[i].Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
-		plans = append(plans, p)
 	}
 	// The checks see the files as the edits leave them; one that fails
 	// stops the patch like a failed edit, and is reported as one.
@@ -327,6 +293,52 @@ func (r *run) patch(b *Bound) PatchResult {
 		pr.Err = err
 		return pr
 	}
+	pr.Changed = r.done(plans)
+	return pr
+}
+
+// plan computes one edit's change against the files as the patch's
+// earlier edits leave them (view, which it updates); nil when the edit
+// is in place. Its diff goes to res.
+func (r *run) plan(b *Bound, be *boundEdit, res *EditResult, view map[string]fileState) (*planned, error) {
+	abs, err := r.safePath(be.File, be.File == LinkedFile)
+	if err != nil {
+		return nil, err
+	}
+	p := &planned{be: be, abs: abs, res: res}
+	if mp, ok := be.kind.(modePlanner); ok {
+		if p.modes, err = mp.plan(abs, be); err != nil || len(p.modes) == 0 {
+			return nil, err
+		}
+		res.Diff = describeModes(r.root, p.modes)
+		return p, nil
+	}
+	cur, ok := view[abs]
+	if !ok {
+		if cur, err = r.read(abs); err != nil {
+			return nil, err
+		}
+	}
+	if !cur.exists && !be.create {
+		return nil, fmt.Errorf("%w (set create = true if the patch may create it)", ErrFileMissing)
+	}
+	out, err := edit(cur.data, be)
+	if err != nil {
+		return nil, err
+	}
+	if out == cur.data && cur.exists {
+		return nil, nil
+	}
+	view[abs] = fileState{data: out, exists: true}
+	p.old, p.new = cur, fileState{data: out, exists: true}
+	res.Diff = r.redact(cur.data, out, b.mask.maskDiff(udiff.Unified("a/"+be.File, "b/"+be.File, cur.data, out)))
+	return p, nil
+}
+
+// done marks a patch's written plans applied (would-change, for a dry
+// run or check), makes the run see their files as they are now, and
+// returns the files changed, sorted.
+func (r *run) done(plans []*planned) []string {
 	changed := map[string]bool{}
 	for _, p := range plans {
 		if r.mode == ModeApply {
@@ -339,11 +351,12 @@ func (r *run) patch(b *Bound) PatchResult {
 			r.files[p.abs] = p.new
 		}
 	}
+	var out []string
 	for f := range changed {
-		pr.Changed = append(pr.Changed, f)
+		out = append(out, f)
 	}
-	sort.Strings(pr.Changed)
-	return pr
+	sort.Strings(out)
+	return out
 }
 
 // check runs one check against its file as this patch's edits leave it
@@ -378,25 +391,6 @@ func (r *run) redact(old, new, diff string) string {
 		r.secrets = secret.NewRedactor([]byte(conf.data))
 	}
 	return r.secrets.Learn([]byte(old), []byte(new)).String(diff)
-}
-
-// edit runs the editor of one text edit.
-func edit(s string, be *boundEdit) (string, error) {
-	switch be.Kind {
-	case KindINI:
-		return editINI(s, be)
-	case KindEnv:
-		return editEnv(s, be)
-	case KindLine:
-		return editLine(s, be)
-	case KindBlock:
-		return editBlock(s, be)
-	case KindFile:
-		return editFile(s, be)
-	case KindJSON:
-		return editJSON(s, be)
-	}
-	return "", fmt.Errorf("%w: kind %q", ErrSyntax, be.Kind)
 }
 
 // read returns a file's content as this run sees it.
@@ -475,11 +469,7 @@ func (r *run) write(b *Bound, plans []*planned) error {
 	}
 	for _, abs := range order {
 		p := final[abs]
-		perm := fs.FileMode(0o644)
-		if p.be.Kind == KindFile {
-			perm = fs.FileMode(p.be.Perm)
-		}
-		if err := r.w.WriteFile(abs, []byte(p.new.data), perm); err != nil {
+		if err := r.w.WriteFile(abs, []byte(p.new.data), p.be.perm); err != nil {
 			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 		}
 		done = append(done, abs)
@@ -511,7 +501,7 @@ func (r *run) safePath(rel string, allowLink bool) (string, error) {
 		return "", err
 	}
 	if real != r.realDir && !strings.HasPrefix(real, r.realDir+string(filepath.Separator)) {
-		return "", fmt.Errorf("%w: it resolves to %s", ErrUnsafePath, real)
+		return "", fmt.Errorf("path %w: it resolves to %s", fsx.ErrUnsafePath, real)
 	}
 	if allowLink {
 		if lr, ok := r.w.(linkResolver); ok {
@@ -540,154 +530,4 @@ func evalExisting(p string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(rp, filepath.Base(p)), nil
-}
-
-// modeOp is one chmod or chown of a mode edit, with what to restore.
-type modeOp struct {
-	path           string
-	chmod, chown   bool
-	perm, oldPerm  fs.FileMode
-	uid, gid       int
-	oldUID, oldGID int
-}
-
-func (o modeOp) do(w Writer) error {
-	// chown first: it clears setuid and setgid bits.
-	if o.chown {
-		if err := w.Lchown(o.path, o.uid, o.gid); err != nil {
-			return err
-		}
-	}
-	if o.chmod {
-		return w.Chmod(o.path, o.perm)
-	}
-	return nil
-}
-
-func (o modeOp) undo(w Writer) error {
-	var errs []error
-	if o.chown {
-		errs = append(errs, w.Lchown(o.path, o.oldUID, o.oldGID))
-	}
-	if o.chmod {
-		errs = append(errs, w.Chmod(o.path, o.oldPerm))
-	}
-	return errors.Join(errs...)
-}
-
-const permMask = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
-// toFileMode turns octal permissions (with 04000, 02000, 01000) into an
-// fs.FileMode.
-func toFileMode(m uint32) fs.FileMode {
-	f := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		f |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		f |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		f |= fs.ModeSticky
-	}
-	return f
-}
-
-// planModes lists the chmod and chown a mode edit needs. Recursively,
-// directories get mode and files get it without the execute bits (as
-// chmod's X does); symlinks are left alone, so nothing outside is reached.
-func planModes(abs string, be *boundEdit) ([]modeOp, error) {
-	fi, err := lstat(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrFileMissing
-	}
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%w: it is a symlink; name its target", ErrUnsafePath)
-	}
-	var ops []modeOp
-	visit := func(p string, fi fs.FileInfo) {
-		op := modeOp{path: p, oldPerm: fi.Mode() & permMask, oldUID: -1, oldGID: -1}
-		if be.HasPerm {
-			want := toFileMode(be.Perm)
-			if !fi.IsDir() {
-				want &^= 0o111
-			}
-			if fi.Mode()&permMask != want {
-				op.chmod, op.perm = true, want
-			}
-		}
-		if be.UID >= 0 {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				op.oldUID, op.oldGID = int(st.Uid), int(st.Gid)
-				gid := be.GID
-				if gid < 0 {
-					gid = int(st.Gid)
-				}
-				if int(st.Uid) != be.UID || int(st.Gid) != gid {
-					op.chown, op.uid, op.gid = true, be.UID, gid
-				}
-			}
-		}
-		if op.chmod || op.chown {
-			ops = append(ops, op)
-		}
-	}
-	if !be.Recursive || !fi.IsDir() {
-		visit(abs, fi)
-		return ops, nil
-	}
-	err = walkDir(abs, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		visit(p, fi)
-		return nil
-	})
-	return ops, err
-}
-
-// describeModes renders mode changes for people, a line each, like a diff.
-func describeModes(root string, ops []modeOp) string {
-	var b strings.Builder
-	for i, op := range ops {
-		if i == 20 {
-			fmt.Fprintf(&b, "... and %d more\n", len(ops)-i)
-			break
-		}
-		rel, err := filepath.Rel(root, op.path)
-		if err != nil {
-			rel = op.path
-		}
-		if op.chmod {
-			fmt.Fprintf(&b, "chmod %s %04o -> %04o\n", rel, unixPerm(op.oldPerm), unixPerm(op.perm))
-		}
-		if op.chown {
-			fmt.Fprintf(&b, "chown %s %d:%d -> %d:%d\n", rel, op.oldUID, op.oldGID, op.uid, op.gid)
-		}
-	}
-	return b.String()
-}
-
-func unixPerm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= 0o1000
-	}
-	return p
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // mustBind parses a patch source and binds it to params.
@@ -270,8 +272,8 @@ func TestApplyRefusesPathsOutside(t *testing.T) {
 		name, file string
 		err        error
 	}{
-		{"symlinked dir", "data/secret.conf", ErrUnsafePath},
-		{"symlinked dir, new file", "data/new.conf", ErrUnsafePath},
+		{"symlinked dir", "data/secret.conf", fsx.ErrUnsafePath},
+		{"symlinked dir, new file", "data/new.conf", fsx.ErrUnsafePath},
 		// update.sh follows a symlinked mailcow.conf with sed, so does mcupdate.
 		{"symlinked mailcow.conf", "mailcow.conf", nil},
 	}

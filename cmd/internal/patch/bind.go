@@ -3,10 +3,10 @@ package patch
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
 )
@@ -15,10 +15,15 @@ import (
 // compiled.
 type boundEdit struct {
 	*Edit
+	kind                 editKind
 	patch                string
 	value, line, content string
 	json                 json.RawMessage
 	match, after         *regexp.Regexp
+	// create says the file may be missing and is then created, with
+	// perm.
+	create bool
+	perm   fs.FileMode
 }
 
 // Bound is a patch bound to its parameters, ready for [Apply].
@@ -138,75 +143,7 @@ func bind(p *Patch, params map[string]string, origin func(patch, param string) s
 		return nil, joinErrs(errs)
 	}
 	for _, e := range p.Edits {
-		be := &boundEdit{Edit: e, patch: p.Name}
-		failed := false
-		x := func(key, v string) string {
-			out, err := expand(v, vals)
-			if err != nil {
-				failed = true
-				msg := strings.TrimPrefix(err.Error(), ErrParam.Error()+": ")
-				perr(e.lines[key], "%w: [edit %s] %s: %s", ErrParam, e.Name, key, b.mask.mask(msg))
-			}
-			return out
-		}
-		re := func(key, v string) *regexp.Regexp {
-			if v == "" {
-				return nil
-			}
-			r, err := regexp.Compile(x(key, v))
-			if err != nil {
-				perr(e.lines[key], "%w: [edit %s] %s: %s", ErrSyntax, e.Name, key, b.mask.mask(err.Error()))
-			}
-			return r
-		}
-		be.value = x("value", e.Value)
-		be.line = x("line", e.Line)
-		be.content = e.Content
-		if e.Source == "" {
-			// A source file is taken literally: it may be a script
-			// full of ${...}.
-			be.content = x("content", e.Content)
-		}
-		be.after = re("after", e.After)
-		switch e.Kind {
-		case KindLine:
-			if strings.ContainsAny(be.line, "\r\n") {
-				perr(e.lines["line"], "%w: [edit %s] line must be one line", ErrParam, e.Name)
-				failed = true
-			}
-			if !utf8.ValidString(be.line) {
-				// regexp cannot find it again: MustCompile panicked.
-				perr(e.lines["line"], "%w: [edit %s] line is not valid UTF-8", ErrParam, e.Name)
-				failed = true
-			} else if e.Match == "" {
-				be.match = regexp.MustCompile("^" + regexp.QuoteMeta(be.line) + "$")
-			} else if be.match = re("match", e.Match); be.match != nil && !failed && !be.match.MatchString(be.line) {
-				// Else a second run would not find the line the first
-				// one wrote, and insert it again.
-				perr(e.lines["match"], "%w: [edit %s] match /%s/ does not match line %q, so the edit would not be idempotent", ErrSyntax, e.Name, e.Match, b.mask.mask(be.line))
-			}
-		case KindINI, KindEnv:
-			if strings.ContainsAny(be.value, "\r\n") {
-				perr(e.lines["value"], "%w: [edit %s] value must be one line", ErrParam, e.Name)
-			} else if strings.TrimSpace(be.value) != be.value {
-				// The file's reader drops them, so the value would never
-				// read back as written and every run would rewrite it.
-				perr(e.lines["value"], "%w: [edit %s] value starts or ends with blanks", ErrParam, e.Name)
-			}
-		case KindJSON:
-			v := x("value", e.JSONText)
-			if !json.Valid([]byte(v)) {
-				perr(e.lines["value"], "%w: [edit %s] value is not a JSON literal (strings need quotes: \"text\")", ErrSyntax, e.Name)
-			}
-			be.json = json.RawMessage(v)
-		}
-		if e.Kind == KindBlock {
-			for _, l := range splitLines(be.content) {
-				if strings.Contains(l, " BEGIN mcupdate ") || strings.Contains(l, " END mcupdate ") {
-					perr(e.lines["content"], "%w: [edit %s] content must not hold block markers", ErrSyntax, e.Name)
-				}
-			}
-		}
+		be := bindEdit(e, &binding{e: e, b: b, vals: vals, errf: perr})
 		b.edits = append(b.edits, be)
 	}
 	if len(errs) > 0 {
@@ -294,32 +231,9 @@ func Resolve(set Settings, lib, own map[string]*Patch) ([]*Bound, []string, erro
 
 // nearest suggests the known names closest to n.
 func nearest(n string, all map[string]*Patch) string {
-	type cand struct {
-		name string
-		d    int
-	}
-	var cs []cand
-	for k := range all {
-		d := suggest.Levenshtein(n, k)
-		if d <= len(n)/2+2 || strings.Contains(k, n) || strings.Contains(n, k) {
-			cs = append(cs, cand{k, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	if len(cs) == 0 {
+	names := suggest.Nearest(n, Names(all), 3)
+	if len(names) == 0 {
 		return ""
-	}
-	if len(cs) > 3 {
-		cs = cs[:3]
-	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.name
 	}
 	return " (did you mean " + strings.Join(names, ", ") + "?)"
 }

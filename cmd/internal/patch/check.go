@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // Check is a rule a parameter must keep against a value in a file the
@@ -53,7 +55,7 @@ func parseCheck(name string, sec *ini.Section, lineOf func(string) int, file0 st
 		}
 	}
 	if f, ok := vals["file"]; ok {
-		if err := checkRel(f); err != nil {
+		if err := fsx.CheckRel(f); err != nil {
 			errs = append(errs, &ParseError{File: file0, Line: lineOf("file"), Err: fmt.Errorf("[check %s] file: %w", name, err)})
 		} else {
 			c.File = path.Clean(f)
@@ -157,52 +159,4 @@ func (c *Check) where() string {
 		return " in [" + c.Section + "]"
 	}
 	return ""
-}
-
-// iniLookup returns the value of key in section of an ini file (the
-// last, which the reader lets win).
-func iniLookup(s, section, key string) (string, bool) {
-	in := section == ""
-	var v string
-	found := false
-	for _, l := range splitLines(s) {
-		b := body(l)
-		if m := iniHeader.FindStringSubmatch(b); m != nil {
-			in = strings.TrimSpace(m[1]) == section
-			continue
-		}
-		if !in {
-			continue
-		}
-		if k, vs, ve, ok := iniKeyAt(b); ok && k == key {
-			v, found = b[vs:ve], true
-		}
-	}
-	return v, found
-}
-
-// envLookup returns the value of the shell variable key (the last
-// assignment, unquoted); a file with broken quoting has none.
-func envLookup(s, key string) (string, bool) {
-	inside, err := shellLines(s)
-	if err != nil {
-		return "", false
-	}
-	var v string
-	found := false
-	for i, l := range splitLines(s) {
-		if inside[i] {
-			continue
-		}
-		t := strings.TrimLeft(body(l), " \t")
-		t = strings.TrimLeft(strings.TrimPrefix(t, "export "), " \t")
-		if after, ok := strings.CutPrefix(t, key+"="); ok {
-			val, _ := envValue(after)
-			if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
-				val = val[1 : len(val)-1]
-			}
-			v, found = val, true
-		}
-	}
-	return v, found
 }

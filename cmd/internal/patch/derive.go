@@ -32,83 +32,25 @@ func Derive(p *Patch, read func(file string) (string, bool), added func(file str
 		got[name], from[name] = val, e.Name
 	}
 	for _, e := range p.Edits {
-		tmpl := e.templateOf()
+		vr, ok := kinds[e.Kind].(valueReader)
+		if !ok {
+			continue
+		}
+		tmpl := vr.template(e)
 		if tmpl == "" || len(paramRefs(tmpl)) == 0 {
 			continue
 		}
-		content, ok := read(e.File)
-		var have []string // candidate texts the template must match
-		switch e.Kind {
-		case KindINI:
-			if ok {
-				if v, found := iniLookup(content, e.Section, e.Key); found {
-					have = []string{v}
-				}
-			}
-		case KindEnv:
-			if ok {
-				if v, found := envLookup(content, e.Key); found {
-					have = []string{v}
-				}
-			}
-		case KindLine:
-			if ok && len(paramRefs(e.Match)) == 0 {
-				match := e.Match
-				if match == "" {
-					match = "^" + templateRegex(e.Line) + "$"
-				}
-				re, err := regexp.Compile(match)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				ls := splitLines(content)
-				for _, i := range findLines(ls, re) {
-					b := body(ls[i])
-					if strings.TrimLeft(e.Line, " \t") == e.Line {
-						b = strings.TrimLeft(b, " \t")
-					}
-					have = append(have, b)
-				}
-				if len(have) > 1 {
-					errs = append(errs, fmt.Errorf("%w: edit %s: %d lines of %s match /%s/", ErrNotDerived, e.Name, len(have), e.File, match))
-					continue
-				}
-			}
-		case KindBlock:
-			var lines []string
-			if ok {
-				begin, end := blockMarkers(e.Comment, p.Name, e.Name)
-				in := false
-				for _, l := range splitLines(content) {
-					switch strings.TrimSpace(body(l)) {
-					case begin:
-						in = true
-						continue
-					case end:
-						in = false
-					}
-					if in {
-						lines = append(lines, body(l))
-					}
-				}
-			}
-			if lines == nil && added != nil {
-				lines = added(e.File)
-			}
-			if len(lines) > 0 {
-				have = []string{strings.Join(lines, "\n") + "\n"}
-			}
-		case KindFile:
-			if ok {
-				have = []string{content}
-			}
+		content, exists := read(e.File)
+		have, err := vr.found(p, e, content, exists, added)
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		if len(have) == 0 {
 			continue
 		}
-		vals, ok2 := matchTemplate(tmpl, have[0], e.Sizes)
-		if !ok2 {
+		vals, matched := matchTemplate(tmpl, have[0], e.Sizes)
+		if !matched {
 			errs = append(errs, fmt.Errorf("%w: edit %s: %s does not have the form %q", ErrNotDerived, e.Name, e.File, strings.TrimSpace(tmpl)))
 			continue
 		}
@@ -127,27 +69,9 @@ func Derive(p *Patch, read func(file string) (string, bool), added func(file str
 		errs = append(errs, fmt.Errorf("%w: no edit of %s reads %s from the files", ErrNotDerived, p.Name, n))
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, joinErrs(errs)
 	}
 	return got, nil
-}
-
-// templateOf is the value of the edit that may hold parameters.
-func (e *Edit) templateOf() string {
-	switch e.Kind {
-	case KindINI, KindEnv:
-		return e.Value
-	case KindLine:
-		return e.Line
-	case KindBlock, KindFile:
-		if e.Source != "" {
-			return ""
-		}
-		return e.Content
-	case KindJSON:
-		return e.JSONText
-	}
-	return ""
 }
 
 // templateRegex turns a template into a regexp (without anchors) that
@@ -237,39 +161,8 @@ func (b *Bound) Governed(file, content string) []string {
 	var out []string
 	ls := splitLines(content)
 	for _, be := range b.edits {
-		if be.File != file {
-			continue
-		}
-		switch be.Kind {
-		case KindLine:
-			for _, i := range findLines(ls, be.match) {
-				out = append(out, body(ls[i]))
-			}
-		case KindINI:
-			in := be.Section == ""
-			for _, l := range ls {
-				bd := body(l)
-				if m := iniHeader.FindStringSubmatch(bd); m != nil {
-					in = be.Section != "" && strings.TrimSpace(m[1]) == be.Section
-					continue
-				}
-				if k, _, _, ok := iniKeyAt(bd); in && ok && k == be.Key {
-					out = append(out, bd)
-				}
-			}
-		case KindEnv:
-			for _, l := range ls {
-				t := strings.TrimPrefix(strings.TrimLeft(body(l), " \t"), "export ")
-				if strings.HasPrefix(t, be.Key+"=") {
-					out = append(out, body(l))
-				}
-			}
-		case KindBlock, KindFile:
-			for _, l := range splitLines(be.content) {
-				if strings.TrimSpace(body(l)) != "" {
-					out = append(out, body(l))
-				}
-			}
+		if g, ok := be.kind.(governor); ok && be.File == file {
+			out = append(out, g.governed(be, ls)...)
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/patches"
 )
@@ -208,7 +209,7 @@ func FuzzParse(f *testing.F) {
 			if e.Kind == KindMode {
 				continue
 			}
-			if err := checkRel(e.File); err != nil {
+			if err := fsx.CheckRel(e.File); err != nil {
 				t.Fatalf("unsafe path accepted: %q", e.File)
 			}
 			_, _ = edit("a = 1\n[s]\nk = v\n", e)

@@ -9,6 +9,38 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
 )
 
+// KindJSON sets the value at a key path of a JSON file, keeping its
+// layout.
+const KindJSON Kind = "json"
+
+func init() { register(KindJSON, jsonKind{}) }
+
+type jsonKind struct{}
+
+func (jsonKind) keys() []string { return []string{"path", "value", "missing"} }
+
+func (jsonKind) parse(e *Edit, s *editSection) {
+	p := s.need("path")
+	e.JSONText = s.need("value")
+	if p != "" {
+		jp, err := parseJSONPath(p)
+		if err != nil {
+			s.errorf("path", "path = %q: %v", p, err)
+		}
+		e.Path = jp
+	}
+}
+
+func (jsonKind) check(be *boundEdit, c *binding) {
+	v := c.expand("value", be.JSONText)
+	if !json.Valid([]byte(v)) {
+		c.errorf("value", "%w: [edit %s] value is not a JSON literal (strings need quotes: \"text\")", ErrSyntax, be.Name)
+	}
+	be.json = json.RawMessage(v)
+}
+
+func (jsonKind) apply(s string, be *boundEdit) (string, error) { return editJSON(s, be) }
+
 // parseJSONPath reads a json edit's path: keys separated by dots, or a
 // JSON array of strings for keys that hold dots.
 func parseJSONPath(p string) ([]string, error) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -22,8 +24,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top key", head + "servces = x\n[edit e]\nfile = f\nkind = file\ncontent = x\n", ErrSyntax, `x.ini:3: invalid patch: unknown key "servces"`},
 		{"unset param name", head + "[edit e]\nfile = f\nkind = ini\nkey = k\nvalue = ${B}\n", ErrParam, `x.ini:7: parameter error: [edit e] value uses ${B}, which params does not list`},
 		{"unknown filter", head + "[edit e]\nfile = f\nkind = ini\nkey = k\nvalue = ${A|kb}\n", ErrParam, `x.ini:7: parameter error: [edit e] value: ${A|kb}: unknown filter "kb"`},
-		{"absolute file", head + "[edit e]\nfile = /etc/passwd\nkind = file\ncontent = x\n", ErrUnsafePath, `x.ini:4: [edit e] file: path outside the mailcow directory: "/etc/passwd" is absolute`},
-		{"dotdot file", head + "[edit e]\nfile = data/../../x\nkind = file\ncontent = x\n", ErrUnsafePath, `x.ini:4: [edit e] file: path outside the mailcow directory: "data/../../x" goes up a directory (..)`},
+		{"absolute file", head + "[edit e]\nfile = /etc/passwd\nkind = file\ncontent = x\n", fsx.ErrUnsafePath, `x.ini:4: [edit e] file: path outside the mailcow directory: "/etc/passwd" is absolute`},
+		{"dotdot file", head + "[edit e]\nfile = data/../../x\nkind = file\ncontent = x\n", fsx.ErrUnsafePath, `x.ini:4: [edit e] file: path outside the mailcow directory: "data/../../x" goes up a directory (..)`},
 		{"bad regexp", head + "[edit e]\nfile = f\nkind = line\nline = x\nmatch = ^(x\n", ErrSyntax, "x.ini:7: invalid patch: [edit e] match: error parsing regexp"},
 		{"bad restart", "description = d\nrestart = reboot\n[edit e]\nfile = f\nkind = file\ncontent = x\n", ErrSyntax, `x.ini:2: invalid patch: restart = "reboot"`},
 		{"bad mode", head + "[edit e]\nfile = f\nkind = mode\nmode = 0999\n", ErrSyntax, `x.ini:6: invalid patch: [edit e] mode = "0999"`},

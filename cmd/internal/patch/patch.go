@@ -1,4 +1,4 @@
-// Package patches re-applies a mailcow admin's declarative edits after
+// Package patch re-applies a mailcow admin's declarative edits after
 // update.sh's `git merge -Xtheirs` has silently dropped them.
 //
 // # Patches
@@ -9,6 +9,15 @@
 // [Parse] reads one, [Library] returns the shipped ones, [LoadDir] an
 // admin's own, [Resolve] binds the enabled ones to their parameters and
 // [Apply] runs them.
+//
+// # Edit kinds
+//
+// Each kind of edit is one file (ini.go, env.go, line.go, block.go,
+// json.go, file.go, mode.go) implementing the editKind of kind.go: the
+// keys it takes, how it reads them, how it checks its values once the
+// parameters are in, and how it edits a file's text. A new kind is one
+// new file; Parse, Bind, Apply, Derive and Governed reach it through
+// editKind.
 //
 // # One code path
 //
@@ -34,27 +43,9 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/ini.v1"
-)
-
-// Kind is the kind of an edit.
-type Kind string
-
-// The edit kinds.
-const (
-	KindINI   Kind = "ini"
-	KindEnv   Kind = "env"
-	KindLine  Kind = "line"
-	KindBlock Kind = "block"
-	KindJSON  Kind = "json"
-	KindFile  Kind = "file"
-	KindMode  Kind = "mode"
-	// KindCheck marks the result of a [check NAME] that failed.
-	KindCheck Kind = "check"
 )
 
 // Restart says how a service picks up a changed file.
@@ -79,8 +70,6 @@ var (
 	ErrUnknownPatch = errors.New("unknown patch")
 	// ErrParam marks a parameter that is unset, unknown or malformed.
 	ErrParam = errors.New("parameter error")
-	// ErrUnsafePath marks an edited path outside the mailcow directory.
-	ErrUnsafePath = errors.New("path outside the mailcow directory")
 	// ErrAnchorMissing marks a section, key or anchor line that is gone.
 	ErrAnchorMissing = errors.New("anchor missing")
 	// ErrFileMissing marks an edited file that does not exist.
@@ -178,19 +167,7 @@ var (
 	paramName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	editName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	modeValue  = regexp.MustCompile(`^0?[0-7]{3,4}$`)
-	ownerValue = regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`)
 )
-
-// keysByKind lists the keys each kind allows besides file and kind.
-var keysByKind = map[Kind][]string{
-	KindINI:   {"section", "key", "value", "missing", "create"},
-	KindEnv:   {"key", "value", "missing", "create"},
-	KindLine:  {"line", "match", "after", "position", "create", "sizes"},
-	KindBlock: {"content", "after", "position", "comment", "create"},
-	KindJSON:  {"path", "value", "missing"},
-	KindFile:  {"content", "source", "mode"},
-	KindMode:  {"mode", "owner", "recursive"},
-}
 
 // sourceLines finds the line of every section header and key in src, since
 // ini.v1 keeps no line numbers. It also reports duplicate sections and keys,
@@ -270,374 +247,181 @@ func Parse(name string, src []byte) (*Patch, error) {
 		return nil, &ParseError{File: name, Err: fmt.Errorf("%w: %v", ErrSyntax, err)}
 	}
 	p := &Patch{Name: pname, src: name, Defaults: map[string]string{}, Types: map[string]ParamType{}, Restart: RestartRestart, line: keyLines[""]}
-	lineOf := func(sec, key string) int {
-		if key == "" {
-			return secLine[sec]
-		}
-		if n, ok := keyLines[sec][key]; ok {
-			return n
-		}
-		return secLine[sec]
-	}
-	perr := func(sec, key string, format string, a ...any) error {
-		return &ParseError{File: name, Line: lineOf(sec, key), Err: fmt.Errorf("%w: "+format, append([]any{ErrSyntax}, a...)...)}
-	}
-	var errs []error
+	ps := &patchSource{name: name, secLine: secLine, keyLines: keyLines}
 	for _, sec := range f.Sections() {
-		sname := sec.Name()
-		if sname == ini.DefaultSection {
-			for _, k := range sec.Keys() {
-				switch k.Name() {
-				case "description":
-					p.Description = k.Value()
-				case "params":
-					for _, pn := range strings.FieldsFunc(k.Value(), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-						if !paramName.MatchString(pn) {
-							errs = append(errs, perr("", "params", "params: %q is not a parameter name (letters, digits, _)", pn))
-							continue
-						}
-						p.Params = append(p.Params, pn)
-					}
-				case "services":
-					p.Services = strings.FieldsFunc(k.Value(), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
-				case "restart":
-					switch r := Restart(k.Value()); r {
-					case RestartRestart, RestartRecreate:
-						p.Restart = r
-					default:
-						errs = append(errs, perr("", "restart", "restart = %q: want restart or recreate", k.Value()))
-					}
-				default:
-					errs = append(errs, perr("", k.Name(), "unknown key %q (want %s)", k.Name(), "description, params, services, restart"))
-				}
-			}
-			continue
+		ps.section(p, sec)
+	}
+	ps.checkDeclared(p)
+	ps.checkRefs(p)
+	if len(ps.errs) > 0 {
+		return nil, joinErrs(ps.errs)
+	}
+	return p, nil
+}
+
+// patchSource is a patch file being parsed: where its sections and keys
+// are, and the problems found so far.
+type patchSource struct {
+	name     string // the patch file
+	secLine  map[string]int
+	keyLines map[string]map[string]int
+	errs     []error
+}
+
+// lineOf is the line of key in section sec, or of the section's header
+// when key is "" or not there.
+func (ps *patchSource) lineOf(sec, key string) int {
+	if key == "" {
+		return ps.secLine[sec]
+	}
+	if n, ok := ps.keyLines[sec][key]; ok {
+		return n
+	}
+	return ps.secLine[sec]
+}
+
+// errorf reports a syntax error at key of section sec.
+func (ps *patchSource) errorf(sec, key string, format string, a ...any) {
+	ps.errs = append(ps.errs, &ParseError{File: ps.name, Line: ps.lineOf(sec, key), Err: fmt.Errorf("%w: "+format, append([]any{ErrSyntax}, a...)...)})
+}
+
+// section reads one section into p.
+func (ps *patchSource) section(p *Patch, sec *ini.Section) {
+	sname := sec.Name()
+	if sname == ini.DefaultSection {
+		ps.head(p, sec)
+		return
+	}
+	fields := strings.Fields(sname)
+	lineOf := func(key string) int { return ps.lineOf(strings.Join(fields, " "), key) }
+	switch {
+	case len(fields) == 1 && fields[0] == "defaults":
+		for _, k := range sec.Keys() {
+			p.Defaults[k.Name()] = k.Value()
 		}
-		fields := strings.Fields(sname)
-		switch {
-		case len(fields) == 1 && fields[0] == "defaults":
-			for _, k := range sec.Keys() {
-				p.Defaults[k.Name()] = k.Value()
+	case len(fields) == 1 && fields[0] == "types":
+		for _, k := range sec.Keys() {
+			t, err := parseType(k.Value())
+			if err != nil {
+				ps.errorf("types", k.Name(), "[types] %s: %v", k.Name(), err)
+				continue
 			}
-		case len(fields) == 1 && fields[0] == "types":
-			for _, k := range sec.Keys() {
-				t, err := parseType(k.Value())
-				if err != nil {
-					errs = append(errs, perr("types", k.Name(), "[types] %s: %v", k.Name(), err))
+			p.Types[k.Name()] = t
+		}
+	case len(fields) == 2 && fields[0] == "check":
+		if !editName.MatchString(fields[1]) {
+			ps.errorf(sname, "", "[%s]: check name %q: use letters, digits, '.', '_' and '-'", sname, fields[1])
+			return
+		}
+		c, errs := parseCheck(fields[1], sec, lineOf, ps.name)
+		ps.errs = append(ps.errs, errs...)
+		if c != nil {
+			p.Checks = append(p.Checks, c)
+		}
+	case len(fields) == 2 && fields[0] == "edit":
+		if !editName.MatchString(fields[1]) {
+			ps.errorf(sname, "", "[%s]: edit name %q: use letters, digits, '.', '_' and '-'", sname, fields[1])
+			return
+		}
+		e, errs := parseEdit(fields[1], sec, lineOf, ps.name)
+		ps.errs = append(ps.errs, errs...)
+		if e != nil {
+			p.Edits = append(p.Edits, e)
+		}
+	default:
+		ps.errorf(sname, "", "unknown section [%s] (want [edit NAME], [check NAME], [defaults] or [types])", sname)
+	}
+}
+
+// head reads the keys before the first section: description, params,
+// services and restart.
+func (ps *patchSource) head(p *Patch, sec *ini.Section) {
+	list := func(v string) []string {
+		return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	}
+	for _, k := range sec.Keys() {
+		switch k.Name() {
+		case "description":
+			p.Description = k.Value()
+		case "params":
+			for _, pn := range list(k.Value()) {
+				if !paramName.MatchString(pn) {
+					ps.errorf("", "params", "params: %q is not a parameter name (letters, digits, _)", pn)
 					continue
 				}
-				p.Types[k.Name()] = t
+				p.Params = append(p.Params, pn)
 			}
-		case len(fields) == 2 && fields[0] == "check":
-			if !editName.MatchString(fields[1]) {
-				errs = append(errs, perr(sname, "", "[%s]: check name %q: use letters, digits, '.', '_' and '-'", sname, fields[1]))
-				continue
-			}
-			c, cerrs := parseCheck(fields[1], sec, func(key string) int { return lineOf(strings.Join(fields, " "), key) }, name)
-			errs = append(errs, cerrs...)
-			if c != nil {
-				p.Checks = append(p.Checks, c)
-			}
-		case len(fields) == 2 && fields[0] == "edit":
-			if !editName.MatchString(fields[1]) {
-				errs = append(errs, perr(sname, "", "[%s]: edit name %q: use letters, digits, '.', '_' and '-'", sname, fields[1]))
-				continue
-			}
-			e, eerrs := parseEdit(fields[1], sec, func(key string) int { return lineOf(strings.Join(fields, " "), key) }, name)
-			errs = append(errs, eerrs...)
-			if e != nil {
-				p.Edits = append(p.Edits, e)
+		case "services":
+			p.Services = list(k.Value())
+		case "restart":
+			switch r := Restart(k.Value()); r {
+			case RestartRestart, RestartRecreate:
+				p.Restart = r
+			default:
+				ps.errorf("", "restart", "restart = %q: want restart or recreate", k.Value())
 			}
 		default:
-			errs = append(errs, perr(sname, "", "unknown section [%s] (want [edit NAME], [check NAME], [defaults] or [types])", sname))
+			ps.errorf("", k.Name(), "unknown key %q (want %s)", k.Name(), "description, params, services, restart")
 		}
 	}
+}
+
+// checkDeclared checks what the sections say about the parameters
+// against params: every default and type is of a listed parameter, a
+// default fits its type, a check compares a number.
+func (ps *patchSource) checkDeclared(p *Patch) {
 	if p.Description == "" {
-		errs = append(errs, &ParseError{File: name, Err: fmt.Errorf("%w: missing key description", ErrSyntax)})
+		ps.errs = append(ps.errs, &ParseError{File: ps.name, Err: fmt.Errorf("%w: missing key description", ErrSyntax)})
 	}
-	if len(p.Edits) == 0 && len(errs) == 0 {
-		errs = append(errs, &ParseError{File: name, Err: fmt.Errorf("%w: no [edit NAME] section", ErrSyntax)})
+	if len(p.Edits) == 0 && len(ps.errs) == 0 {
+		ps.errs = append(ps.errs, &ParseError{File: ps.name, Err: fmt.Errorf("%w: no [edit NAME] section", ErrSyntax)})
 	}
-	declared := map[string]bool{}
-	for _, pn := range p.Params {
-		declared[pn] = true
-	}
+	declared := p.declared()
 	for k, v := range p.Defaults {
 		if !declared[k] {
-			errs = append(errs, perr("defaults", k, "[defaults] %s is not listed in params", k))
+			ps.errorf("defaults", k, "[defaults] %s is not listed in params", k)
 		} else if err := p.Types[k].orText().checkValue(k, v); err != nil {
-			errs = append(errs, perr("defaults", k, "[defaults] %s: %v (declared %s)", k, err, p.Types[k].orText().Spec))
+			ps.errorf("defaults", k, "[defaults] %s: %v (declared %s)", k, err, p.Types[k].orText().Spec)
 		}
 	}
 	for k := range p.Types {
 		if !declared[k] {
-			errs = append(errs, perr("types", k, "[types] %s is not listed in params", k))
+			ps.errorf("types", k, "[types] %s is not listed in params", k)
 		}
 	}
 	for _, c := range p.Checks {
 		switch t, ok := p.Types[c.Param]; {
 		case !declared[c.Param]:
-			errs = append(errs, &ParseError{File: name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s is not listed in params", ErrSyntax, c.Name, c.Param)})
+			ps.errs = append(ps.errs, &ParseError{File: ps.name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s is not listed in params", ErrSyntax, c.Name, c.Param)})
 		case !ok || !t.numeric():
-			errs = append(errs, &ParseError{File: name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s must be declared count, mb or size in [types] to be compared", ErrSyntax, c.Name, c.Param)})
+			ps.errs = append(ps.errs, &ParseError{File: ps.name, Line: c.lines["param"], Err: fmt.Errorf("%w: [check %s] param %s must be declared count, mb or size in [types] to be compared", ErrSyntax, c.Name, c.Param)})
 		}
 	}
-	// Every ${NAME} must be declared, so a typo fails here and not on the
-	// server after an update.
+}
+
+// checkRefs checks that every ${NAME} is declared, so a typo fails here
+// and not on the server after an update.
+func (ps *patchSource) checkRefs(p *Patch) {
+	declared := p.declared()
 	for _, e := range p.Edits {
 		for key, v := range e.templates() {
 			for _, ref := range paramRefs(v) {
 				if !declared[ref.name] {
-					errs = append(errs, &ParseError{File: name, Line: e.lines[key], Err: fmt.Errorf("%w: [edit %s] %s uses ${%s}, which params does not list", ErrParam, e.Name, key, ref.name)})
+					ps.errs = append(ps.errs, &ParseError{File: ps.name, Line: e.lines[key], Err: fmt.Errorf("%w: [edit %s] %s uses ${%s}, which params does not list", ErrParam, e.Name, key, ref.name)})
 				}
 				if ref.err != nil {
-					errs = append(errs, &ParseError{File: name, Line: e.lines[key], Err: fmt.Errorf("%w: [edit %s] %s: %v", ErrParam, e.Name, key, ref.err)})
+					ps.errs = append(ps.errs, &ParseError{File: ps.name, Line: e.lines[key], Err: fmt.Errorf("%w: [edit %s] %s: %v", ErrParam, e.Name, key, ref.err)})
 				}
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return nil, joinErrs(errs)
-	}
-	return p, nil
 }
 
-// templates returns the values that may hold ${PARAM} references, by key.
-func (e *Edit) templates() map[string]string {
-	m := map[string]string{}
-	add := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	add("value", e.Value)
-	add("line", e.Line)
-	add("match", e.Match)
-	add("after", e.After)
-	add("content", e.Content)
-	if e.Kind == KindJSON {
-		add("value", e.JSONText)
+// declared is the set of p's parameters.
+func (p *Patch) declared() map[string]bool {
+	m := make(map[string]bool, len(p.Params))
+	for _, pn := range p.Params {
+		m[pn] = true
 	}
 	return m
-}
-
-func parseEdit(name string, sec *ini.Section, lineOf func(string) int, file0 string) (*Edit, []error) {
-	var errs []error
-	perr := func(key, format string, a ...any) {
-		errs = append(errs, &ParseError{File: file0, Line: lineOf(key), Err: fmt.Errorf("%w: [edit %s] "+format, append([]any{ErrSyntax, name}, a...)...)})
-	}
-	vals := map[string]string{}
-	var order []string
-	for _, k := range sec.Keys() {
-		vals[k.Name()] = k.Value()
-		order = append(order, k.Name())
-	}
-	e := &Edit{Name: name, UID: -1, GID: -1, Comment: "#", lines: map[string]int{}}
-	for _, k := range order {
-		e.lines[k] = lineOf(k)
-	}
-	kind, ok := vals["kind"]
-	if !ok {
-		perr("", "missing key kind")
-		return nil, errs
-	}
-	e.Kind = Kind(kind)
-	allowed, ok := keysByKind[e.Kind]
-	if !ok {
-		kinds := make([]string, 0, len(keysByKind))
-		for k := range keysByKind {
-			kinds = append(kinds, string(k))
-		}
-		sort.Strings(kinds)
-		perr("kind", "unknown kind %q (want one of %s)", kind, strings.Join(kinds, ", "))
-		return nil, errs
-	}
-	allow := map[string]bool{"kind": true, "file": true}
-	for _, k := range allowed {
-		allow[k] = true
-	}
-	for _, k := range order {
-		if !allow[k] {
-			perr(k, "unknown key %q for kind %s (want %s)", k, kind, strings.Join(append([]string{"file"}, allowed...), ", "))
-		}
-	}
-	need := func(k string) string {
-		v, ok := vals[k]
-		if !ok {
-			perr("", "kind %s needs key %s", kind, k)
-		}
-		return v
-	}
-	file, ok := vals["file"]
-	if !ok {
-		perr("", "missing key file")
-	} else if err := checkRel(file); err != nil {
-		errs = append(errs, &ParseError{File: file0, Line: lineOf("file"), Err: fmt.Errorf("[edit %s] file: %w", name, err)})
-	} else {
-		e.File = path.Clean(file)
-	}
-	boolKey := func(k string) bool {
-		v, ok := vals[k]
-		if !ok {
-			return false
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			perr(k, "%s = %q: want true or false", k, v)
-		}
-		return b
-	}
-	e.Create = boolKey("create")
-	e.Recursive = boolKey("recursive")
-	if v, ok := vals["missing"]; ok {
-		switch v {
-		case "add":
-			e.Add = true
-		case "error":
-		default:
-			perr("missing", "missing = %q: want add or error", v)
-		}
-	}
-	if v, ok := vals["position"]; ok {
-		if v != "end" {
-			perr("position", "position = %q: want end", v)
-		}
-		if _, ok := vals["after"]; ok {
-			perr("position", "after and position exclude each other")
-		}
-		e.Position = v
-	}
-	e.After = vals["after"]
-	switch e.Kind {
-	case KindINI:
-		e.Section = vals["section"]
-		e.Key = need("key")
-		e.Value = need("value")
-	case KindEnv:
-		e.Key = need("key")
-		e.Value = need("value")
-		if e.Key != "" && !paramName.MatchString(e.Key) {
-			perr("key", "key %q is not a variable name", e.Key)
-		}
-	case KindLine:
-		e.Line = need("line")
-		e.Match = vals["match"]
-		if strings.ContainsAny(e.Line, "\r\n") {
-			perr("line", "line must be one line; use kind block for several")
-		}
-		if v, ok := vals["sizes"]; ok {
-			if !sizeDialects[v] {
-				perr("sizes", "sizes = %q: want %s, %s or %s", v, SizesBytes, SizesClamd, SizesRspamd)
-			}
-			e.Sizes = v
-		}
-	case KindBlock:
-		e.Content = multiline(need("content"))
-		if c, ok := vals["comment"]; ok {
-			if strings.TrimSpace(c) == "" || strings.ContainsAny(c, "\r\n") {
-				perr("comment", "comment = %q: want a comment prefix such as # or //", c)
-			}
-			e.Comment = c
-		}
-		if e.After == "" && e.Position == "" {
-			perr("", "kind block needs after = REGEX or position = end, for where the block goes the first time")
-		}
-	case KindFile:
-		c, hasC := vals["content"]
-		s, hasS := vals["source"]
-		switch {
-		case hasC && hasS:
-			perr("source", "content and source exclude each other")
-		case !hasC && !hasS:
-			perr("", "kind file needs content or source")
-		}
-		e.Content, e.Source = multiline(c), s
-		if hasS {
-			if err := checkRel(s); err != nil {
-				perr("source", "source: %v", err)
-			}
-		}
-		e.Perm = 0o644
-		if v, ok := vals["mode"]; ok {
-			if !modeValue.MatchString(v) {
-				perr("mode", "mode = %q: want octal permissions such as 0644", v)
-			} else {
-				m, _ := strconv.ParseUint(v, 8, 32)
-				e.Perm = uint32(m)
-			}
-		}
-	case KindMode:
-		v, hasMode := vals["mode"]
-		o, hasOwner := vals["owner"]
-		if !hasMode && !hasOwner {
-			perr("", "kind mode needs mode, owner or both")
-		}
-		if hasMode {
-			if !modeValue.MatchString(v) {
-				perr("mode", "mode = %q: want octal permissions such as 0775", v)
-			} else {
-				m, _ := strconv.ParseUint(v, 8, 32)
-				e.Perm, e.HasPerm = uint32(m), true
-			}
-		}
-		if hasOwner {
-			m := ownerValue.FindStringSubmatch(o)
-			if m == nil {
-				perr("owner", "owner = %q: want UID or UID:GID (numbers: names differ inside the containers)", o)
-			} else {
-				e.UID, _ = strconv.Atoi(m[1])
-				if m[2] != "" {
-					e.GID, _ = strconv.Atoi(m[2])
-				}
-			}
-		}
-	case KindJSON:
-		p := need("path")
-		e.JSONText = need("value")
-		if p != "" {
-			jp, err := parseJSONPath(p)
-			if err != nil {
-				perr("path", "path = %q: %v", p, err)
-			}
-			e.Path = jp
-		}
-	}
-	// Regexps without parameters are checked now; the others once bound.
-	for _, k := range []string{"match", "after"} {
-		if v := vals[k]; v != "" && len(paramRefs(v)) == 0 {
-			if _, err := regexp.Compile(v); err != nil {
-				perr(k, "%s: %v", k, err)
-			}
-		}
-	}
-	return e, errs
-}
-
-// multiline normalises a """ value: the newline right after the opening
-// quotes is not part of the content, the one before the closing quotes is.
-func multiline(v string) string {
-	v = strings.TrimPrefix(v, "\r")
-	return strings.TrimPrefix(v, "\n")
-}
-
-// checkRel refuses paths that could leave the mailcow dir before any
-// symlink is looked at.
-func checkRel(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("%w: empty path", ErrUnsafePath)
-	case strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`):
-		return fmt.Errorf("%w: %q is absolute; write it relative to the mailcow dir", ErrUnsafePath, p)
-	case strings.ContainsRune(p, 0):
-		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafePath, p)
-	}
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." {
-			return fmt.Errorf("%w: %q goes up a directory (..)", ErrUnsafePath, p)
-		}
-	}
-	if c := path.Clean(p); c == "." {
-		return fmt.Errorf("%w: %q names the mailcow dir itself", ErrUnsafePath, p)
-	}
-	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 func TestParamTypes(t *testing.T) {
@@ -100,7 +102,7 @@ func TestParsePatchTypes(t *testing.T) {
 		"check missing": {head + "[types]\nN = count\n" + edit + "[check c]\nfile = f\n", "[check c] missing key kind"},
 	} {
 		_, err := Parse("x.ini", []byte(tc.src))
-		if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrUnsafePath) || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, ErrSyntax) && !errors.Is(err, fsx.ErrUnsafePath) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v\nwant %q", name, err, tc.want)
 		}
 	}

@@ -148,39 +148,12 @@ func (r *replayer) containing(ctx context.Context, commit string) (map[string]bo
 	return m, nil
 }
 
-// nearest returns up to n candidates closest to name: those sharing its
-// prefix first, then by edit distance, only reasonably close ones.
+// nearest returns up to n tag names closest to name; of two as close,
+// the newer release name first.
 func nearest(name string, candidates []string, n int) []string {
-	type scored struct {
-		s string
-		d int
-	}
-	var out []scored
-	limit := max(3, len(name)/2)
-	for _, c := range candidates {
-		d := suggest.Levenshtein(name, c)
-		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
-			d = min(d, 1)
-		}
-		if d <= limit {
-			out = append(out, scored{c, d})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].d != out[j].d {
-			return out[i].d < out[j].d
-		}
-		// 2026-04: 2026-05 and 2026-03 before 2026-09.
-		if ci, cj := charGap(name, out[i].s), charGap(name, out[j].s); ci != cj {
-			return ci < cj
-		}
-		return out[i].s > out[j].s // newer release names first
-	})
-	var names []string
-	for i := 0; i < len(out) && i < n; i++ {
-		names = append(names, out[i].s)
-	}
-	return names
+	newest := append([]string(nil), candidates...)
+	sort.Sort(sort.Reverse(sort.StringSlice(newest)))
+	return suggest.Nearest(name, newest, n)
 }
 
 func firstN(s []string, n int) []string {
@@ -188,15 +161,4 @@ func firstN(s []string, n int) []string {
 		return append(s[:n:n], "…")
 	}
 	return s
-}
-
-// charGap is how far apart a and b are at their first differing byte.
-func charGap(a, b string) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			d := int(a[i]) - int(b[i])
-			return max(d, -d)
-		}
-	}
-	return 0
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // Version is the manifest format this package writes and reads.
@@ -34,34 +36,10 @@ const (
 type Mode uint32
 
 // FileMode returns m as an fs.FileMode.
-func (m Mode) FileMode() fs.FileMode {
-	fm := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		fm |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= fs.ModeSticky
-	}
-	return fm
-}
+func (m Mode) FileMode() fs.FileMode { return fsx.FileMode(uint32(m)) }
 
 // ModeOf returns the [Mode] of an fs.FileMode.
-func ModeOf(fm fs.FileMode) Mode {
-	m := Mode(fm.Perm())
-	if fm&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if fm&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if fm&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	return m
-}
+func ModeOf(fm fs.FileMode) Mode { return Mode(fsx.UnixMode(fm)) }
 
 func (m Mode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
 
@@ -138,10 +116,6 @@ func (m *Manifest) Entry(rel string) *Entry {
 // ErrBadManifest is wrapped by every error about a manifest's content.
 var ErrBadManifest = errors.New("bad manifest")
 
-// ErrUnsafePath is wrapped by errors about a path that could lead outside
-// the mailcow dir.
-var ErrUnsafePath = errors.New("path leads outside the mailcow dir")
-
 var (
 	shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	idRE  = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[1-9][0-9]{0,5})?$`)
@@ -151,27 +125,21 @@ var (
 // from the command line can never name a path outside the store.
 func ValidID(id string) bool { return idRE.MatchString(id) }
 
-// CheckRel checks that rel is a clean relative slash path that stays
-// inside the directory it is relative to.
-func CheckRel(rel string) error {
+// checkRel checks that rel is a path a snapshot may hold: one that stays
+// inside the mailcow dir ([fsx.CheckRel]), written the one way a
+// snapshot writes it (clean, no backslash), and not inside .git, which
+// is git's and never restored.
+func checkRel(rel string) error {
+	if err := fsx.CheckRel(rel); err != nil {
+		return err
+	}
 	switch {
-	case rel == "" || rel == ".":
-		return fmt.Errorf("%q: empty path: %w", rel, ErrUnsafePath)
-	case strings.HasPrefix(rel, "/"):
-		return fmt.Errorf("%q: absolute path: %w", rel, ErrUnsafePath)
-	case strings.ContainsRune(rel, 0) || strings.Contains(rel, "\\"):
-		return fmt.Errorf("%q: NUL or backslash in path: %w", rel, ErrUnsafePath)
-	}
-	for _, c := range strings.Split(rel, "/") {
-		if c == ".." {
-			return fmt.Errorf("%q: contains ..: %w", rel, ErrUnsafePath)
-		}
-	}
-	if path.Clean(rel) != rel {
-		return fmt.Errorf("%q: not a clean path (want %q): %w", rel, path.Clean(rel), ErrUnsafePath)
-	}
-	if c := strings.SplitN(rel, "/", 2)[0]; c == ".git" {
-		return fmt.Errorf("%q: inside .git: %w", rel, ErrUnsafePath)
+	case strings.Contains(rel, "\\"):
+		return fmt.Errorf("path %w: %q holds a backslash", fsx.ErrUnsafePath, rel)
+	case path.Clean(rel) != rel:
+		return fmt.Errorf("path %w: %q is not a clean path (want %q)", fsx.ErrUnsafePath, rel, path.Clean(rel))
+	case strings.SplitN(rel, "/", 2)[0] == ".git":
+		return fmt.Errorf("path %w: %q is inside .git", fsx.ErrUnsafePath, rel)
 	}
 	return nil
 }
@@ -195,7 +163,7 @@ func parseManifest(name string, data []byte) (*Manifest, error) {
 		return nil, bad("id %q is not a snapshot ID like 20260101T120000Z", m.ID)
 	}
 	for i, d := range append(append([]string(nil), m.Paths...), m.Dirs...) {
-		if err := CheckRel(d); err != nil {
+		if err := checkRel(d); err != nil {
 			return nil, bad("paths/dirs[%d]: %v", i, err)
 		}
 	}
@@ -203,7 +171,7 @@ func parseManifest(name string, data []byte) (*Manifest, error) {
 	links := map[string]bool{}
 	for i, e := range m.Entries {
 		where := fmt.Sprintf("entries[%d] %q", i, e.Path)
-		if err := CheckRel(e.Path); err != nil {
+		if err := checkRel(e.Path); err != nil {
 			return nil, bad("%s: %v", where, err)
 		}
 		if seen[e.Path] {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
@@ -117,29 +116,14 @@ func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
 	return out, nil
 }
 
-// nearest returns up to n entry paths closest to p by edit distance to
-// the whole path or, for someone who typed only a file name, to its base.
+// nearest returns up to n entry paths closest to p, as a whole path or,
+// for someone who typed only a file name, by its base.
 func nearest(p string, es []Entry, n int) []string {
-	type cand struct {
-		path string
-		d    int
+	paths := make([]string, len(es))
+	for i, e := range es {
+		paths[i] = e.Path
 	}
-	var cs []cand
-	for _, e := range es {
-		d := min(suggest.Levenshtein(p, e.Path), suggest.Levenshtein(p, path.Base(e.Path)))
-		cs = append(cs, cand{e.Path, d})
-	}
-	sort.SliceStable(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].path < cs[j].path
-	})
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].path)
-	}
-	return out
+	return suggest.NearestPath(p, paths, n)
 }
 
 // CheckPath refuses rel as [Restore] does: absolute, with .., or below a
@@ -159,7 +143,7 @@ func CheckPath(mailcowDir, rel string) error {
 // root (the mailcow dir with its own links resolved). Missing parents are
 // fine: they are created as real directories.
 func checkSafe(root, mailcowDir, rel string) error {
-	if err := CheckRel(rel); err != nil {
+	if err := checkRel(rel); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	comps := strings.Split(rel, "/")
@@ -176,10 +160,10 @@ func checkSafe(root, mailcowDir, rel string) error {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			res, err := filepath.EvalSymlinks(abs)
 			if err != nil {
-				return fmt.Errorf("restore %q: parent %s is a link that does not resolve: %w", rel, d, ErrUnsafePath)
+				return fmt.Errorf("restore %q: parent %s is a link that does not resolve: it may lead %w", rel, d, fsx.ErrUnsafePath)
 			}
 			if _, ok := inside(root, res); !ok {
-				return fmt.Errorf("restore %q: parent %s is a link to %s: %w", rel, d, res, ErrUnsafePath)
+				return fmt.Errorf("restore %q: parent %s is a link to %s: it leads %w", rel, d, res, fsx.ErrUnsafePath)
 			}
 			fi, err = os.Stat(abs)
 			if err != nil {

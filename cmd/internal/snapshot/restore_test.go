@@ -235,7 +235,7 @@ func TestRestoreRefusesPathsLeavingTheMailcowDir(t *testing.T) {
 			if err := os.Symlink(outside, filepath.Join(dir, "data/conf/evil")); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrUnsafePath},
+		}, fsx.ErrUnsafePath},
 		{"grandparent links outside", "data/conf/evil2/sub/x", func(t *testing.T, dir string) {
 			if err := os.Mkdir(filepath.Join(outside, "sub"), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				t.Fatal(err)
@@ -243,12 +243,12 @@ func TestRestoreRefusesPathsLeavingTheMailcowDir(t *testing.T) {
 			if err := os.Symlink(outside, filepath.Join(dir, "data/conf/evil2")); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrUnsafePath},
+		}, fsx.ErrUnsafePath},
 		{"parent link dangling", "data/conf/gone/x", func(t *testing.T, dir string) {
 			if err := os.Symlink("/nonexistent/mcupdate", filepath.Join(dir, "data/conf/gone")); err != nil {
 				t.Fatal(err)
 			}
-		}, ErrUnsafePath},
+		}, fsx.ErrUnsafePath},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, store := newMailcow(t)

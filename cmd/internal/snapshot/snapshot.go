@@ -162,7 +162,7 @@ func checkOptions(opt *Options) error {
 		opt.Dirs = DefaultDirs
 	}
 	for _, p := range append(append([]string(nil), opt.Paths...), opt.Dirs...) {
-		if err := CheckRel(p); err != nil {
+		if err := checkRel(p); err != nil {
 			return fmt.Errorf("snapshot paths: %w", err)
 		}
 	}

@@ -1,5 +1,7 @@
-// Package editdist measures how far apart two names are, for "did you
-// mean" hints: an unknown patch, tag, snapshot path or compose service.
+// Package suggest finds the known names nearest to an unknown one, for
+// "did you mean" hints: an unknown patch, tag, snapshot path or compose
+// service. Every hint uses the one rule here ([Distance], [MaxDistance],
+// the ranking of [Nearest]), so they agree on what counts as close.
 package suggest
 
 // Levenshtein returns the number of single-byte insertions, deletions and

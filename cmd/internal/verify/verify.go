@@ -430,19 +430,8 @@ func Home(rel string, byFile map[string][]string) string {
 	return ""
 }
 
+// nearest is the candidate closest to name, or "".
 func nearest(name string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		d := suggest.Levenshtein(name, c)
-		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
-			d = min(d, 2)
-		}
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD > max(3, len(name)/3) {
-		return ""
-	}
-	return best
+	n, _ := suggest.Closest(name, candidates)
+	return n
 }

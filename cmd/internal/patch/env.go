@@ -3,120 +3,50 @@ package patch
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// iniHeader is a section header line; php-fpm keys such as
-// php_admin_value[memory_limit] start with a letter, so they never match.
-var iniHeader = regexp.MustCompile(`^\s*\[([^\]]*)\]\s*(?:[;#].*)?$`)
+// KindEnv sets a variable in a shell variables file (mailcow.conf).
+const KindEnv Kind = "env"
 
-func isComment(b string) bool {
-	t := strings.TrimLeft(b, " \t")
-	return t == "" || t[0] == ';' || t[0] == '#'
+func init() { register(KindEnv, envKind{}) }
+
+type envKind struct{}
+
+func (envKind) keys() []string { return []string{"key", "value", "missing", "create"} }
+
+func (envKind) parse(e *Edit, s *editSection) {
+	e.Key = s.need("key")
+	e.Value = s.need("value")
+	if e.Key != "" && !paramName.MatchString(e.Key) {
+		s.errorf("key", "key %q is not a variable name", e.Key)
+	}
 }
 
-// iniKeyAt returns the key of an ini line and where its value starts and
-// ends, or ok=false for a line that sets no key.
-func iniKeyAt(b string) (key string, vstart, vend int, ok bool) {
-	if isComment(b) || iniHeader.MatchString(b) {
-		return "", 0, 0, false
+func (envKind) check(be *boundEdit, c *binding) { checkKeyValue(be, c) }
+
+func (envKind) apply(s string, be *boundEdit) (string, error) { return editEnv(s, be) }
+
+func (envKind) template(e *Edit) string { return e.Value }
+
+func (envKind) found(_ *Patch, e *Edit, content string, exists bool, _ func(string) []string) ([]string, error) {
+	if exists {
+		if v, ok := envLookup(content, e.Key); ok {
+			return []string{v}, nil
+		}
 	}
-	eq := strings.IndexByte(b, '=')
-	if eq < 0 {
-		return "", 0, 0, false
-	}
-	key = strings.TrimSpace(b[:eq])
-	vstart = eq + 1
-	for vstart < len(b) && (b[vstart] == ' ' || b[vstart] == '\t') {
-		vstart++
-	}
-	vend = len(strings.TrimRight(b, " \t"))
-	if vend < vstart {
-		vend = vstart
-	}
-	return key, vstart, vend, key != ""
+	return nil, nil
 }
 
-// iniStyle is how the file writes "key = value": the first key line's
-// spacing around '=', or " = " for a file without one.
-func iniStyle(ls []string) string {
+func (envKind) governed(be *boundEdit, ls []string) []string {
+	var out []string
 	for _, l := range ls {
-		b := body(l)
-		if key, vstart, _, ok := iniKeyAt(b); ok {
-			i := strings.Index(b, key) + len(key)
-			return b[i:vstart]
+		t := strings.TrimPrefix(strings.TrimLeft(body(l), " \t"), "export ")
+		if strings.HasPrefix(t, be.Key+"=") {
+			out = append(out, body(l))
 		}
 	}
-	return " = "
-}
-
-// editINI sets key in section (empty section: before the first header).
-// Every occurrence of the key in the section is set, so the value holds
-// whichever one the reader lets win.
-func editINI(s string, be *boundEdit) (string, error) {
-	ls := splitLines(s)
-	type span struct{ from, to int } // lines after the header, up to the next
-	var spans []span
-	cur := -1
-	open := be.Section == ""
-	if open {
-		cur = 0
-	}
-	for i, l := range ls {
-		m := iniHeader.FindStringSubmatch(body(l))
-		if m == nil {
-			continue
-		}
-		if cur >= 0 {
-			spans = append(spans, span{cur, i})
-			cur = -1
-		}
-		if !open && strings.TrimSpace(m[1]) == be.Section {
-			cur = i + 1
-		}
-		if open {
-			break
-		}
-	}
-	if cur >= 0 {
-		spans = append(spans, span{cur, len(ls)})
-	}
-	if len(spans) == 0 {
-		return "", missing("section [%s]", be.Section)
-	}
-	found := false
-	for _, sp := range spans {
-		for i := sp.from; i < sp.to; i++ {
-			b := body(ls[i])
-			key, vs, ve, ok := iniKeyAt(b)
-			if !ok || key != be.Key {
-				continue
-			}
-			found = true
-			if b[vs:ve] != be.value {
-				ls[i] = setBody(ls[i], b[:vs]+be.value+b[ve:])
-			}
-		}
-	}
-	if found {
-		return strings.Join(ls, ""), nil
-	}
-	where := "before the first section"
-	if be.Section != "" {
-		where = "in section [" + be.Section + "]"
-	}
-	if !be.Add {
-		return "", missing("key %s %s", be.Key, where)
-	}
-	last := spans[len(spans)-1]
-	at := last.from
-	for i := last.from; i < last.to; i++ {
-		if strings.TrimSpace(body(ls[i])) != "" {
-			at = i + 1
-		}
-	}
-	return strings.Join(insertLines(ls, at, []string{be.Key + iniStyle(ls) + be.value}, fileEOL(ls)), ""), nil
+	return out
 }
 
 // envValue splits the text after "KEY=" into the value (quotes included)
@@ -232,66 +162,6 @@ func editEnv(s string, be *boundEdit) (string, error) {
 	return strings.Join(out, ""), nil
 }
 
-// Setting is one key a file sets, as the ini and env editors find it.
-type Setting struct {
-	// Section is the ini section the key is in; "" before the first
-	// header, and always in an env file.
-	Section string
-	Key     string
-	// Value is the value without its quotes and without a trailing
-	// comment.
-	Value string
-	// Line is 1-based.
-	Line int
-}
-
-// ReadINI returns the keys of an ini file (php.ini, a php-fpm pool file)
-// in file order, found as the ini editor finds them, so that a check and
-// the patch that fixes what it finds agree on what the file says. A
-// value's trailing ; comment and its double quotes are dropped, as PHP's
-// ini reader drops them. Keys under a header with an empty name ("[]")
-// are left out.
-func ReadINI(data []byte) []Setting {
-	var out []Setting
-	section, headed := "", false
-	for i, l := range splitLines(string(data)) {
-		b := body(l)
-		if m := iniHeader.FindStringSubmatch(b); m != nil {
-			section, headed = strings.TrimSpace(m[1]), true
-			continue
-		}
-		key, vs, ve, ok := iniKeyAt(b)
-		// Keys under a header without a name are in no section the
-		// editor can address: left out, as it leaves them.
-		if !ok || headed && section == "" {
-			continue
-		}
-		out = append(out, Setting{Section: section, Key: key, Value: iniValue(b[vs:ve]), Line: i + 1})
-	}
-	return out
-}
-
-// iniValue drops a ; comment outside double quotes, then the quotes.
-func iniValue(v string) string {
-	quoted := false
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '"':
-			quoted = !quoted
-		case ';':
-			if !quoted {
-				v = v[:i]
-				i = len(v)
-			}
-		}
-	}
-	v = strings.TrimSpace(v)
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	return v
-}
-
 // ReadEnv returns the assignments of a shell-style variables file
 // (mailcow.conf) in file order, found as the env editor finds them
 // (`KEY=value`, `export KEY=value`; comment lines and the lines inside a
@@ -335,4 +205,30 @@ func isShellName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// envLookup returns the value of the shell variable key (the last
+// assignment, unquoted); a file with broken quoting has none.
+func envLookup(s, key string) (string, bool) {
+	inside, err := shellLines(s)
+	if err != nil {
+		return "", false
+	}
+	var v string
+	found := false
+	for i, l := range splitLines(s) {
+		if inside[i] {
+			continue
+		}
+		t := strings.TrimLeft(body(l), " \t")
+		t = strings.TrimLeft(strings.TrimPrefix(t, "export "), " \t")
+		if after, ok := strings.CutPrefix(t, key+"="); ok {
+			val, _ := envValue(after)
+			if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+				val = val[1 : len(val)-1]
+			}
+			v, found = val, true
+		}
+	}
+	return v, found
 }

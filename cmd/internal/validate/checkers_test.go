@@ -60,25 +60,53 @@ type checker struct {
 // order the report lists them.
 var mailcowCheckers = []*checker{postfixChecker, rspamdChecker, dovecotChecker, phpfpmChecker, clamdChecker}
 
-// missingBin returns the first of c's programs not on PATH.
+// sbinDirs hold most checkers, and are not on a Debian user's PATH.
+var sbinDirs = []string{"/usr/sbin", "/sbin"}
+
+// lookBin finds a program on PATH or in sbinDirs.
+func lookBin(name string) (string, bool) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, true
+	}
+	for _, d := range sbinDirs {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// missingBin returns the first of c's programs not installed.
 func (c *checker) missingBin() string {
 	for _, b := range c.bins {
-		if _, err := exec.LookPath(b); err != nil {
+		if _, ok := lookBin(b); !ok {
 			return b
 		}
 	}
 	return ""
 }
 
-// usable says why c cannot run here, or "".
-func (c *checker) usable() string {
+// usable says why c cannot run here, or "". Under CI (CI set), where
+// .ci/run installs the checkers, a missing program or packaged file
+// fails the test instead; a missing network namespace (a container
+// that forbids unshare) does not.
+func (c *checker) usable(t testing.TB) string {
+	t.Helper()
+	missing := ""
 	if b := c.missingBin(); b != "" {
-		return fmt.Sprintf("%s is not installed (.ci/run installs the Debian packages of the checkers)", b)
+		missing = fmt.Sprintf("%s is not installed (.ci/run installs the Debian packages of the checkers)", b)
 	}
 	for _, f := range c.files {
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Sprintf("%s's packaged configuration is missing: %v", c.service, err)
+		if _, err := os.Stat(f); err != nil && missing == "" {
+			missing = fmt.Sprintf("%s's packaged configuration is missing: %v", c.service, err)
 		}
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %s", c.service, missing)
+		}
+		return missing
 	}
 	if c.netns && netnsPrefix() == nil {
 		return fmt.Sprintf("%s resolves host names while it loads its configuration and no network namespace is available here (unshare -n / unshare -rn failed): it would touch the network", c.service)
@@ -110,6 +138,9 @@ func netnsPrefix() []string {
 // harness checked for it.
 func runTool(t testing.TB, isolate bool, env []string, name string, args ...string) (exitOK bool, out string) {
 	t.Helper()
+	if p, ok := lookBin(name); ok {
+		name = p
+	}
 	argv := append([]string{name}, args...)
 	if isolate {
 		argv = append(append([]string{}, netnsPrefix()...), argv...)
@@ -442,10 +473,10 @@ var phpFPMName struct {
 func phpFPM() string {
 	phpFPMName.once.Do(func() {
 		phpFPMName.name = "php-fpm"
-		if _, err := exec.LookPath("php-fpm"); err == nil {
+		if _, ok := lookBin("php-fpm"); ok {
 			return
 		}
-		for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		for _, dir := range append(filepath.SplitList(os.Getenv("PATH")), sbinDirs...) {
 			ms, _ := filepath.Glob(filepath.Join(dir, "php-fpm[0-9]*"))
 			if len(ms) > 0 {
 				phpFPMName.name = filepath.Base(ms[len(ms)-1])
@@ -582,7 +613,7 @@ func TestCheckersRejectWhatIsBroken(t *testing.T) {
 	for _, c := range mailcowCheckers {
 		t.Run(c.service, func(t *testing.T) {
 			t.Parallel()
-			if why := c.usable(); why != "" {
+			if why := c.usable(t); why != "" {
 				t.Skip(why)
 			}
 			dir := t.TempDir()
@@ -616,7 +647,7 @@ func TestCheckersRejectWhatIsBroken(t *testing.T) {
 	}
 	t.Run("nginx-mailcow", func(t *testing.T) {
 		t.Parallel()
-		if why := nginxChecker.usable(); why != "" {
+		if why := nginxChecker.usable(t); why != "" {
 			t.Skip(why)
 		}
 		stage := t.TempDir()
@@ -639,7 +670,7 @@ func TestCheckersRejectWhatIsBroken(t *testing.T) {
 	})
 	t.Run("unbound-mailcow", func(t *testing.T) {
 		t.Parallel()
-		if why := unboundChecker.usable(); why != "" {
+		if why := unboundChecker.usable(t); why != "" {
 			t.Skip(why)
 		}
 		stage := t.TempDir()

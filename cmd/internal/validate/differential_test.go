@@ -179,16 +179,21 @@ func TestShippedPatchesDifferential(t *testing.T) {
 
 	usable := map[*checker]bool{}
 	for _, c := range mailcowCheckers {
-		if why := c.usable(); why != "" {
+		if why := c.usable(t); why != "" {
 			t.Logf("%s: not checked: %s", c.service, why)
 			continue
 		}
 		usable[c] = true
 	}
+	if len(usable) == 0 {
+		t.Skip("no packaged checker is installed (.ci/run installs them)")
+	}
 	vs := &verdicts{cache: t.TempDir(), runs: map[string]*onceVerdict{}}
 	accepted := map[string]map[string]bool{} // checker → releases it accepts unpatched
+	having := map[string]map[string]bool{}   // checker → releases with files of its service
 	for _, c := range mailcowCheckers {
 		accepted[c.service] = map[string]bool{}
+		having[c.service] = map[string]bool{}
 	}
 	n := &tally{comparisons: map[string]int{}, breaks: map[string]int{},
 		patches: map[string]bool{}, releases: map[string]bool{}}
@@ -237,11 +242,12 @@ func TestShippedPatchesDifferential(t *testing.T) {
 							}
 							if v, ran := vs.judge(t, c, dir); ran {
 								before[c] = v
+								n.mu.Lock()
+								having[c.service][tag] = true
 								if v.ok {
-									n.mu.Lock()
 									accepted[c.service][tag] = true
-									n.mu.Unlock()
 								}
+								n.mu.Unlock()
 							}
 						}
 						res, err := patch.Apply(fsx.Real{}, dir, []*patch.Bound{b}, patch.ModeApply)
@@ -309,8 +315,8 @@ func TestShippedPatchesDifferential(t *testing.T) {
 	var per []string
 	for _, c := range mailcowCheckers {
 		total += n.comparisons[c.service]
-		per = append(per, fmt.Sprintf("%s %d (accepts %d of %d releases unpatched, rejected %d broken files)",
-			c.service, n.comparisons[c.service], len(accepted[c.service]), len(tags), n.breaks[c.service]))
+		per = append(per, fmt.Sprintf("%s %d (accepts the unpatched files of %d of the %d releases that have them, rejected %d broken files)",
+			c.service, n.comparisons[c.service], len(accepted[c.service]), len(having[c.service]), n.breaks[c.service]))
 	}
 	sort.Strings(unchecked)
 	t.Logf("%d patched/unpatched comparisons over %d patches and %d releases, %d distinct checker runs: %s",

@@ -199,7 +199,87 @@ func TestShippedPatchesDifferential(t *testing.T) {
 		patches: map[string]bool{}, releases: map[string]bool{}}
 	var unchecked []string
 
+	// exercise applies bs together to a release's files and compares
+	// each checker of cs on the tree before and after; prove also breaks
+	// every patched file a checker reads.
+	exercise := func(t *testing.T, tag, what string, bs []*patch.Bound, cs []*checker, prove bool) {
+		t.Parallel()
+		dir := t.TempDir()
+		stageRelease(t, filepath.Join(up, tag), dir)
+		before := map[*checker]verdict{}
+		for _, c := range cs {
+			if !usable[c] {
+				continue
+			}
+			if v, ran := vs.judge(t, c, dir); ran {
+				before[c] = v
+				n.mu.Lock()
+				having[c.service][tag] = true
+				if v.ok {
+					accepted[c.service][tag] = true
+				}
+				n.mu.Unlock()
+			}
+		}
+		res, err := patch.Apply(fsx.Real{}, dir, bs, patch.ModeApply)
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		for _, pr := range res.Patches {
+			if pr.Err != nil {
+				t.Fatalf("apply: %v", pr.Err)
+			}
+		}
+		n.mu.Lock()
+		for _, b := range bs {
+			n.patches[b.Name] = true
+		}
+		n.releases[tag] = true
+		n.mu.Unlock()
+		for _, c := range cs {
+			old, ok := before[c]
+			if !ok {
+				continue
+			}
+			v, _ := vs.judge(t, c, dir)
+			n.add(n.comparisons, c.service)
+			if old.ok && !v.ok {
+				t.Errorf("%s: %s accepts %s's unpatched files but rejects the patched ones:\n%s", what, c.service, tag, v.out)
+			}
+			if nw := newWarnings(old.warnings, v.warnings); old.ok && len(nw) > 0 {
+				t.Errorf("%s: %s warns about %s's patched files, not the unpatched ones:\n%s", what, c.service, tag, strings.Join(nw, "\n"))
+			}
+			if !prove || !old.ok {
+				continue
+			}
+			// The proof that the checker read what the patch wrote:
+			// each of those files, broken.
+			for _, b := range bs {
+				for _, f := range b.Files() {
+					if !c.reads(f) {
+						continue
+					}
+					p := filepath.Join(dir, f)
+					s, exists := read(t, p)
+					if !exists {
+						t.Errorf("%s: %s is not there after the patch", what, f)
+						continue
+					}
+					write(t, p, c.breakFile(f, s))
+					if bv, _ := vs.judge(t, c, dir); bv.ok {
+						t.Errorf("%s: %s accepts %s broken on purpose: its verdicts say nothing about this file", what, c.service, f)
+					} else {
+						n.add(n.breaks, c.service)
+					}
+					write(t, p, s)
+				}
+			}
+		}
+	}
+
 	t.Run("matrix", func(t *testing.T) {
+		var together []*patch.Bound // the first parameter set of each checked patch
+		togetherCs := map[*checker]bool{}
 		for _, name := range patch.Names(lib) {
 			for i, params := range diffParams[name] {
 				b, err := patch.Bind(lib[name], params)
@@ -219,6 +299,7 @@ func TestShippedPatchesDifferential(t *testing.T) {
 					}
 					if reads {
 						cs = append(cs, c)
+						togetherCs[c] = true
 					}
 				}
 				for _, f := range b.Files() {
@@ -229,80 +310,29 @@ func TestShippedPatchesDifferential(t *testing.T) {
 				if len(cs) == 0 {
 					continue
 				}
+				if i == 0 {
+					together = append(together, b)
+				}
 				for ti, tag := range tags {
-					newest := ti == len(tags)-1
+					what := fmt.Sprintf("%s with %v", name, params)
 					t.Run(fmt.Sprintf("%s/%s/%d", tag, name, i), func(t *testing.T) {
-						t.Parallel()
-						dir := t.TempDir()
-						stageRelease(t, filepath.Join(up, tag), dir)
-						before := map[*checker]verdict{}
-						for _, c := range cs {
-							if !usable[c] {
-								continue
-							}
-							if v, ran := vs.judge(t, c, dir); ran {
-								before[c] = v
-								n.mu.Lock()
-								having[c.service][tag] = true
-								if v.ok {
-									accepted[c.service][tag] = true
-								}
-								n.mu.Unlock()
-							}
-						}
-						res, err := patch.Apply(fsx.Real{}, dir, []*patch.Bound{b}, patch.ModeApply)
-						if err != nil {
-							t.Fatalf("apply: %v", err)
-						}
-						if pr := res.Patches[0]; pr.Err != nil {
-							t.Fatalf("apply: %v", pr.Err)
-						}
-						n.mu.Lock()
-						n.patches[name] = true
-						n.releases[tag] = true
-						n.mu.Unlock()
-						for _, c := range cs {
-							old, ok := before[c]
-							if !ok {
-								continue
-							}
-							v, _ := vs.judge(t, c, dir)
-							n.add(n.comparisons, c.service)
-							if old.ok && !v.ok {
-								t.Errorf("%s with %v: %s accepts %s's unpatched files but rejects the patched ones:\n%s",
-									name, params, c.service, tag, v.out)
-							}
-							if nw := newWarnings(old.warnings, v.warnings); old.ok && len(nw) > 0 {
-								t.Errorf("%s with %v: %s warns about %s's patched files, not the unpatched ones:\n%s",
-									name, params, c.service, tag, strings.Join(nw, "\n"))
-							}
-							if !newest || !old.ok {
-								continue
-							}
-							// The proof that the checker read what the
-							// patch wrote: each of those files, broken.
-							for _, f := range b.Files() {
-								if !c.reads(f) {
-									continue
-								}
-								p := filepath.Join(dir, f)
-								s, exists := read(t, p)
-								if !exists {
-									t.Errorf("%s: %s is not there after the patch", name, f)
-									continue
-								}
-								write(t, p, c.breakFile(f, s))
-								if bv, _ := vs.judge(t, c, dir); bv.ok {
-									t.Errorf("%s: %s accepts %s broken on purpose: its verdicts say nothing about this file", name, c.service, f)
-								} else {
-									n.add(n.breaks, c.service)
-								}
-								write(t, p, s)
-							}
-						}
+						exercise(t, tag, what, []*patch.Bound{b}, cs, ti == len(tags)-1)
 					})
 				}
 			}
+		}
+		// The post hook applies an admin's patches together: so does
+		// this, with every checked shipped patch at once.
+		var cs []*checker
+		for _, c := range mailcowCheckers {
+			if togetherCs[c] {
+				cs = append(cs, c)
+			}
+		}
+		for _, tag := range tags {
+			t.Run(tag+"/all-together", func(t *testing.T) {
+				exercise(t, tag, "every shipped patch together", together, cs, false)
+			})
 		}
 	})
 

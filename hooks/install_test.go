@@ -111,6 +111,7 @@ func newFixture(t *testing.T, prebuilt bool) *fixture {
 	repo := repoRoot(t)
 	copyFile(t, filepath.Join(repo, "install.sh"), filepath.Join(f.src, "install.sh"), 0o755)
 	copyFile(t, filepath.Join(repo, "hooks", "mcupdate.ini"), filepath.Join(f.src, "hooks", "mcupdate.ini"), 0o644)
+	copyFile(t, filepath.Join(repo, "hooks", "update_hook.sh.in"), filepath.Join(f.src, "hooks", "update_hook.sh.in"), 0o644)
 	if prebuilt {
 		writeFile(t, filepath.Join(f.src, "mcupdate"), fmt.Sprintf(`#!/bin/sh
 # fake mcupdate for install_test.go
@@ -569,6 +570,21 @@ func TestInstallRefuses(t *testing.T) {
 			setup:  func(t *testing.T, f *fixture) { removeFile(t, filepath.Join(f.src, "hooks", "mcupdate.ini")) },
 			code:   1,
 			stderr: "default configuration not found",
+		},
+		{
+			name:   "no shim template",
+			setup:  func(t *testing.T, f *fixture) { removeFile(t, filepath.Join(f.src, "hooks", "update_hook.sh.in")) },
+			code:   1,
+			stderr: "shim template not found",
+		},
+		{
+			name: "unknown placeholder in the shim template",
+			setup: func(t *testing.T, f *fixture) {
+				tmpl := filepath.Join(f.src, "hooks", "update_hook.sh.in")
+				writeFile(t, tmpl, readFile(t, tmpl)+"# @NOSUCH@\n", 0o644)
+			},
+			code:   1,
+			stderr: "unknown placeholder @NOSUCH@",
 		},
 		{
 			name:   "no --mailcow-dir",

@@ -367,39 +367,22 @@ func (a *app) finish(err error) int {
 	return exitCode(err)
 }
 
-// flatten lists the errors a multierror (or errors.Join) collected, so
-// each gets its own "mcupdate: error:" line.
+// flatten lists the errors a multierror collected, so each gets its own
+// "mcupdate: error:" line. A list in go-multierror's own format (a
+// bulleted "N errors occurred") is split wherever it is in the chain. A
+// list from errlist.Join is split only when it is err itself: its text is
+// already one error a line, and wrapped ("syslog /dev/log: …") the
+// wrapper's prefix belongs to its first line.
 func flatten(err error) []error {
 	var me *multierror.Error
-	if errors.As(err, &me) {
+	if errors.As(err, &me) && (me.ErrorFormat == nil || error(me) == err) {
 		var out []error
 		for _, e := range me.WrappedErrors() {
 			out = append(out, flatten(e)...)
 		}
 		return out
 	}
-	// errors.Join's text is its errors' texts a line each; fmt.Errorf
-	// with two %w also unwraps to a list, but its text is one message
-	// ("manifest.json: bad manifest: invalid character") that must stay
-	// whole.
-	if j, ok := err.(interface{ Unwrap() []error }); ok && isJoin(err, j.Unwrap()) {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
 	return []error{err}
-}
-
-func isJoin(err error, errs []error) bool {
-	texts := make([]string, 0, len(errs))
-	for _, e := range errs {
-		if e != nil {
-			texts = append(texts, e.Error())
-		}
-	}
-	return err.Error() == strings.Join(texts, "\n")
 }
 
 func (a *app) applyGlobals() {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // The values of [general] on_predicted_loss.
@@ -387,7 +389,7 @@ func (c *Config) parse(data []byte) error {
 			c.NotifyTimeout = d
 		}
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }
 
 // parseSize reads a size in bytes, with an optional K, M or G suffix

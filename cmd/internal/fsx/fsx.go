@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // ErrWriteRefused is returned by a [CheckSystem] for every write.
@@ -495,7 +497,7 @@ func cleanTempsIn(d *os.Root) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }
 
 // inUse reports whether a live writer holds the flock of the temp file

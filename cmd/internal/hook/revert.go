@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
@@ -198,7 +199,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 	for _, k := range kept {
 		s.Details = append(s.Details, "left in place: "+k)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errlist.Join(errs...); err != nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}

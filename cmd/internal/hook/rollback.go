@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
@@ -475,7 +476,7 @@ func (env *Env) stepSchema(ctx context.Context, g *gitx.Runner, p *rollbackPlan,
 		err = fmt.Errorf("%w ($db_version %s at %s, %s now): mailcow migrates its database forward only, and the old code must not run on the new schema", ErrSchemaChange, then, short(p.target), now)
 	default:
 		p.schemaChanged = true
-		why := errors.Join(err1, err2)
+		why := errlist.Join(err1, err2)
 		if why == nil {
 			why = fmt.Errorf("%s is in only one of the commits", InitDBFile)
 		}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
@@ -84,7 +85,7 @@ func Restore(sys fsx.System, store, id, mailcowDir string, paths []string) (*Res
 			errs = append(errs, err)
 		}
 	}
-	return r.res, errors.Join(errs...)
+	return r.res, errlist.Join(errs...)
 }
 
 func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
@@ -111,7 +112,7 @@ func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errlist.Join(errs...)
 	}
 	sortEntries(out)
 	return out, nil

@@ -289,13 +289,10 @@ func keepWorkingWithoutOutput() {
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
-	a.ui = ui.New(stdout, stderr)
+	a.ui = ui.New(stdout, stderr, getenv)
 	// Every line printed hides secret settings; mailcowDir adds the
 	// values of mailcow.conf's secrets once it knows the install.
 	a.ui.Secrets = secret.NewRedactor()
-	if getenv("NO_COLOR") != "" {
-		a.ui.Color = false
-	}
 	fs := flag.NewFlagSet("mcupdate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.g.register(fs, getenv)

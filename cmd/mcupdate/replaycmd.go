@@ -84,7 +84,7 @@ func runReplayCmd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	// Progress and warnings on stderr: stdout is the report.
-	progress := ui.New(a.stderr, a.stderr)
+	progress := ui.New(a.stderr, a.stderr, a.getenv)
 	progress.Color, progress.Quiet, progress.Verbose = a.ui.Color, a.ui.Quiet, a.ui.Verbose
 	var to []string
 	if o.to != "" {

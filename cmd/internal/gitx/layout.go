@@ -333,11 +333,12 @@ func (l *Layout) findObjects() error {
 }
 
 // ownerUID is who git expects to own a repository: the effective user,
-// or for root the user sudo ran as (git's SUDO_UID rule).
-func ownerUID() int {
+// or for root the user sudo ran as (git's SUDO_UID rule, read from the
+// environment git runs with).
+func ownerUID(getenv func(string) string) int {
 	uid := os.Geteuid()
 	if uid == 0 {
-		if s := os.Getenv("SUDO_UID"); s != "" {
+		if s := getenv("SUDO_UID"); s != "" {
 			if n, err := strconv.Atoi(s); err == nil {
 				uid = n
 			}
@@ -370,7 +371,7 @@ func ownedBy(uid int, paths ...string) bool {
 // there and nothing is run; otherwise git itself is asked, since only it
 // knows its safe.directory settings (system, global, command line).
 func (l *Layout) checkOwnership(ctx context.Context, r *Runner) error {
-	uid := ownerUID()
+	uid := ownerUID(r.getenv)
 	if ownedBy(uid, l.WorkTree, l.GitDir, l.GitFile) {
 		return nil
 	}

@@ -131,11 +131,11 @@ func TestNewColour(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("NO_COLOR", tt.noColor)
-			if tt.noColor == "" {
-				os.Unsetenv("NO_COLOR")
+			env := map[string]string{}
+			if tt.noColor != "" {
+				env["NO_COLOR"] = tt.noColor
 			}
-			u := New(tt.out(), tt.errw())
+			u := New(tt.out(), tt.errw(), func(k string) string { return env[k] })
 			if u.Color != tt.want {
 				t.Errorf("Color = %v, want %v", u.Color, tt.want)
 			}
@@ -186,8 +186,8 @@ func TestWidth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("COLUMNS", tt.columns)
-			u := &UI{Out: tt.out, Err: &bytes.Buffer{}}
+			env := map[string]string{"COLUMNS": tt.columns}
+			u := &UI{Out: tt.out, Err: &bytes.Buffer{}, Getenv: func(k string) string { return env[k] }}
 			if got := u.Width(); got != tt.want {
 				t.Errorf("Width = %d, want %d", got, tt.want)
 			}

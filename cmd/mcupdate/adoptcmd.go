@@ -11,9 +11,11 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
 
@@ -77,10 +79,10 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 		blocks += len(it.Blocks)
 	}
 	if blocks == 0 {
-		u.Printf("mcupdate adopt: nothing to adopt: every customization of a tracked file is protected (against upstream %s)", shortHash(plan.Base))
+		u.Printf("mcupdate adopt: nothing to adopt: every customization of a tracked file is protected (against upstream %s)", gitx.Short(plan.Base))
 		return nil
 	}
-	u.Printf("mcupdate adopt in %s: %s in %s against upstream %s", red(dir), plural(blocks, "unprotected customization"), plural(len(plan.Items), "file"), shortHash(plan.Base))
+	u.Printf("mcupdate adopt in %s: %s in %s against upstream %s", red(dir), ui.Count(blocks, "unprotected customization"), ui.Count(len(plan.Items), "file"), gitx.Short(plan.Base))
 	for _, it := range plan.Items {
 		for _, b := range it.Blocks {
 			label := it.File
@@ -154,7 +156,7 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	}
 	u.Printf("")
 	if plan.Unprotected > 0 {
-		u.Warnf("%s cannot be protected automatically: see why above; write a patch of your own for it (patches/README.md)", plural(plan.Unprotected, "customization"))
+		u.Warnf("%s cannot be protected automatically: see why above; write a patch of your own for it (patches/README.md)", ui.Count(plan.Unprotected, "customization"))
 	}
 	if !*write {
 		if len(plan.Writes) > 0 {
@@ -185,7 +187,7 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	if len(left) == 0 {
 		u.Printf("mcupdate adopt: verify lists no unprotected customization now")
 	} else {
-		u.Printf("mcupdate adopt: verify still lists %s as unprotected: %s", plural(len(left), "file"), red(strings.Join(left, ", ")))
+		u.Printf("mcupdate adopt: verify still lists %s as unprotected: %s", ui.Count(len(left), "file"), red(strings.Join(left, ", ")))
 	}
 	if plan.Unprotected > 0 || len(left) > 0 {
 		return errSilent

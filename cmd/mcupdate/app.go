@@ -513,7 +513,7 @@ func (a *app) mailcowDir() (string, error) {
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, unwrapPath(err))}
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, fsx.UnwrapPath(err))}
 	}
 	if !fi.IsDir() {
 		return "", &configError{fmt.Errorf("mailcow dir %s: not a directory", abs)}
@@ -539,14 +539,6 @@ func (a *app) learnSecrets(dir string) *secret.Redactor {
 	a.secrets = secret.NewRedactor(conf)
 	a.ui.Secrets = a.secrets
 	return a.secrets
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // state returns the state directory, read-only with --dry-run.

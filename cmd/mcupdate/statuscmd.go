@@ -22,6 +22,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 const statusHelp = `One screen on the install, read from git, the state dir and the files,
@@ -211,7 +212,7 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 	// The patches, checked as verify checks them.
 	bound, _, err := env.LoadPatches()
 	if err != nil {
-		r.PatchError = firstLineOf(err.Error())
+		r.PatchError = ui.FirstLine(err.Error())
 	} else if len(bound) > 0 {
 		res, _ := patch.Apply(fsx.Check{}, env.MailcowDir, bound, patch.ModeCheck)
 		lib, _ := patch.Library()
@@ -235,7 +236,7 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 					broken++
 					msg := fmt.Sprintf("edit %s: %s: %s", er.Edit, er.File, er.State)
 					if er.Err != nil {
-						msg = firstLineOf(er.Err.Error())
+						msg = ui.FirstLine(er.Err.Error())
 					}
 					sp.Details = append(sp.Details, msg)
 				}
@@ -248,7 +249,7 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 			}
 			if pr.Err != nil && broken == 0 && drift == 0 {
 				sp.InPlace, sp.State = false, "error"
-				sp.Details = append(sp.Details, firstLineOf(pr.Err.Error()))
+				sp.Details = append(sp.Details, ui.FirstLine(pr.Err.Error()))
 			}
 			r.Patches = append(r.Patches, sp)
 		}
@@ -288,7 +289,7 @@ func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
 	// Snapshots.
 	ms, err := snapshot.List(env.SnapshotStore())
 	if err != nil {
-		problem("snapshots: %v", firstLineOf(err.Error()))
+		problem("snapshots: %v", ui.FirstLine(err.Error()))
 	}
 	r.Snapshots.Count = len(ms)
 	if len(ms) > 0 {
@@ -324,12 +325,12 @@ func daemonJSONStatus(ctx context.Context, env *hook.Env) statusDaemonJSON {
 		d.Detail = "missing: the pre hook creates it (update.sh would, and restart Docker)"
 		return d
 	case err != nil:
-		d.Detail = firstLineOf(err.Error())
+		d.Detail = ui.FirstLine(err.Error())
 		return d
 	}
 	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
 	if _, _, err := daemonjson.Ensure(data, req); err != nil {
-		d.Detail = firstLineOf(err.Error()) + ": update.sh stops on it"
+		d.Detail = ui.FirstLine(err.Error()) + ": update.sh stops on it"
 		return d
 	}
 	if d.Missing = daemonjson.Missing(data, req); len(d.Missing) > 0 {
@@ -457,12 +458,5 @@ func orNoCommit(h string) string {
 	if h == "" {
 		return "no commit"
 	}
-	return shortHash(h)
-}
-
-func firstLineOf(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	return gitx.Short(h)
 }

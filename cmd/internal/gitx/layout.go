@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Sentinel errors of [Open]; a [*LayoutError] wraps one of them.
@@ -388,15 +390,10 @@ func (l *Layout) checkOwnership(ctx context.Context, r *Runner) error {
 			}
 		}
 		return &LayoutError{Path: l.WorkTree, Err: ErrUnsafe,
-			Detail: fmt.Sprintf("it belongs to %s, mcupdate runs as uid %d, and git's safe.directory does not list it (git: %s)", owner, uid, firstLine(ge.Stderr)),
+			Detail: fmt.Sprintf("it belongs to %s, mcupdate runs as uid %d, and git's safe.directory does not list it (git: %s)", owner, uid, ui.FirstLine(ge.Stderr)),
 			Fix:    "if you trust it: git config --global --add safe.directory " + l.WorkTree + " (update.sh's git commands need it too)"}
 	}
 	return fmt.Errorf("ask git about %s: %w", l.WorkTree, err)
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }
 
 // shallowBoundary returns the commits CommonDir/shallow lists.

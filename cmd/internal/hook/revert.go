@@ -16,6 +16,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Revert takes the enabled patches' edits out of the mailcow dir, for
@@ -208,7 +209,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 		s.Status, s.Message = StatusOK, "none of the enabled patches' edits is in the mailcow dir"
 	default:
 		s.Status = StatusChanged
-		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), plural(len(reverted)+len(removed), "file"))
+		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), ui.Count(len(reverted)+len(removed), "file"))
 	}
 	if len(kept) > 0 {
 		s.Status = StatusWarning

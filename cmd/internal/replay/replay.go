@@ -383,11 +383,11 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		if r.local.base != "" && r.local.base != r.from.commit {
 			// Replaying the install's files from another release would
 			// judge edits it does not have: refuse, naming its real base.
-			real := short(r.local.base)
+			real := gitx.Short(r.local.base)
 			if tag, err := r.git.run(ctx, r.work, "describe", "--tags", "--exact-match", r.local.base); err == nil && tag != "" {
-				real = tag + " (" + short(r.local.base) + ")"
+				real = tag + " (" + gitx.Short(r.local.base) + ")"
 			}
-			return nil, inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, opt.From, short(r.from.commit), strings.Fields(real)[0])
+			return nil, inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, opt.From, gitx.Short(r.from.commit), strings.Fields(real)[0])
 		}
 	}
 	if err := r.buildAdmin(ctx); err != nil {
@@ -644,13 +644,6 @@ func (r *replayer) warnf(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	r.report.Warnings = append(r.report.Warnings, msg)
 	r.ui.Warnf("%s", msg)
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }

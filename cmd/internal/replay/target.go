@@ -16,6 +16,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
@@ -130,7 +131,7 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 			tr.Findings = append(tr.Findings, f)
 			if f.Risk == risk.High.String() && len(f.Lost) > 0 && !brokenPatch[f.File] {
 				tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindLostLines, File: f.File, Lost: f.Lost,
-					Message: fmt.Sprintf("the merge dropped %d local %s of %s and no patch puts %s back", len(f.Lost), plural(len(f.Lost), "line", "lines"), f.File, plural(len(f.Lost), "it", "them"))})
+					Message: fmt.Sprintf("the merge dropped %d local %s of %s and no patch puts %s back", len(f.Lost), ui.Plural(len(f.Lost), "line", "lines"), f.File, ui.Plural(len(f.Lost), "it", "them"))})
 			}
 		}
 	} else {
@@ -321,7 +322,7 @@ func (r *replayer) deletedCustomized(ctx context.Context, res *updatesh.Result, 
 	var reasons []Reason
 	for _, f := range order {
 		reasons = append(reasons, Reason{Verdict: Broken, Kind: KindFileDeleted, File: f, Lost: lost[f],
-			Message: fmt.Sprintf("upstream deleted %s, which the admin changed; update.sh's conflict clean-up removed it with the admin's %d %s", f, len(lost[f]), plural(len(lost[f]), "line", "lines"))})
+			Message: fmt.Sprintf("upstream deleted %s, which the admin changed; update.sh's conflict clean-up removed it with the admin's %d %s", f, len(lost[f]), ui.Plural(len(lost[f]), "line", "lines"))})
 	}
 	return reasons, nil
 }
@@ -342,13 +343,6 @@ func vanished(c verify.Check) []Reason {
 		out = append(out, Reason{Verdict: Broken, Kind: KindVanishedService, File: risk.OverrideFile, Message: c.Detail})
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func oneLine(s string) string {

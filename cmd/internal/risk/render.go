@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // RenderOptions says how Render lays out a report.
@@ -201,7 +202,7 @@ func (p *printer) table(r *Report) {
 		if d == "." {
 			name = "./"
 		}
-		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, plural(n, "file", "files"))})
+		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, ui.Plural(n, "file", "files"))})
 	}
 	if len(dirs) > 0 {
 		rows = append(rows, row{Low, "", "every changed file: mcupdate diff --full"})

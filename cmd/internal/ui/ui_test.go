@@ -215,3 +215,27 @@ func TestSecretsHiddenInEveryLine(t *testing.T) {
 		t.Errorf("printed:\n%s", s)
 	}
 }
+
+func TestText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"one", "one"},
+		{"first\nsecond", "first"},
+		{"  \n first line \nsecond\n", "first line "},
+	} {
+		if got := FirstLine(tt.in); got != tt.want {
+			t.Errorf("FirstLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got, want := FirstLines("a\nb\nc\nd\n", 3), "a / b / c"; got != want {
+		t.Errorf("FirstLines = %q, want %q", got, want)
+	}
+	for n, want := range map[int]string{0: "0 files", 1: "1 file", 2: "2 files"} {
+		if got := Count(n, "file"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if Plural(1, "it", "them") != "it" || Plural(3, "it", "them") != "them" {
+		t.Error("Plural picks the wrong form")
+	}
+}

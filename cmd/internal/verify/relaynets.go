@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // rspamdDefaultLocal is rspamd's own local_addrs (its conf/options.inc),
@@ -34,7 +36,7 @@ type netEntry struct {
 func checkRelayNetworks(in *mailcowFiles) Check {
 	trusted, notes, err := postfixTrusted(in)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "make the file readable"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "make the file readable"}
 	}
 	if len(trusted) == 0 {
 		c := Check{Status: StatusOK, Detail: "postfix trusts only mailcow's own networks (no mynetworks, no ADDITIONAL_MYNETWORKS)", Items: notes}
@@ -42,7 +44,7 @@ func checkRelayNetworks(in *mailcowFiles) Check {
 	}
 	local, where, lnotes, err := rspamdLocal(in)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "make the file readable"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "make the file readable"}
 	}
 	notes = append(notes, lnotes...)
 	var bad []netEntry

@@ -17,6 +17,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
@@ -173,7 +174,7 @@ func subordinate(file, user string) (start, count int64, note string) {
 	if err != nil {
 		return 0, 0, fmt.Sprintf("%s: %v (only files owned by uid 0 are reported)", file, fsx.UnwrapPath(err))
 	}
-	for i, l := range fileLines(data) {
+	for i, l := range settings.Lines(data) {
 		f := strings.Split(strings.TrimSpace(l), ":")
 		if len(f) != 3 || f[0] != user {
 			continue

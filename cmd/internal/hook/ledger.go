@@ -178,11 +178,7 @@ func blockLine(b ledger.Block, missing []ledger.Line, what string) string {
 		}
 		what = strings.Join(ls, " ")
 	}
-	where := b.File
-	if b.Where != "" {
-		where += " (" + b.Where + ")"
-	}
-	return fmt.Sprintf("%s %s: %s", b.ID, where, what)
+	return ledger.Describe(b.ID, b.File, b.Where, what)
 }
 
 // redactor hides mailcow.conf's secrets and every secret setting.

@@ -86,15 +86,11 @@ func checkLost(opt Options) (Check, []Lost) {
 }
 
 func lostItem(x Lost) string {
-	where := x.File
-	if x.Where != "" {
-		where += " (" + x.Where + ")"
-	}
 	what := strings.Join(x.Lines, " / ")
 	if x.Status == string(ledger.Deleted) {
 		what = "file deleted upstream"
 	}
-	s := fmt.Sprintf("%s %s: %s", x.ID, where, what)
+	s := ledger.Describe(x.ID, x.File, x.Where, what)
 	if x.Update != "" {
 		s += fmt.Sprintf(" (lost in update %s on %s)", x.Update, x.Since.Format("2006-01-02"))
 	}

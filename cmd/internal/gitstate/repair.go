@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // RepairOptions configures [RepairDetached].
@@ -271,10 +272,10 @@ func (o *repo) checkRepairLocks(p *repairPlan) error {
 // config file that cannot be read.
 func (o *repo) writeRepair(w *writer, p *repairPlan) error {
 	res := w.res
-	short := res.Head[:12]
+	short := gitx.Short(res.Head)
 	if p.backup != "" {
 		w.write(o.refPath(p.backup), []byte(p.oldTip.String()+"\n"))
-		w.action("kept the old tip %s of %s as %s (it is not an ancestor of HEAD)", res.OldTip[:12], p.branch, p.backup)
+		w.action("kept the old tip %s of %s as %s (it is not an ancestor of HEAD)", gitx.Short(res.OldTip), p.branch, p.backup)
 	}
 	if !p.hadBranch || p.oldTip != p.head {
 		w.write(o.refPath(p.ref), []byte(res.Head+"\n"))
@@ -282,8 +283,8 @@ func (o *repo) writeRepair(w *writer, p *repairPlan) error {
 		old := plumbing.ZeroHash
 		if p.hadBranch {
 			old = p.oldTip
-			msg = "mcupdate: repair detached HEAD: reset " + p.branch + " from " + res.OldTip[:12] + " to " + short
-			w.action("moved branch %s from %s to %s", p.branch, res.OldTip[:12], short)
+			msg = "mcupdate: repair detached HEAD: reset " + p.branch + " from " + gitx.Short(res.OldTip) + " to " + short
+			w.action("moved branch %s from %s to %s", p.branch, gitx.Short(res.OldTip), short)
 		} else {
 			w.action("created branch %s at %s", p.branch, short)
 		}

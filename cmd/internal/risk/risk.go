@@ -764,11 +764,11 @@ func (a *analysis) treeOf(rev string) (*object.Tree, error) {
 	}
 	c, err := a.repo.CommitObject(plumbing.NewHash(rev))
 	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", abbrev(rev), err)
+		return nil, fmt.Errorf("commit %s: %w", gitx.Short(rev), err)
 	}
 	t, err := c.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("tree of %s: %w", abbrev(rev), err)
+		return nil, fmt.Errorf("tree of %s: %w", gitx.Short(rev), err)
 	}
 	a.trees[rev] = t
 	return t, nil

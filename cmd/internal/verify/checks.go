@@ -320,10 +320,7 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patch.Bound, lib
 		}
 		c.Items = append(c.Items, item)
 	}
-	short := cs.Base
-	if len(short) > 12 {
-		short = short[:12]
-	}
+	short := gitx.Short(cs.Base)
 	if len(out) > 0 {
 		c.Status = StatusWarn
 		c.Detail = fmt.Sprintf("%d local edit(s) of tracked files against upstream %s that update.sh may drop; %d covered by patches", len(out), short, nCovered)

@@ -93,7 +93,7 @@ func runReplayCmd(ctx context.Context, a *app, args []string) error {
 	rep, err := replay.Run(ctx, replay.Options{
 		Upstream: o.upstream, From: o.from, To: to, Tags: o.tags, Chain: o.chain,
 		Local: o.local, StateDir: a.g.stateDir, Config: cfg,
-		Keep: o.keep, Now: time.Now, UI: progress,
+		Keep: o.keep, Now: time.Now, UI: progress, TempDir: a.getenv("TMPDIR"),
 	})
 	var ie *replay.InputError
 	switch {

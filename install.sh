@@ -50,7 +50,9 @@ INSTALL
   else built with `go build ./cmd/mcupdate` from this script's directory.
 
   DIR/pre_update_hook.sh and DIR/post_update_hook.sh become shims (marked
-  "# mcupdate-shim v1") that exec mcupdate with `hook pre` / `hook post`. If
+  "# mcupdate-shim v1"), made from hooks/update_hook.sh.in (or
+  update_hook.sh.in beside this script), that exec mcupdate with `hook pre`
+  / `hook post`. If
   the binary is gone, a shim prints an error and exits 0: update.sh goes on
   as it would without mcupdate.
 
@@ -212,38 +214,29 @@ write_manifest() {
 
 # --- shims -------------------------------------------------------------------
 
-# shim_text KIND prints the shim for hook KIND (pre or post).
+# shim_text KIND prints the shim for hook KIND (pre or post): the template
+# (hooks/update_hook.sh.in, found below) with each @NAME@ replaced in one
+# pass, so a path that holds "@BIN@" stays as it is. The paths are quoted
+# for the shell; the manifest's is in a comment and stays raw, as
+# shim_manifest reads it back.
 shim_text() {
-	local kind=$1 orig="$mailcow_dir/${1}_update_hook.sh.mcupdate-orig"
-	cat <<EOF
-#!/usr/bin/env bash
-$shim_marker
-# mailcow's update.sh runs this file as \`bash ${kind}_update_hook.sh\`; it
-# hands over to mcupdate. Written by mcupdate's install.sh, which rewrites
-# it: do not edit. Your own ${kind}-update commands belong in
-# ${kind}_update_hook.sh.mcupdate-orig, which this shim runs first if it exists.
-# Remove with: install.sh --uninstall --mailcow-dir $(printf '%q' "$mailcow_dir")
-# mcupdate-manifest: $manifest
-bin=$(printf '%q' "$bin")
-mailcow_dir=$(printf '%q' "$mailcow_dir")
-config=$(printf '%q' "$config")
-state_dir=$(printf '%q' "$state_dir")
-chained=$(printf '%q' "$orig")
-
-if [ -e "\$chained" ]; then
-	bash "\$chained"
-	MCUPDATE_CHAINED_STATUS=\$?
-	MCUPDATE_CHAINED_HOOK=\$chained
-	export MCUPDATE_CHAINED_HOOK MCUPDATE_CHAINED_STATUS
-fi
-# Never leave mailcow worse off than update.sh alone would: no binary, no
-# hook, and update.sh goes on.
-if [ ! -x "\$bin" ]; then
-	echo "mcupdate: error: \$bin not found, hook skipped" >&2
-	exit 0
-fi
-exec "\$bin" --mailcow-dir "\$mailcow_dir" --config "\$config" --state-dir "\$state_dir" hook $kind
-EOF
+	local kind=$1 out='' rest=$shim_template name
+	local -A v=(
+		[KIND]=$kind
+		[MANIFEST]=$manifest
+		[BIN]=$(printf '%q' "$bin")
+		[MAILCOW_DIR]=$(printf '%q' "$mailcow_dir")
+		[CONFIG]=$(printf '%q' "$config")
+		[STATE_DIR]=$(printf '%q' "$state_dir")
+		[CHAINED]=$(printf '%q' "$mailcow_dir/${kind}_update_hook.sh.mcupdate-orig")
+	)
+	while [[ $rest =~ @([A-Z_]+)@ ]]; do
+		name=${BASH_REMATCH[1]}
+		[[ -v v[$name] ]] || die "$shim_template_file: unknown placeholder @$name@"
+		out+=${rest%%"${BASH_REMATCH[0]}"*}${v[$name]}
+		rest=${rest#*"${BASH_REMATCH[0]}"}
+	done
+	printf '%s' "$out$rest"
 }
 
 # --- arguments ---------------------------------------------------------------
@@ -521,6 +514,20 @@ for f in "$here/hooks/mcupdate.ini" "$here/mcupdate.ini"; do
 	fi
 done
 [[ -n $default_config ]] || die "default configuration not found: neither $here/hooks/mcupdate.ini nor $here/mcupdate.ini"
+
+# The shim template: in hooks/ of a checkout, or beside install.sh.
+shim_template_file=''
+for f in "$here/hooks/update_hook.sh.in" "$here/update_hook.sh.in"; do
+	if [[ -f $f ]]; then
+		shim_template_file=$f
+		break
+	fi
+done
+[[ -n $shim_template_file ]] || die "shim template not found: neither $here/hooks/update_hook.sh.in nor $here/update_hook.sh.in"
+IFS= read -r -d '' shim_template <"$shim_template_file" || true
+[[ $shim_template == "#!/usr/bin/env bash"$'\n'"$shim_marker"$'\n'* ]] ||
+	die "$shim_template_file: not mcupdate's shim template (its second line is not \"$shim_marker\")"
+shim_text pre >/dev/null # an unknown @NAME@ stops here, before anything is written
 
 # A previous install with other paths would leave its binary or state
 # behind: make the admin choose.

@@ -93,6 +93,7 @@ func TestPlaybookStopsAtFirstFailure(t *testing.T) {
 	src := filepath.Join(root, "src")
 	copyFile(t, filepath.Join(repo, "install.sh"), filepath.Join(src, "install.sh"), 0o755)
 	copyFile(t, filepath.Join(repo, "hooks", "mcupdate.ini"), filepath.Join(src, "hooks", "mcupdate.ini"), 0o644)
+	copyFile(t, filepath.Join(repo, "hooks", "update_hook.sh.in"), filepath.Join(src, "hooks", "update_hook.sh.in"), 0o644)
 	copyFile(t, filepath.Join(repo, "hooks", playbook), filepath.Join(src, "hooks", playbook), 0o644)
 	build := exec.Command("go", "build", "-o", filepath.Join(src, "mcupdate"), "./cmd/mcupdate")
 	build.Dir = repo

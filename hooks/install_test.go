@@ -111,6 +111,7 @@ func newFixture(t *testing.T, prebuilt bool) *fixture {
 	repo := repoRoot(t)
 	copyFile(t, filepath.Join(repo, "install.sh"), filepath.Join(f.src, "install.sh"), 0o755)
 	copyFile(t, filepath.Join(repo, "hooks", "mcupdate.ini"), filepath.Join(f.src, "hooks", "mcupdate.ini"), 0o644)
+	copyFile(t, filepath.Join(repo, "hooks", "update_hook.sh.in"), filepath.Join(f.src, "hooks", "update_hook.sh.in"), 0o644)
 	if prebuilt {
 		writeFile(t, filepath.Join(f.src, "mcupdate"), fmt.Sprintf(`#!/bin/sh
 # fake mcupdate for install_test.go
@@ -571,6 +572,21 @@ func TestInstallRefuses(t *testing.T) {
 			stderr: "default configuration not found",
 		},
 		{
+			name:   "no shim template",
+			setup:  func(t *testing.T, f *fixture) { removeFile(t, filepath.Join(f.src, "hooks", "update_hook.sh.in")) },
+			code:   1,
+			stderr: "shim template not found",
+		},
+		{
+			name: "unknown placeholder in the shim template",
+			setup: func(t *testing.T, f *fixture) {
+				tmpl := filepath.Join(f.src, "hooks", "update_hook.sh.in")
+				writeFile(t, tmpl, readFile(t, tmpl)+"# @NOSUCH@\n", 0o644)
+			},
+			code:   1,
+			stderr: "unknown placeholder @NOSUCH@",
+		},
+		{
 			name:   "no --mailcow-dir",
 			args:   func(f *fixture) []string { return f.installArgs()[2:] },
 			code:   2,
@@ -644,6 +660,50 @@ func removeFile(t *testing.T, path string) {
 	t.Helper()
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestShimOddPaths: install.sh fills the shim template in one pass and
+// quotes each path for the shell, so paths with blanks, quotes, $, & and
+// text that looks like a placeholder (@BIN@) reach mcupdate as they are,
+// the chained hook is found, and --uninstall finds the manifest the shim
+// records.
+func TestShimOddPaths(t *testing.T) {
+	f := newFixture(t, true)
+	odd := filepath.Join(f.root, "m a'i$l&c\"o@BIN@w")
+	if err := os.Rename(f.mailcow, odd); err != nil {
+		t.Fatal(err)
+	}
+	f.mailcow = odd
+	f.prefix = filepath.Join(f.root, "pre fix@KIND@", "usr")
+	f.configDir = filepath.Join(f.root, "etc & @CONFIG@")
+	f.stateDir = filepath.Join(f.root, "state $HOME @MANIFEST@")
+	writeFile(t, f.hook("post"), f.handHook("post"), 0o755)
+	f.mustInstall(t, f.installArgs()...)
+	for _, kind := range []string{"pre", "post"} {
+		t.Run(kind, func(t *testing.T) {
+			checkContains(t, "shim", readFile(t, f.hook(kind)), "\n# mcupdate-manifest: "+f.manifest()+"\n")
+			r := f.runShim(t, kind)
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("bash %s_update_hook.sh: exit %d, stderr %q", kind, r.code, r.stderr)
+			}
+			got := f.fakeRun(t)
+			want := []string{"--mailcow-dir", f.mailcow, "--config", f.config(), "--state-dir", f.stateDir, "hook", kind}
+			if !slices.Equal(got.args, want) {
+				t.Errorf("mcupdate ran with %q, want %q", got.args, want)
+			}
+			if kind == "post" && (got.chainedHook != f.hook("post")+".mcupdate-orig" || got.chainedSt != "3") {
+				t.Errorf("chained hook %q status %q, want %s.mcupdate-orig and 3", got.chainedHook, got.chainedSt, f.hook("post"))
+			}
+		})
+	}
+	r := f.install(t, "--uninstall", "--mailcow-dir", f.mailcow)
+	if r.code != 0 {
+		t.Fatalf("install.sh --uninstall: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	checkMissing(t, f.hook("pre"), f.bin())
+	if got := readFile(t, f.hook("post")); got != f.handHook("post") {
+		t.Errorf("the hand-written post hook was not put back: %q", got)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
 
@@ -77,18 +79,35 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 		blocks += len(it.Blocks)
 	}
 	if blocks == 0 {
-		u.Printf("mcupdate adopt: nothing to adopt: every customization of a tracked file is protected (against upstream %s)", shortHash(plan.Base))
+		u.Printf("mcupdate adopt: nothing to adopt: every customization of a tracked file is protected (against upstream %s)", gitx.Short(plan.Base))
 		return nil
 	}
-	u.Printf("mcupdate adopt in %s: %s in %s against upstream %s", red(dir), plural(blocks, "unprotected customization"), plural(len(plan.Items), "file"), shortHash(plan.Base))
+	u.Printf("mcupdate adopt in %s: %s in %s against upstream %s", red(dir), ui.Count(blocks, "unprotected customization"), ui.Count(len(plan.Items), "file"), gitx.Short(plan.Base))
+	printAdoptBlocks(u, plan, red)
+	printAdoptWrites(u, plan, cfg.Path, red, *write)
+	u.Printf("")
+	if plan.Unprotected > 0 {
+		u.Warnf("%s cannot be protected automatically: see why above; write a patch of your own for it (patches/README.md)", ui.Count(plan.Unprotected, "customization"))
+	}
+	if !*write {
+		if len(plan.Writes) > 0 {
+			u.Printf("mcupdate adopt: dry run: nothing written; 'mcupdate adopt --write' writes it")
+		}
+		if plan.Unprotected > 0 {
+			return errSilent
+		}
+		return nil
+	}
+	return writeAdoption(u, plan, dir, cfg.Path, red)
+}
+
+// printAdoptBlocks shows each unprotected customization, its lines and
+// how adopt protects it (or why it cannot).
+func printAdoptBlocks(u *ui.UI, plan *adopt.Plan, red func(string) string) {
 	for _, it := range plan.Items {
 		for _, b := range it.Blocks {
-			label := it.File
-			if b.Where != "" {
-				label += " (" + b.Where + ")"
-			}
 			u.Printf("")
-			u.Printf("%s %s", red(label), b.ID)
+			u.Printf("%s", red(b.Label()))
 			for _, l := range b.Lines {
 				u.Printf("    %s", red(l.String()))
 			}
@@ -117,9 +136,14 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	}
+}
+
+// printAdoptWrites shows the lines mcupdate.ini gets and the files adopt
+// writes (with write) or would write, each with its diff.
+func printAdoptWrites(u *ui.UI, plan *adopt.Plan, cfgPath string, red func(string) string, write bool) {
 	if len(plan.ConfigLines) > 0 {
 		u.Printf("")
-		u.Printf("%s gets:", cfg.Path)
+		u.Printf("%s gets:", cfgPath)
 		for _, l := range plan.ConfigLines {
 			u.Printf("  %s", red(l))
 		}
@@ -127,7 +151,7 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	if len(plan.Writes) > 0 {
 		u.Printf("")
 		verb := "would write"
-		if *write {
+		if write {
 			verb = "writes"
 		}
 		u.Printf("adopt %s:", verb)
@@ -152,19 +176,11 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	}
-	u.Printf("")
-	if plan.Unprotected > 0 {
-		u.Warnf("%s cannot be protected automatically: see why above; write a patch of your own for it (patches/README.md)", plural(plan.Unprotected, "customization"))
-	}
-	if !*write {
-		if len(plan.Writes) > 0 {
-			u.Printf("mcupdate adopt: dry run: nothing written; 'mcupdate adopt --write' writes it")
-		}
-		if plan.Unprotected > 0 {
-			return errSilent
-		}
-		return nil
-	}
+}
+
+// writeAdoption makes the plan's writes and says what verify's
+// unprotected rule finds after them.
+func writeAdoption(u *ui.UI, plan *adopt.Plan, dir, cfgPath string, red func(string) string) error {
 	done, err := plan.Apply(fsx.Real{})
 	for _, d := range done {
 		u.Printf("wrote %s", red(d))
@@ -172,7 +188,7 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	left, err := unprotectedAfter(dir, cfg.Path)
+	left, err := unprotectedAfter(dir, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -185,7 +201,7 @@ func runAdoptCmd(ctx context.Context, a *app, args []string) error {
 	if len(left) == 0 {
 		u.Printf("mcupdate adopt: verify lists no unprotected customization now")
 	} else {
-		u.Printf("mcupdate adopt: verify still lists %s as unprotected: %s", plural(len(left), "file"), red(strings.Join(left, ", ")))
+		u.Printf("mcupdate adopt: verify still lists %s as unprotected: %s", ui.Count(len(left), "file"), red(strings.Join(left, ", ")))
 	}
 	if plan.Unprotected > 0 || len(left) > 0 {
 		return errSilent

@@ -290,13 +290,10 @@ func keepWorkingWithoutOutput() {
 
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdout: stdout, stderr: stderr, getenv: getenv}
-	a.ui = ui.New(stdout, stderr)
+	a.ui = ui.New(stdout, stderr, getenv)
 	// Every line printed hides secret settings; mailcowDir adds the
 	// values of mailcow.conf's secrets once it knows the install.
 	a.ui.Secrets = secret.NewRedactor()
-	if getenv("NO_COLOR") != "" {
-		a.ui.Color = false
-	}
 	fs := flag.NewFlagSet("mcupdate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.g.register(fs, getenv)
@@ -368,39 +365,22 @@ func (a *app) finish(err error) int {
 	return exitCode(err)
 }
 
-// flatten lists the errors a multierror (or errors.Join) collected, so
-// each gets its own "mcupdate: error:" line.
+// flatten lists the errors a multierror collected, so each gets its own
+// "mcupdate: error:" line. A list in go-multierror's own format (a
+// bulleted "N errors occurred") is split wherever it is in the chain. A
+// list from errlist.Join is split only when it is err itself: its text is
+// already one error a line, and wrapped ("syslog /dev/log: …") the
+// wrapper's prefix belongs to its first line.
 func flatten(err error) []error {
 	var me *multierror.Error
-	if errors.As(err, &me) {
+	if errors.As(err, &me) && (me.ErrorFormat == nil || error(me) == err) {
 		var out []error
 		for _, e := range me.WrappedErrors() {
 			out = append(out, flatten(e)...)
 		}
 		return out
 	}
-	// errors.Join's text is its errors' texts a line each; fmt.Errorf
-	// with two %w also unwraps to a list, but its text is one message
-	// ("manifest.json: bad manifest: invalid character") that must stay
-	// whole.
-	if j, ok := err.(interface{ Unwrap() []error }); ok && isJoin(err, j.Unwrap()) {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
 	return []error{err}
-}
-
-func isJoin(err error, errs []error) bool {
-	texts := make([]string, 0, len(errs))
-	for _, e := range errs {
-		if e != nil {
-			texts = append(texts, e.Error())
-		}
-	}
-	return err.Error() == strings.Join(texts, "\n")
 }
 
 func (a *app) applyGlobals() {
@@ -534,7 +514,7 @@ func (a *app) mailcowDir() (string, error) {
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, unwrapPath(err))}
+		return "", &configError{fmt.Errorf("mailcow dir %s: %w", abs, fsx.UnwrapPath(err))}
 	}
 	if !fi.IsDir() {
 		return "", &configError{fmt.Errorf("mailcow dir %s: not a directory", abs)}
@@ -560,14 +540,6 @@ func (a *app) learnSecrets(dir string) *secret.Redactor {
 	a.secrets = secret.NewRedactor(conf)
 	a.ui.Secrets = a.secrets
 	return a.secrets
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // state returns the state directory, read-only with --dry-run.

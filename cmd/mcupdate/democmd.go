@@ -34,7 +34,7 @@ func runDemoCmd(ctx context.Context, a *app, args []string) error {
 	if len(pos) > 0 {
 		return usagef("demo takes no arguments")
 	}
-	root, err := os.MkdirTemp("", "mcupdate-demo-")
+	root, err := os.MkdirTemp(a.getenv("TMPDIR"), "mcupdate-demo-")
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,7 @@ func (a *app) demo(ctx context.Context, root string) error {
 	env := &hook.Env{
 		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
 		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, Secrets: secrets,
+		TempDir: a.getenv("TMPDIR"),
 	}
 
 	step(2, "./update.sh starts and runs pre_update_hook.sh: mcupdate hook pre")

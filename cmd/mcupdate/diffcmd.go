@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 const diffHelp = `The risk diff of the last update: what changed against the pre-update
@@ -58,18 +58,11 @@ func runDiffCmd(_ context.Context, a *app, args []string) error {
 			return err
 		}
 		if high > 0 {
-			a.ui.Hintf("%s: read them above; 'mcupdate verify' checks the install as a whole", plural(high, "HIGH finding"))
+			a.ui.Hintf("%s: read them above; 'mcupdate verify' checks the install as a whole", ui.Count(high, "HIGH finding"))
 		}
 	}
 	if *exitCode && high > 0 {
 		return errSilent
 	}
 	return nil
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

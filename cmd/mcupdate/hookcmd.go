@@ -82,5 +82,6 @@ func (a *app) hookEnv() (*hook.Env, error) {
 		Now:           time.Now,
 		ChainedHook:   a.getenv("MCUPDATE_CHAINED_HOOK"),
 		ChainedStatus: a.getenv("MCUPDATE_CHAINED_STATUS"),
+		TempDir:       a.getenv("TMPDIR"),
 	}, nil
 }

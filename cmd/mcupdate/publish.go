@@ -13,6 +13,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/notify"
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
 
@@ -29,7 +30,7 @@ func (a *app) hookOutcome(command string, r *hook.Report, statePath string, err 
 		if err == nil {
 			return
 		}
-		o.Result, o.Summary = "error", "mcupdate "+command+": "+firstLineOf(err.Error())
+		o.Result, o.Summary = "error", "mcupdate "+command+": "+ui.FirstLine(err.Error())
 		a.outcome = o
 		return
 	}

@@ -84,7 +84,7 @@ func runReplayCmd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	// Progress and warnings on stderr: stdout is the report.
-	progress := ui.New(a.stderr, a.stderr)
+	progress := ui.New(a.stderr, a.stderr, a.getenv)
 	progress.Color, progress.Quiet, progress.Verbose = a.ui.Color, a.ui.Quiet, a.ui.Verbose
 	var to []string
 	if o.to != "" {
@@ -93,7 +93,7 @@ func runReplayCmd(ctx context.Context, a *app, args []string) error {
 	rep, err := replay.Run(ctx, replay.Options{
 		Upstream: o.upstream, From: o.from, To: to, Tags: o.tags, Chain: o.chain,
 		Local: o.local, StateDir: a.g.stateDir, Config: cfg,
-		Keep: o.keep, Now: time.Now, UI: progress,
+		Keep: o.keep, Now: time.Now, UI: progress, TempDir: a.getenv("TMPDIR"),
 	})
 	var ie *replay.InputError
 	switch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 )
 
@@ -85,20 +86,13 @@ func (a *app) listUpdates() error {
 		case r.RolledBack != nil:
 			what = "rolled back " + r.RolledBack.UTC().Format(time.RFC3339)
 		case r.After != "":
-			what = "updated to " + shortHash(r.After)
+			what = "updated to " + gitx.Short(r.After)
 		}
 		snap := r.SnapshotID
 		if snap == "" {
 			snap = "none"
 		}
-		fmt.Fprintf(a.stdout, "%-18s %s  %s on %s  snapshot %s  %s\n", r.ID, r.Time.UTC().Format(time.RFC3339), shortHash(r.Commit), r.Branch, snap, what)
+		fmt.Fprintf(a.stdout, "%-18s %s  %s on %s  snapshot %s  %s\n", r.ID, r.Time.UTC().Format(time.RFC3339), gitx.Short(r.Commit), r.Branch, snap, what)
 	}
 	return nil
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }

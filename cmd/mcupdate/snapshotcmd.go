@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 )
 
@@ -64,11 +65,7 @@ func (a *app) snapshotList(store string) error {
 	}
 	a.ui.Printf("%-20s %-20s %-12s %6s %s", "ID", "TIME (UTC)", "COMMIT", "FILES", "SKIPPED")
 	for _, m := range ms {
-		commit := m.Commit
-		if len(commit) > 12 {
-			commit = commit[:12]
-		}
-		a.ui.Printf("%-20s %-20s %-12s %6d %d", m.ID, m.Time.UTC().Format("2006-01-02 15:04:05"), commit, len(m.Entries), len(m.Skipped))
+		a.ui.Printf("%-20s %-20s %-12s %6d %d", m.ID, m.Time.UTC().Format("2006-01-02 15:04:05"), gitx.Short(m.Commit), len(m.Entries), len(m.Skipped))
 	}
 	return err
 }

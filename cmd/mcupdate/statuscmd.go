@@ -22,6 +22,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 const statusHelp = `One screen on the install, read from git, the state dir and the files,
@@ -152,151 +153,198 @@ func runStatusCmd(ctx context.Context, a *app, args []string) error {
 // collectStatus reads everything status shows. A part that cannot be read
 // is named in Problems; the rest is still shown.
 func collectStatus(ctx context.Context, env *hook.Env) *statusReport {
-	r := &statusReport{Schema: statusSchema, MailcowDir: env.MailcowDir, Patches: []statusPatch{}, Lost: []statusLost{}}
-	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
-	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: 30 * time.Second}
-	describe := func(rev string) string {
-		if rev == "" {
-			return ""
-		}
-		out, err := g.Output(ctx, "describe", "--tags", "--always", rev)
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(out)
+	c := &statusCollector{
+		ctx: ctx, env: env,
+		r: &statusReport{Schema: statusSchema, MailcowDir: env.MailcowDir, Patches: []statusPatch{}, Lost: []statusLost{}},
+		g: &gitx.Runner{Dir: env.MailcowDir, Timeout: 30 * time.Second},
 	}
+	c.install()
+	c.lastUpdate()
+	c.patches()
+	c.lost()
+	c.next()
+	c.snapshots()
+	c.r.DaemonJSON = daemonJSONStatus(ctx, env)
+	return c.r
+}
 
-	// The install.
-	st, err := gitstate.Inspect(env.MailcowDir)
+// statusCollector fills a status report part by part.
+type statusCollector struct {
+	ctx context.Context
+	env *hook.Env
+	r   *statusReport
+	g   *gitx.Runner
+}
+
+func (c *statusCollector) problem(format string, args ...any) {
+	c.r.Problems = append(c.r.Problems, fmt.Sprintf(format, args...))
+}
+
+// describe names a commit by its release tag, "" when it cannot.
+func (c *statusCollector) describe(rev string) string {
+	if rev == "" {
+		return ""
+	}
+	out, err := c.g.Output(c.ctx, "describe", "--tags", "--always", rev)
 	if err != nil {
-		problem("git: %v", err)
-	} else {
-		r.Branch, r.Detached, r.Head = st.Branch, st.Detached, st.Head
-		if st.Upstream != nil {
-			r.Upstream = st.Upstream.Remote + "/" + strings.TrimPrefix(st.Upstream.Merge, "refs/heads/")
-		}
-		for _, p := range st.Problems {
-			r.GitIssues = append(r.GitIssues, p.String())
-		}
-		r.Release = describe(st.Head)
+		return ""
 	}
+	return strings.TrimSpace(out)
+}
 
-	// The last update: the post hook's report, and the risk diff's commits.
-	sd := env.State
+// install reads the checkout's branch, upstream, release and git issues.
+func (c *statusCollector) install() {
+	st, err := gitstate.Inspect(c.env.MailcowDir)
+	if err != nil {
+		c.problem("git: %v", err)
+		return
+	}
+	r := c.r
+	r.Branch, r.Detached, r.Head = st.Branch, st.Detached, st.Head
+	if st.Upstream != nil {
+		r.Upstream = st.Upstream.Remote + "/" + strings.TrimPrefix(st.Upstream.Merge, "refs/heads/")
+	}
+	for _, p := range st.Problems {
+		r.GitIssues = append(r.GitIssues, p.String())
+	}
+	r.Release = c.describe(st.Head)
+}
+
+// lastUpdate reads the post hook's report and the risk diff's commits.
+func (c *statusCollector) lastUpdate() {
+	sd := c.env.State
 	var post hook.Report
-	if err := sd.ReadJSON(state.LastReportName("post"), &post); err == nil {
-		lu := &statusLastUpdate{Time: post.Time, Result: post.Summary,
-			Report: filepath.Join(sd.Path, state.ReportName("post", post.Time))}
-		if _, err := os.Stat(lu.Report); err != nil {
-			lu.Report = filepath.Join(sd.Path, state.LastReportName("post"))
+	if err := sd.ReadJSON(state.LastReportName("post"), &post); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.problem("last update: %v", err)
 		}
-		for _, s := range post.Steps {
-			switch s.Status {
-			case hook.StatusError:
-				lu.Errors++
-			case hook.StatusWarning:
-				lu.Warnings++
-			}
-		}
-		var rk struct{ Base, Head string }
-		if err := sd.ReadJSON(hook.RiskFile, &rk); err == nil {
-			lu.From, lu.To = rk.Base, rk.Head
-			lu.FromRelease, lu.ToRelease = describe(rk.Base), describe(rk.Head)
-		}
-		r.LastUpdate = lu
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		problem("last update: %v", err)
+		return
 	}
+	lu := &statusLastUpdate{Time: post.Time, Result: post.Summary,
+		Report: filepath.Join(sd.Path, state.ReportName("post", post.Time))}
+	if _, err := os.Stat(lu.Report); err != nil {
+		lu.Report = filepath.Join(sd.Path, state.LastReportName("post"))
+	}
+	for _, s := range post.Steps {
+		switch s.Status {
+		case hook.StatusError:
+			lu.Errors++
+		case hook.StatusWarning:
+			lu.Warnings++
+		}
+	}
+	var rk struct{ Base, Head string }
+	if err := sd.ReadJSON(hook.RiskFile, &rk); err == nil {
+		lu.From, lu.To = rk.Base, rk.Head
+		lu.FromRelease, lu.ToRelease = c.describe(rk.Base), c.describe(rk.Head)
+	}
+	c.r.LastUpdate = lu
+}
 
-	// The patches, checked as verify checks them.
-	bound, _, err := env.LoadPatches()
+// patches checks the enabled patches as verify checks them.
+func (c *statusCollector) patches() {
+	bound, _, err := c.env.LoadPatches()
 	if err != nil {
-		r.PatchError = firstLineOf(err.Error())
-	} else if len(bound) > 0 {
-		res, _ := patch.Apply(fsx.Check{}, env.MailcowDir, bound, patch.ModeCheck)
-		lib, _ := patch.Library()
-		origin := map[string]string{}
-		for _, b := range bound {
-			origin[b.Name] = "own: " + b.Origin
-			if l := lib[b.Name]; l != nil && l.Origin == b.Origin {
-				origin[b.Name] = "shipped"
-			}
-		}
-		for _, pr := range res.Patches {
-			sp := statusPatch{Name: pr.Name, Origin: origin[pr.Name], InPlace: true, State: "in place"}
-			drift, broken := 0, 0
-			for _, er := range pr.Edits {
-				switch er.State {
-				case patch.StateAlreadyApplied, patch.StateApplied, patch.StateSkipped:
-				case patch.StateWouldChange:
-					drift++
-					sp.Details = append(sp.Details, fmt.Sprintf("edit %s: %s is not as the patch sets it", er.Edit, er.File))
-				default:
-					broken++
-					msg := fmt.Sprintf("edit %s: %s: %s", er.Edit, er.File, er.State)
-					if er.Err != nil {
-						msg = firstLineOf(er.Err.Error())
-					}
-					sp.Details = append(sp.Details, msg)
-				}
-			}
-			switch {
-			case broken > 0:
-				sp.InPlace, sp.State = false, "cannot apply"
-			case drift > 0:
-				sp.InPlace, sp.State = false, "drift (mcupdate apply puts it back)"
-			}
-			if pr.Err != nil && broken == 0 && drift == 0 {
-				sp.InPlace, sp.State = false, "error"
-				sp.Details = append(sp.Details, firstLineOf(pr.Err.Error()))
-			}
-			r.Patches = append(r.Patches, sp)
+		c.r.PatchError = ui.FirstLine(err.Error())
+		return
+	}
+	if len(bound) == 0 {
+		return
+	}
+	res, _ := patch.Apply(fsx.Check{}, c.env.MailcowDir, bound, patch.ModeCheck)
+	lib, _ := patch.Library()
+	origin := map[string]string{}
+	for _, b := range bound {
+		origin[b.Name] = "own: " + b.Origin
+		if l := lib[b.Name]; l != nil && l.Origin == b.Origin {
+			origin[b.Name] = "shipped"
 		}
 	}
+	for _, pr := range res.Patches {
+		c.r.Patches = append(c.r.Patches, patchStatus(pr, origin[pr.Name]))
+	}
+}
 
-	// Customizations an update dropped.
-	if l, err := ledger.Load(sd); err != nil {
-		problem("%v", err)
-	} else {
-		for _, e := range l.Open() {
-			r.Lost = append(r.Lost, statusLost{ID: e.ID, File: e.File, Status: string(e.Status), Since: e.Since, Update: e.Update})
+// patchStatus is one patch's line: in place, drift, cannot apply or
+// error, and why.
+func patchStatus(pr patch.PatchResult, origin string) statusPatch {
+	sp := statusPatch{Name: pr.Name, Origin: origin, InPlace: true, State: "in place"}
+	drift, broken := 0, 0
+	for _, er := range pr.Edits {
+		switch er.State {
+		case patch.StateAlreadyApplied, patch.StateApplied, patch.StateSkipped:
+		case patch.StateWouldChange:
+			drift++
+			sp.Details = append(sp.Details, fmt.Sprintf("edit %s: %s is not as the patch sets it", er.Edit, er.File))
+		default:
+			broken++
+			msg := fmt.Sprintf("edit %s: %s: %s", er.Edit, er.File, er.State)
+			if er.Err != nil {
+				msg = ui.FirstLine(er.Err.Error())
+			}
+			sp.Details = append(sp.Details, msg)
 		}
 	}
+	switch {
+	case broken > 0:
+		sp.InPlace, sp.State = false, "cannot apply"
+	case drift > 0:
+		sp.InPlace, sp.State = false, "drift (mcupdate apply puts it back)"
+	}
+	if pr.Err != nil && broken == 0 && drift == 0 {
+		sp.InPlace, sp.State = false, "error"
+		sp.Details = append(sp.Details, ui.FirstLine(pr.Err.Error()))
+	}
+	return sp
+}
 
-	// The next update, when the pre hook predicted a merge not done yet.
+// lost lists the customizations an update dropped.
+func (c *statusCollector) lost() {
+	l, err := ledger.Load(c.env.State)
+	if err != nil {
+		c.problem("%v", err)
+		return
+	}
+	for _, e := range l.Open() {
+		c.r.Lost = append(c.r.Lost, statusLost{ID: e.ID, File: e.File, Status: string(e.Status), Since: e.Since, Update: e.Update})
+	}
+}
+
+// next reads the pre hook's prediction of the next update, when its merge
+// is not done yet.
+func (c *statusCollector) next() {
+	sd := c.env.State
 	var p predict.Prediction
-	if err := sd.ReadJSON(hook.PredictionFile, &p); err == nil && p.Upstream != "" {
-		merged := false
-		if r.Head != "" {
-			_, err := g.Output(ctx, "merge-base", "--is-ancestor", p.Upstream, r.Head)
-			merged = err == nil
+	if err := sd.ReadJSON(hook.PredictionFile, &p); err != nil || p.Upstream == "" {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.problem("prediction: %v", err)
 		}
-		if !merged {
-			n := &statusNext{Upstream: p.Upstream, UpstreamRelease: describe(p.Upstream), Customizations: len(p.Results), Aborted: p.Aborted, PatchErrors: p.PatchErrors}
-			if fi, err := os.Stat(filepath.Join(sd.Path, hook.PredictionFile)); err == nil {
-				n.Time = fi.ModTime().UTC().Format(time.RFC3339)
-			}
-			for _, l := range p.Losses() {
-				n.Losses = append(n.Losses, fmt.Sprintf("%s %s: %s", l.Block.ID, l.Block.File, l.Outcome))
-			}
-			r.Next, r.prediction = n, &p
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		problem("prediction: %v", err)
+		return
 	}
+	if c.r.Head != "" {
+		if _, err := c.g.Output(c.ctx, "merge-base", "--is-ancestor", p.Upstream, c.r.Head); err == nil {
+			return // merged
+		}
+	}
+	n := &statusNext{Upstream: p.Upstream, UpstreamRelease: c.describe(p.Upstream), Customizations: len(p.Results), Aborted: p.Aborted, PatchErrors: p.PatchErrors}
+	if fi, err := os.Stat(filepath.Join(sd.Path, hook.PredictionFile)); err == nil {
+		n.Time = fi.ModTime().UTC().Format(time.RFC3339)
+	}
+	for _, l := range p.Losses() {
+		n.Losses = append(n.Losses, fmt.Sprintf("%s %s: %s", l.Block.ID, l.Block.File, l.Outcome))
+	}
+	c.r.Next, c.r.prediction = n, &p
+}
 
-	// Snapshots.
-	ms, err := snapshot.List(env.SnapshotStore())
+func (c *statusCollector) snapshots() {
+	ms, err := snapshot.List(c.env.SnapshotStore())
 	if err != nil {
-		problem("snapshots: %v", firstLineOf(err.Error()))
+		c.problem("snapshots: %v", ui.FirstLine(err.Error()))
 	}
-	r.Snapshots.Count = len(ms)
+	c.r.Snapshots.Count = len(ms)
 	if len(ms) > 0 {
-		r.Snapshots.Newest, r.Snapshots.NewestTime, r.Snapshots.Files = ms[0].ID, ms[0].Time, len(ms[0].Entries)
+		c.r.Snapshots.Newest, c.r.Snapshots.NewestTime, c.r.Snapshots.Files = ms[0].ID, ms[0].Time, len(ms[0].Entries)
 	}
-
-	r.DaemonJSON = daemonJSONStatus(ctx, env)
-	return r
 }
 
 // daemonJSONStatus is verify's daemon.json check in short: does update.sh
@@ -324,12 +372,12 @@ func daemonJSONStatus(ctx context.Context, env *hook.Env) statusDaemonJSON {
 		d.Detail = "missing: the pre hook creates it (update.sh would, and restart Docker)"
 		return d
 	case err != nil:
-		d.Detail = firstLineOf(err.Error())
+		d.Detail = ui.FirstLine(err.Error())
 		return d
 	}
 	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
 	if _, _, err := daemonjson.Ensure(data, req); err != nil {
-		d.Detail = firstLineOf(err.Error()) + ": update.sh stops on it"
+		d.Detail = ui.FirstLine(err.Error()) + ": update.sh stops on it"
 		return d
 	}
 	if d.Missing = daemonjson.Missing(data, req); len(d.Missing) > 0 {
@@ -457,12 +505,5 @@ func orNoCommit(h string) string {
 	if h == "" {
 		return "no commit"
 	}
-	return shortHash(h)
-}
-
-func firstLineOf(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	return gitx.Short(h)
 }

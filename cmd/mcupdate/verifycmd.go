@@ -131,7 +131,7 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 		// a handle on the directory: a link planted at FILE is replaced,
 		// never written through.
 		if err := fsx.WriteFileAtomic(opts.prometheus, rep.Metrics(), 0o644); err != nil {
-			return &configError{fmt.Errorf("--prometheus %s: %w", opts.prometheus, unwrapPath(err))}
+			return &configError{fmt.Errorf("--prometheus %s: %w", opts.prometheus, fsx.UnwrapPath(err))}
 		}
 	}
 	if runErr != nil {
@@ -155,7 +155,7 @@ func checkMetricsDir(file string) error {
 	dir := filepath.Dir(abs)
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("--prometheus %s: %w", file, unwrapPath(err))
+		return fmt.Errorf("--prometheus %s: %w", file, fsx.UnwrapPath(err))
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("--prometheus %s: %s is not a directory", file, dir)

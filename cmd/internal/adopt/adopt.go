@@ -42,6 +42,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
 
@@ -183,7 +184,7 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 		pl.plan.Items = append(pl.plan.Items, it)
 		if f.Deleted {
 			it.Blocks = []ledger.Block{{ID: "deleted", File: f.File}}
-			it.By["deleted"], it.Why["deleted"] = ByNone, "the file is deleted here: no patch brings a deletion back (git checkout "+short(cs.Base)+" -- "+f.File+" takes upstream's version)"
+			it.By["deleted"], it.Why["deleted"] = ByNone, "the file is deleted here: no patch brings a deletion back (git checkout "+gitx.Short(cs.Base)+" -- "+f.File+" takes upstream's version)"
 			continue
 		}
 		it.Blocks = ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil)
@@ -413,12 +414,12 @@ func (pl *planner) shipped() {
 		}
 		params, err := patch.Derive(p, pl.content, pl.addedLines)
 		if err != nil {
-			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+firstLine(err.Error()))
+			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+ui.FirstLine(err.Error()))
 			continue
 		}
 		b, err := patch.Bind(p, params)
 		if err != nil {
-			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+firstLine(err.Error()))
+			pl.note(byFile, p, "shipped patch "+name+" does not fit: "+ui.FirstLine(err.Error()))
 			continue
 		}
 		if why := pl.changes(b); why != "" {
@@ -493,7 +494,7 @@ func coveredBy(b ledger.Block, gov map[string]bool) bool {
 func (pl *planner) changes(b *patch.Bound) string {
 	res, err := patch.Apply(checkOverlay{pl.ov}, pl.opt.MailcowDir, []*patch.Bound{b}, patch.ModeCheck)
 	if res == nil {
-		return "cannot be checked: " + firstLine(fmt.Sprint(err))
+		return "cannot be checked: " + ui.FirstLine(fmt.Sprint(err))
 	}
 	var what []string
 	for _, pr := range res.Patches {
@@ -505,13 +506,13 @@ func (pl *planner) changes(b *patch.Bound) string {
 			default:
 				msg := string(e.State)
 				if e.Err != nil {
-					msg = firstLine(e.Err.Error())
+					msg = ui.FirstLine(e.Err.Error())
 				}
 				what = append(what, "edit "+e.Edit+": "+msg)
 			}
 		}
 		if pr.Err != nil && len(pr.Edits) == 0 {
-			what = append(what, firstLine(pr.Err.Error()))
+			what = append(what, ui.FirstLine(pr.Err.Error()))
 		}
 	}
 	return strings.Join(what, "; ")
@@ -595,21 +596,6 @@ func ownName(rel string, taken map[string]bool, dir string) string {
 		}
 		name = fmt.Sprintf("%s-%d", base, i)
 	}
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // Apply makes the plan's writes through sys, in the plan's order, and

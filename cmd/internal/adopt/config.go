@@ -31,6 +31,24 @@ func (pl *planner) configure() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	text, show, err := pl.configText(cfgPath, string(old))
+	if err != nil {
+		return err
+	}
+	if err := pl.checkConfig(cfgPath, text); err != nil {
+		return err
+	}
+	_ = pl.ov.WriteFile(cfgPath, []byte(text), 0o600)
+	pl.written[cfgPath] = true
+	pl.plan.Writes = append(pl.plan.Writes, Write{Path: cfgPath, Rel: cfgPath, What: "configuration", Perm: 0o600})
+	pl.plan.ConfigLines = show
+	return nil
+}
+
+// configText returns old with the patches to enable, their parameters
+// and the patch dir added, as text, and those additions as adopt shows
+// them.
+func (pl *planner) configText(cfgPath, old string) (string, []string, error) {
 	hasOwn := false
 	for _, n := range pl.plan.Enable {
 		if pl.lib[n] == nil {
@@ -38,31 +56,8 @@ func (pl *planner) configure() error {
 		}
 	}
 	setDir := hasOwn && pl.plan.SetDir
-	lines := udiff.Lines(string(old))
-	// Find [patches] and its enable and dir keys.
-	patchesAt, enableAt, dirAt := -1, -1, -1
-	cur := ""
-	for i, l := range lines {
-		t := strings.TrimRight(l, "\r\n")
-		if m := cfgSection.FindStringSubmatch(t); m != nil {
-			cur = m[1]
-			if cur == "patches" {
-				patchesAt = i
-			}
-			continue
-		}
-		if cur != "patches" {
-			continue
-		}
-		if m := cfgKey.FindStringSubmatch(t); m != nil {
-			switch m[1] {
-			case "enable":
-				enableAt = i
-			case "dir":
-				dirAt = i
-			}
-		}
-	}
+	lines := udiff.Lines(old)
+	patchesAt, enableAt, dirAt := findPatchesKeys(lines)
 	names := strings.Join(pl.plan.Enable, " ")
 	var show []string
 	eol := "\n"
@@ -107,7 +102,7 @@ func (pl *planner) configure() error {
 			continue
 		}
 		if _, exists := pl.opt.Config.Params[n]; exists {
-			return fmt.Errorf("%s has a [patch %s] section already although the patch is not enabled: enable it or remove the section first", cfgPath, n)
+			return "", nil, fmt.Errorf("%s has a [patch %s] section already although the patch is not enabled: enable it or remove the section first", cfgPath, n)
 		}
 		tail = append(tail, "", "[patch "+n+"]")
 		for _, kv := range ps {
@@ -125,7 +120,42 @@ func (pl *planner) configure() error {
 		text += "; added by mcupdate adopt on " + pl.opt.Now.UTC().Format("2006-01-02") + eol
 		text += strings.Join(tail, eol) + eol
 	}
-	// Read it back as mcupdate will.
+	return text, show, nil
+}
+
+// findPatchesKeys returns the line indexes of mcupdate.ini's [patches]
+// section and of its enable and dir keys, -1 for what is not there.
+func findPatchesKeys(lines []string) (patchesAt, enableAt, dirAt int) {
+	patchesAt, enableAt, dirAt = -1, -1, -1
+	cur := ""
+	for i, l := range lines {
+		t := strings.TrimRight(l, "\r\n")
+		if m := cfgSection.FindStringSubmatch(t); m != nil {
+			cur = m[1]
+			if cur == "patches" {
+				patchesAt = i
+			}
+			continue
+		}
+		if cur != "patches" {
+			continue
+		}
+		if m := cfgKey.FindStringSubmatch(t); m != nil {
+			switch m[1] {
+			case "enable":
+				enableAt = i
+			case "dir":
+				dirAt = i
+			}
+		}
+	}
+	return patchesAt, enableAt, dirAt
+}
+
+// checkConfig reads text back as mcupdate will and binds its patches
+// (the own ones adopt writes included): what does not read or bind is
+// not proposed.
+func (pl *planner) checkConfig(cfgPath, text string) error {
 	c, err := config.Parse(cfgPath, []byte(text))
 	if err != nil {
 		return fmt.Errorf("the new %s would not read: %w", cfgPath, err)
@@ -150,9 +180,5 @@ func (pl *planner) configure() error {
 	if _, _, err := patch.Resolve(patch.Settings{Enabled: c.Enabled, Params: c.Params}, pl.lib, own); err != nil {
 		return fmt.Errorf("the new %s would not bind its patches: %w", cfgPath, err)
 	}
-	_ = pl.ov.WriteFile(cfgPath, []byte(text), 0o600)
-	pl.written[cfgPath] = true
-	pl.plan.Writes = append(pl.plan.Writes, Write{Path: cfgPath, Rel: cfgPath, What: "configuration", Perm: 0o600})
-	pl.plan.ConfigLines = show
 	return nil
 }

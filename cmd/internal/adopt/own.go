@@ -9,6 +9,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // lineKey is the setting a line sets: its first word (ini, postfix,
@@ -69,11 +70,11 @@ func (pl *planner) ownPatch(name string, it *Item, todo []ledger.Block) (src []b
 	src = []byte(sb.String())
 	p, err := patch.Parse(name+".ini", src)
 	if err != nil {
-		return nil, false, all(todo, "the own patch does not parse: "+firstLine(err.Error()))
+		return nil, false, all(todo, "the own patch does not parse: "+ui.FirstLine(err.Error()))
 	}
 	bnd, err := patch.Bind(p, nil)
 	if err != nil {
-		return nil, false, all(todo, "the own patch does not bind: "+firstLine(err.Error()))
+		return nil, false, all(todo, "the own patch does not bind: "+ui.FirstLine(err.Error()))
 	}
 	if w := pl.changes(bnd); w != "" {
 		return nil, false, all(todo, "the own patch "+w)
@@ -83,7 +84,7 @@ func (pl *planner) ownPatch(name string, it *Item, todo []ledger.Block) (src []b
 	abs := pl.abs(it.File)
 	_ = rec.WriteFile(abs, pl.base[it.File], 0o644)
 	if _, err := patch.Apply(rec, pl.opt.MailcowDir, []*patch.Bound{bnd}, patch.ModeDryRun); err != nil {
-		return nil, false, all(todo, "the own patch fails on upstream's version: "+firstLine(err.Error()))
+		return nil, false, all(todo, "the own patch fails on upstream's version: "+ui.FirstLine(err.Error()))
 	}
 	out, _ := rec.ReadFile(abs)
 	have := ledger.Sums(out)

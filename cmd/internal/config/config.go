@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
 // The values of [general] on_predicted_loss.
@@ -189,7 +192,7 @@ func Load(path string) (*Config, error) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, &Error{File: path, Err: pathErr(err)}
+		return nil, &Error{File: path, Err: fsx.UnwrapPath(err)}
 	}
 	switch {
 	case fi.IsDir():
@@ -199,19 +202,10 @@ func Load(path string) (*Config, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Error{File: path, Err: pathErr(err)}
+		return nil, &Error{File: path, Err: fsx.UnwrapPath(err)}
 	}
 	c.Exists = true
 	return c, c.parse(data)
-}
-
-// pathErr drops the path an *fs.PathError repeats: the *Error names it.
-func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // Parse reads a configuration from data; path names it in messages.
@@ -235,17 +229,60 @@ func (c *Config) parse(data []byte) error {
 	if err != nil {
 		return &Error{File: c.Path, Err: err}
 	}
-	var errs []error
-	keyErr := func(sec, key string, err error) {
-		errs = append(errs, &Error{File: c.Path, Section: sec, Key: key, Err: err})
-	}
+	r := &reader{c: c, f: f}
+	r.sections()
+	r.general()
+	r.docker()
+	r.snapshot()
+	r.restartAndPatches()
+	r.log()
+	r.notify()
+	return errlist.Join(r.errs...)
+}
 
-	for _, s := range f.Sections() {
+// reader reads the sections of one mcupdate.ini into c, collecting an
+// error per bad key (in the order of the file's documentation) so that
+// the admin sees them all at once.
+type reader struct {
+	c    *Config
+	f    *ini.File
+	errs []error
+}
+
+func (r *reader) keyErr(sec, key string, err error) {
+	r.errs = append(r.errs, &Error{File: r.c.Path, Section: sec, Key: key, Err: err})
+}
+
+// value returns a key's value, "" when it is not set.
+func (r *reader) value(sec, key string) string { return r.f.Section(sec).Key(key).String() }
+
+func (r *reader) boolKey(sec, key string, dst *bool) {
+	if v := r.value(sec, key); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			r.keyErr(sec, key, err)
+			return
+		}
+		*dst = b
+	}
+}
+
+func (r *reader) listKey(sec, key string, dst *[]string) {
+	if r.f.Section(sec).HasKey(key) {
+		*dst = strings.Fields(strings.ReplaceAll(r.value(sec, key), ",", " "))
+	}
+}
+
+// sections reads the [patch NAME] sections' parameters and warns of
+// unknown sections and keys.
+func (r *reader) sections() {
+	c := r.c
+	for _, s := range r.f.Sections() {
 		name := s.Name()
 		if name == "patch" || strings.HasPrefix(name, "patch ") {
 			p := strings.TrimSpace(strings.TrimPrefix(name, "patch"))
 			if p == "" {
-				keyErr(name, "", errors.New("section needs a patch name: [patch NAME]"))
+				r.keyErr(name, "", errors.New("section needs a patch name: [patch NAME]"))
 				continue
 			}
 			m := map[string]string{}
@@ -266,128 +303,135 @@ func (c *Config) parse(data []byte) error {
 			}
 		}
 	}
+}
 
-	boolKey := func(sec, key string, dst *bool) {
-		if k := f.Section(sec).Key(key); k.String() != "" {
-			v, err := parseBool(k.String())
-			if err != nil {
-				keyErr(sec, key, err)
-				return
-			}
-			*dst = v
-		}
-	}
-	listKey := func(sec, key string, dst *[]string) {
-		if f.Section(sec).HasKey(key) {
-			*dst = strings.Fields(strings.ReplaceAll(f.Section(sec).Key(key).String(), ",", " "))
-		}
-	}
-	boolKey("general", "stop_on_danger", &c.StopOnDanger)
-	boolKey("general", "predict", &c.Predict)
-	c.Branch = f.Section("general").Key("branch").String()
-	if v := f.Section("general").Key("on_predicted_loss").String(); v != "" {
+func (r *reader) general() {
+	c := r.c
+	r.boolKey("general", "stop_on_danger", &c.StopOnDanger)
+	r.boolKey("general", "predict", &c.Predict)
+	c.Branch = r.value("general", "branch")
+	if v := r.value("general", "on_predicted_loss"); v != "" {
 		switch v {
 		case LossWarn, LossStopForced, LossStop:
 			c.OnPredictedLoss = v
 		default:
-			keyErr("general", "on_predicted_loss", fmt.Errorf("%q is not one of %s, %s, %s", v, LossWarn, LossStopForced, LossStop))
+			r.keyErr("general", "on_predicted_loss", fmt.Errorf("%q is not one of %s, %s, %s", v, LossWarn, LossStopForced, LossStop))
 		}
 	}
-	boolKey("docker", "ipv6", &c.IPv6)
-	if v := f.Section("docker").Key("fixed_cidr_v6").String(); v != "" {
+}
+
+func (r *reader) docker() {
+	c := r.c
+	r.boolKey("docker", "ipv6", &c.IPv6)
+	if v := r.value("docker", "fixed_cidr_v6"); v != "" {
 		if pfx, err := netip.ParsePrefix(v); err != nil || !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
-			keyErr("docker", "fixed_cidr_v6", fmt.Errorf("%q is not an IPv6 CIDR such as fd00:dead:beef:c0::/80", v))
+			r.keyErr("docker", "fixed_cidr_v6", fmt.Errorf("%q is not an IPv6 CIDR such as fd00:dead:beef:c0::/80", v))
 		}
 		c.FixedCIDRv6 = v
 	}
-	if v := f.Section("docker").Key("version_timeout").String(); v != "" {
+	if v := r.value("docker", "version_timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			keyErr("docker", "version_timeout", fmt.Errorf("%q is not a duration such as 5s", v))
+			r.keyErr("docker", "version_timeout", fmt.Errorf("%q is not a duration such as 5s", v))
 		} else {
 			c.DockerTimeout = d
 		}
 	}
-	listKey("snapshot", "paths", &c.SnapshotPaths)
-	listKey("snapshot", "dirs", &c.SnapshotDirs)
+}
+
+func (r *reader) snapshot() {
+	c := r.c
+	r.listKey("snapshot", "paths", &c.SnapshotPaths)
+	r.listKey("snapshot", "dirs", &c.SnapshotDirs)
 	for _, k := range []struct {
 		key  string
 		list []string
 	}{{"paths", c.SnapshotPaths}, {"dirs", c.SnapshotDirs}} {
 		for _, p := range k.list {
 			if strings.HasPrefix(p, "/") || containsDotDot(p) {
-				keyErr("snapshot", k.key, fmt.Errorf("%q must be relative to the mailcow dir, with no .. parts", p))
+				r.keyErr("snapshot", k.key, fmt.Errorf("%q must be relative to the mailcow dir, with no .. parts", p))
 			}
 		}
 	}
-	if v := f.Section("snapshot").Key("keep").String(); v != "" {
+	if v := r.value("snapshot", "keep"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			keyErr("snapshot", "keep", fmt.Errorf("%q is not a whole number of at least 1", v))
+			r.keyErr("snapshot", "keep", fmt.Errorf("%q is not a whole number of at least 1", v))
 		} else {
 			c.SnapshotKeep = n
 		}
 	}
-	boolKey("restart", "enabled", &c.Restart)
-	if v := f.Section("restart").Key("compose").String(); v != "" {
+}
+
+// restartAndPatches reads [restart], [patches] and [verify].
+func (r *reader) restartAndPatches() {
+	c := r.c
+	r.boolKey("restart", "enabled", &c.Restart)
+	if v := r.value("restart", "compose"); v != "" {
 		c.Compose = strings.Fields(v)
 	}
-	listKey("patches", "enable", &c.Enabled)
+	r.listKey("patches", "enable", &c.Enabled)
 	if len(c.Enabled) > MaxEnabled {
-		keyErr("patches", "enable", fmt.Errorf("%d patches enabled, more than the %d mcupdate handles", len(c.Enabled), MaxEnabled))
+		r.keyErr("patches", "enable", fmt.Errorf("%d patches enabled, more than the %d mcupdate handles", len(c.Enabled), MaxEnabled))
 	}
-	c.PatchDir = f.Section("patches").Key("dir").String()
-	if v := f.Section("verify").Key("cert_min_days").String(); v != "" {
+	c.PatchDir = r.value("patches", "dir")
+	if v := r.value("verify", "cert_min_days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 3650 {
-			keyErr("verify", "cert_min_days", fmt.Errorf("%q is not a whole number of days from 0 to 3650", v))
+			r.keyErr("verify", "cert_min_days", fmt.Errorf("%q is not a whole number of days from 0 to 3650", v))
 		} else {
 			c.CertMinDays = n
 		}
 	}
+}
 
-	if v := f.Section("log").Key("file").String(); v != "" {
+func (r *reader) log() {
+	c := r.c
+	if v := r.value("log", "file"); v != "" {
 		switch {
 		case strings.EqualFold(v, "off") || strings.EqualFold(v, "none"):
 			c.LogFile = ""
 		case containsDotDot(v) && !strings.HasPrefix(v, "/"):
-			keyErr("log", "file", fmt.Errorf("%q: a relative path is in the state dir and has no .. parts", v))
+			r.keyErr("log", "file", fmt.Errorf("%q: a relative path is in the state dir and has no .. parts", v))
 		default:
 			c.LogFile = v
 		}
 	}
-	if v := f.Section("log").Key("max_size").String(); v != "" {
+	if v := r.value("log", "max_size"); v != "" {
 		n, err := parseSize(v)
 		if err != nil || n < 4096 {
-			keyErr("log", "max_size", fmt.Errorf("%q is not a size of at least 4K, such as 1M", v))
+			r.keyErr("log", "max_size", fmt.Errorf("%q is not a size of at least 4K, such as 1M", v))
 		} else {
 			c.LogMaxSize = n
 		}
 	}
-	boolKey("log", "syslog", &c.Syslog)
+	r.boolKey("log", "syslog", &c.Syslog)
+}
+
+func (r *reader) notify() {
+	c := r.c
 	for _, k := range []struct {
 		key string
 		dst *string
 	}{{"webhook", &c.WebhookURL}, {"kuma_push", &c.KumaPushURL}} {
-		v := f.Section("notify").Key(k.key).String()
+		v := r.value("notify", k.key)
 		if v == "" {
 			continue
 		}
 		if err := checkURL(v); err != nil {
-			keyErr("notify", k.key, err)
+			r.keyErr("notify", k.key, err)
 			continue
 		}
 		*k.dst = v
 	}
-	if v := f.Section("notify").Key("timeout").String(); v != "" {
+	if v := r.value("notify", "timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > time.Minute {
-			keyErr("notify", "timeout", fmt.Errorf("%q is not a duration between 0 and 1m, such as 5s", v))
+			r.keyErr("notify", "timeout", fmt.Errorf("%q is not a duration between 0 and 1m, such as 5s", v))
 		} else {
 			c.NotifyTimeout = d
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // parseSize reads a size in bytes, with an optional K, M or G suffix

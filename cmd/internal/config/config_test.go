@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 func TestLoadMissingFileIsDefaults(t *testing.T) {
@@ -346,10 +348,10 @@ keep = -1
 	}
 }
 
-// collectErrors flattens errors.Join trees into their *Error leaves.
+// collectErrors flattens multierror trees into their *Error leaves.
 func collectErrors(err error, out *[]*Error) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
+	if j, ok := err.(*multierror.Error); ok {
+		for _, e := range j.WrappedErrors() {
 			collectErrors(e, out)
 		}
 		return

@@ -1,9 +1,10 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // sourceLines is where each section and key of mcupdate.ini stands:
@@ -77,7 +78,7 @@ func scanLines(file string, data []byte) (*sourceLines, error) {
 		i = skipValue(lines, i, strings.TrimLeft(l[d+1:], " \t\v\f"))
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errlist.Join(errs...)
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/proc"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // IPv6 is what update.sh's get_ipv6_support would conclude on this host.
@@ -170,7 +171,7 @@ func (h Host) run(ctx context.Context, name string, args ...string) (string, err
 		if msg == "" {
 			msg = "no output on stderr"
 		}
-		return "", fmt.Errorf("%s: %w: %s", what, err, firstLine(msg))
+		return "", fmt.Errorf("%s: %w: %s", what, err, ui.FirstLine(msg))
 	}
 	return stdout.String(), nil
 }
@@ -196,11 +197,4 @@ func (h Host) probe(ctx context.Context) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

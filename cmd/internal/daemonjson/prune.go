@@ -1,7 +1,6 @@
 package daemonjson
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
@@ -58,5 +58,5 @@ func PruneBackups(sys fsx.System, target string, keep int) ([]string, error) {
 		}
 		removed = append(removed, p)
 	}
-	return removed, errors.Join(errs...)
+	return removed, errlist.Join(errs...)
 }

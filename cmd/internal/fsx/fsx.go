@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // ErrWriteRefused is returned by a [CheckSystem] for every write.
@@ -85,7 +87,7 @@ func (Real) Remove(name string) error {
 		defer d.Close()
 	}
 	if err := d.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &fs.PathError{Op: "remove", Path: name, Err: unwrapPath(escapeErr(name, err))}
+		return &fs.PathError{Op: "remove", Path: name, Err: UnwrapPath(escapeErr(name, err))}
 	}
 	return syncDir(d)
 }
@@ -110,7 +112,7 @@ func (Real) MkdirAll(name string, perm fs.FileMode) error {
 		return t.mkdirNoLinks(rel, perm)
 	}
 	if err := t.root.MkdirAll(rel, perm&fs.ModePerm); err != nil {
-		return &fs.PathError{Op: "mkdir", Path: name, Err: unwrapPath(escapeErr(name, err))}
+		return &fs.PathError{Op: "mkdir", Path: name, Err: UnwrapPath(escapeErr(name, err))}
 	}
 	return nil
 }
@@ -127,12 +129,12 @@ func (t *target) mkdirNoLinks(rel string, perm fs.FileMode) error {
 		fi, err := t.root.Lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			if err := t.root.Mkdir(p, perm&fs.ModePerm); err != nil && !errors.Is(err, fs.ErrExist) {
-				return &fs.PathError{Op: "mkdir", Path: t.name, Err: unwrapPath(err)}
+				return &fs.PathError{Op: "mkdir", Path: t.name, Err: UnwrapPath(err)}
 			}
 			fi, err = t.root.Lstat(p)
 		}
 		if err != nil {
-			return &fs.PathError{Op: "mkdir", Path: t.name, Err: unwrapPath(escapeErr(t.name, err))}
+			return &fs.PathError{Op: "mkdir", Path: t.name, Err: UnwrapPath(escapeErr(t.name, err))}
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return &fs.PathError{Op: "mkdir", Path: filepath.Join(t.c.dir, p), Err: ErrLink}
@@ -158,7 +160,7 @@ func (Real) Chmod(name string, perm fs.FileMode) error {
 		}
 	}
 	if err := t.root.Chmod(t.rel, perm); err != nil {
-		return &fs.PathError{Op: "chmod", Path: name, Err: unwrapPath(escapeErr(name, err))}
+		return &fs.PathError{Op: "chmod", Path: name, Err: UnwrapPath(escapeErr(name, err))}
 	}
 	return nil
 }
@@ -173,13 +175,13 @@ func (Real) Lchown(name string, uid, gid int) error {
 	defer t.Close()
 	fi, err := t.root.Lstat(t.rel)
 	if err != nil {
-		return &fs.PathError{Op: "lchown", Path: name, Err: unwrapPath(escapeErr(name, err))}
+		return &fs.PathError{Op: "lchown", Path: name, Err: UnwrapPath(escapeErr(name, err))}
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == gid {
 		return nil
 	}
 	if err := t.root.Lchown(t.rel, uid, gid); err != nil {
-		return &fs.PathError{Op: "lchown", Path: name, Err: unwrapPath(escapeErr(name, err))}
+		return &fs.PathError{Op: "lchown", Path: name, Err: UnwrapPath(escapeErr(name, err))}
 	}
 	return nil
 }
@@ -203,16 +205,20 @@ func (Real) Symlink(target, name string) error {
 	tmp := TempPrefix + base + "-link"
 	_ = d.Remove(tmp)
 	if err := d.Symlink(target, tmp); err != nil {
-		return &fs.PathError{Op: "symlink", Path: name, Err: unwrapPath(err)}
+		return &fs.PathError{Op: "symlink", Path: name, Err: UnwrapPath(err)}
 	}
 	if err := d.Rename(tmp, base); err != nil {
 		_ = d.Remove(tmp)
-		return &fs.PathError{Op: "symlink", Path: name, Err: unwrapPath(err)}
+		return &fs.PathError{Op: "symlink", Path: name, Err: UnwrapPath(err)}
 	}
 	return syncDir(d)
 }
 
-func unwrapPath(err error) error {
+// UnwrapPath returns the cause an *fs.PathError or *os.LinkError in err
+// carries, without its operation and path, for a message that names the
+// path itself; err when there is neither. An escape from a confined tree
+// ([ErrOutside]) stays whole: its path is the one that escaped.
+func UnwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) && !errors.Is(err, ErrOutside) {
 		return pe.Err
@@ -263,7 +269,7 @@ const TempPrefix = ".mcupdate-tmp-"
 func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 	t, err := locate(name)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", name, unwrapPath(err))
+		return fmt.Errorf("write %s: %w", name, UnwrapPath(err))
 	}
 	defer t.Close()
 	if err := t.resolveFinal(); err != nil {
@@ -271,7 +277,7 @@ func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 	}
 	d, base, err := t.parent()
 	if err != nil {
-		return fmt.Errorf("write %s: %w", name, unwrapPath(err))
+		return fmt.Errorf("write %s: %w", name, UnwrapPath(err))
 	}
 	if d != t.root {
 		defer d.Close()
@@ -290,7 +296,7 @@ func WriteFileAtomic(name string, data []byte, perm fs.FileMode) (err error) {
 			}
 		}
 	} else if !errors.Is(statErr, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: %w", name, unwrapPath(statErr))
+		return fmt.Errorf("write %s: %w", name, UnwrapPath(statErr))
 	}
 	cleanOnce(d)
 	f, err := createTemp(d, TempPrefix+base+"-*")
@@ -495,7 +501,7 @@ func cleanTempsIn(d *os.Root) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }
 
 // inUse reports whether a live writer holds the flock of the temp file

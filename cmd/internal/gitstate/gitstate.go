@@ -560,10 +560,7 @@ func (o *repo) problems(st *State) {
 		}
 		add(KindHeadRefMissing, fmt.Sprintf("HEAD points at refs/heads/%s, which does not exist", st.Branch), fix)
 	case st.Detached:
-		at := st.Head
-		if len(at) > 12 {
-			at = at[:12]
-		}
+		at := gitx.Short(st.Head)
 		target := "<branch>"
 		if b, _, err := o.guessBranch(); err == nil {
 			target = b

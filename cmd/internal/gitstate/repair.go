@@ -11,10 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 )
 
 // RepairOptions configures [RepairDetached].
@@ -114,47 +116,73 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 		return nil, &RepoError{Path: o.gitPath("HEAD"), Err: ErrCorruptHead, Detail: "detached HEAD resolves to no commit"}
 	}
 	sys := opt.System
-	var rec *fsx.Recorder
 	switch {
 	case opt.DryRun:
-		rec = &fsx.Recorder{}
-		sys = rec
+		sys = &fsx.Recorder{}
 	case sys == nil:
 		sys = fsx.Real{}
 	}
-	t := opt.Now
-	if t.IsZero() {
-		t = now()
-	}
-
-	branch, source := opt.Branch, SourceConfig
-	if branch != "" {
-		if err := validBranch(branch); err != nil {
-			return nil, fmt.Errorf("branch from [general] branch: %w", err)
-		}
-	} else if branch, source, err = o.guessBranch(); err != nil {
-		return nil, err
-	}
-	res.Changed, res.Branch, res.Source, res.Head = true, branch, source, st.Head
-	headHash := plumbing.NewHash(st.Head)
-	branchRef := plumbing.NewBranchReferenceName(branch)
-	if wt := o.checkedOutElsewhere(branchRef); wt != "" {
-		return nil, &RepoError{Path: o.dir, Err: ErrRefused,
-			Detail: fmt.Sprintf("branch %s is checked out in the worktree %s, and git checkout -B refuses to take it from there too; name this checkout's own branch in the [general] section of mcupdate.ini (branch = …)", branch, wt)}
-	}
-
-	oldTip, hadBranch, err := o.ref(branchRef)
+	p, err := o.planRepair(opt, st, res)
 	if err != nil {
 		return nil, err
 	}
-	var backup plumbing.ReferenceName
-	if hadBranch {
-		res.OldTip = oldTip.String()
-		if oldTip != headHash && !o.isAncestor(oldTip, headHash) {
-			if backup, err = o.backupName(branch, oldTip, t); err != nil {
+	w := &writer{sys: sys, res: res}
+	if err := o.writeRepair(w, p); err != nil {
+		return nil, err
+	}
+	if w.err != nil {
+		return res, w.err
+	}
+	return res, nil
+}
+
+// repairPlan is what RepairDetached writes.
+type repairPlan struct {
+	branch    string
+	ref       plumbing.ReferenceName
+	head      plumbing.Hash
+	oldTip    plumbing.Hash
+	hadBranch bool
+	// backup keeps oldTip when it is not an ancestor of head; "" for none.
+	backup plumbing.ReferenceName
+	up     *Upstream
+	// cfgAdd are the lines of the branch's config section to add: its
+	// missing upstream.
+	cfgAdd      []string
+	name, email string // the reflog's identity
+	logAll      bool   // core.logAllRefUpdates: create a missing reflog
+	t           time.Time
+}
+
+// planRepair decides what the repair writes, fills res with it, and
+// checks git's locks on those files; it writes nothing.
+func (o *repo) planRepair(opt RepairOptions, st *State, res *Repair) (*repairPlan, error) {
+	p := &repairPlan{t: opt.Now, head: plumbing.NewHash(st.Head)}
+	if p.t.IsZero() {
+		p.t = now()
+	}
+	var source string
+	var err error
+	if p.branch, source, err = o.repairBranch(opt.Branch); err != nil {
+		return nil, err
+	}
+	res.Changed, res.Branch, res.Source, res.Head = true, p.branch, source, st.Head
+	p.ref = plumbing.NewBranchReferenceName(p.branch)
+	if wt := o.checkedOutElsewhere(p.ref); wt != "" {
+		return nil, &RepoError{Path: o.dir, Err: ErrRefused,
+			Detail: fmt.Sprintf("branch %s is checked out in the worktree %s, and git checkout -B refuses to take it from there too; name this checkout's own branch in the [general] section of mcupdate.ini (branch = …)", p.branch, wt)}
+	}
+
+	if p.oldTip, p.hadBranch, err = o.ref(p.ref); err != nil {
+		return nil, err
+	}
+	if p.hadBranch {
+		res.OldTip = p.oldTip.String()
+		if p.oldTip != p.head && !o.isAncestor(p.oldTip, p.head) {
+			if p.backup, err = o.backupName(p.branch, p.oldTip, p.t); err != nil {
 				return nil, err
 			}
-			res.Backup = backup.String()
+			res.Backup = p.backup.String()
 		}
 	}
 
@@ -162,93 +190,124 @@ func RepairDetached(dir string, opt RepairOptions) (*Repair, error) {
 	if err != nil {
 		return nil, &RepoError{Path: o.gitPath("config"), Err: ErrCorrupt, Detail: err.Error()}
 	}
-	var cfgAdd []string
+	if p.up, p.cfgAdd, err = o.repairUpstream(cfg, p.branch, p.ref); err != nil {
+		return nil, err
+	}
+	res.UpstreamSet = len(p.cfgAdd) > 0
+	if p.up.Remote != "" && p.up.Merge != "" {
+		res.Upstream = p.up
+	}
+	if err := o.checkRepairLocks(p); err != nil {
+		return nil, err
+	}
+	p.name, p.email = reflogName, reflogEmail
+	if cfg.User.Name != "" && cfg.User.Email != "" {
+		p.name, p.email = cfg.User.Name, cfg.User.Email
+	}
+	p.logAll = !strings.EqualFold(cfg.Raw.Section("core").Option("logallrefupdates"), "false")
+	return p, nil
+}
+
+// repairBranch returns the branch to point HEAD at and why that one: the
+// configured one, else the one the reflog says HEAD left.
+func (o *repo) repairBranch(configured string) (branch, source string, err error) {
+	if configured == "" {
+		return o.guessBranch()
+	}
+	if err := validBranch(configured); err != nil {
+		return "", "", fmt.Errorf("branch from [general] branch: %w", err)
+	}
+	return configured, SourceConfig, nil
+}
+
+// repairUpstream returns the branch's upstream, and the config lines that
+// set what is missing of it to origin's branch of the same name (when
+// origin has one, or is a remote), as git checkout -B --track would.
+func (o *repo) repairUpstream(cfg *config.Config, branch string, ref plumbing.ReferenceName) (*Upstream, []string, error) {
 	up := &Upstream{}
 	if b := cfg.Branches[branch]; b != nil {
 		up.Remote, up.Merge = b.Remote, b.Merge.String()
 	}
-	if up.Remote == "" || up.Merge == "" {
-		_, originBranch, err := o.ref(plumbing.NewRemoteReferenceName("origin", branch))
-		if err != nil {
-			return nil, err
-		}
-		if originBranch || cfg.Remotes["origin"] != nil {
-			if up.Remote == "" {
-				up.Remote = "origin"
-				cfgAdd = append(cfgAdd, "remote = origin")
-			}
-			if up.Merge == "" {
-				up.Merge = branchRef.String()
-				cfgAdd = append(cfgAdd, "merge = "+branchRef.String())
-			}
-			res.UpstreamSet = true
-		}
-	}
 	if up.Remote != "" && up.Merge != "" {
-		res.Upstream = up
+		return up, nil, nil
 	}
+	_, originBranch, err := o.ref(plumbing.NewRemoteReferenceName("origin", branch))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !originBranch && cfg.Remotes["origin"] == nil {
+		return up, nil, nil
+	}
+	var add []string
+	if up.Remote == "" {
+		up.Remote = "origin"
+		add = append(add, "remote = origin")
+	}
+	if up.Merge == "" {
+		up.Merge = ref.String()
+		add = append(add, "merge = "+ref.String())
+	}
+	return up, add, nil
+}
 
-	// Honour git's locks on what we are about to write: a git holding one
-	// would overwrite or be confused by our write.
-	locks := []string{o.gitPath("HEAD.lock"), o.refPath(branchRef) + ".lock"}
-	if len(cfgAdd) > 0 {
+// checkRepairLocks honours git's locks on what the repair writes: a git
+// holding one would overwrite or be confused by the write.
+func (o *repo) checkRepairLocks(p *repairPlan) error {
+	locks := []string{o.gitPath("HEAD.lock"), o.refPath(p.ref) + ".lock"}
+	if len(p.cfgAdd) > 0 {
 		locks = append(locks, o.gitPath("config.lock"))
 	}
 	for _, l := range locks {
 		if exists(l) {
-			return nil, &RepoError{Path: l, Err: ErrLocked, Detail: "another git command may be running; if none is, remove it with `rm " + o.rel(l) + "`"}
+			return &RepoError{Path: l, Err: ErrLocked, Detail: "another git command may be running; if none is, remove it with `rm " + o.rel(l) + "`"}
 		}
 	}
+	return nil
+}
 
-	name, email := reflogName, reflogEmail
-	if cfg.User.Name != "" && cfg.User.Email != "" {
-		name, email = cfg.User.Name, cfg.User.Email
+// writeRepair makes p's writes through w. Order matters for a crash
+// half-way: the old tip is kept before the branch moves, and HEAD is
+// written last, so a rerun starts from a state it understands and
+// finishes the job. A write's error stays in w; the error returned is a
+// config file that cannot be read.
+func (o *repo) writeRepair(w *writer, p *repairPlan) error {
+	res := w.res
+	short := gitx.Short(res.Head)
+	if p.backup != "" {
+		w.write(o.refPath(p.backup), []byte(p.oldTip.String()+"\n"))
+		w.action("kept the old tip %s of %s as %s (it is not an ancestor of HEAD)", gitx.Short(res.OldTip), p.branch, p.backup)
 	}
-	logAll := !strings.EqualFold(cfg.Raw.Section("core").Option("logallrefupdates"), "false")
-	w := &writer{sys: sys, res: res}
-	short := st.Head[:12]
-
-	// Order matters for a crash half-way: the old tip is kept before the
-	// branch moves, and HEAD is written last, so a rerun starts from a
-	// state it understands and finishes the job.
-	if backup != "" {
-		w.write(o.refPath(backup), []byte(oldTip.String()+"\n"))
-		w.action("kept the old tip %s of %s as %s (it is not an ancestor of HEAD)", res.OldTip[:12], branch, backup)
-	}
-	if !hadBranch || oldTip != headHash {
-		w.write(o.refPath(branchRef), []byte(st.Head+"\n"))
-		msg := "mcupdate: repair detached HEAD: created " + branch + " at " + short
+	if !p.hadBranch || p.oldTip != p.head {
+		w.write(o.refPath(p.ref), []byte(res.Head+"\n"))
+		msg := "mcupdate: repair detached HEAD: created " + p.branch + " at " + short
 		old := plumbing.ZeroHash
-		if hadBranch {
-			old = oldTip
-			msg = "mcupdate: repair detached HEAD: reset " + branch + " from " + res.OldTip[:12] + " to " + short
-			w.action("moved branch %s from %s to %s", branch, res.OldTip[:12], short)
+		if p.hadBranch {
+			old = p.oldTip
+			msg = "mcupdate: repair detached HEAD: reset " + p.branch + " from " + gitx.Short(res.OldTip) + " to " + short
+			w.action("moved branch %s from %s to %s", p.branch, gitx.Short(res.OldTip), short)
 		} else {
-			w.action("created branch %s at %s", branch, short)
+			w.action("created branch %s at %s", p.branch, short)
 		}
-		w.appendLog(o.logPath(branchRef.String()), logAll, reflogLine(old, headHash, name, email, t, msg))
+		w.appendLog(o.logPath(p.ref.String()), p.logAll, reflogLine(old, p.head, p.name, p.email, p.t, msg))
 	}
-	if len(cfgAdd) > 0 {
-		p := o.gitPath("config")
-		data, err := os.ReadFile(p)
+	if len(p.cfgAdd) > 0 {
+		cp := o.gitPath("config")
+		data, err := os.ReadFile(cp)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, &RepoError{Path: p, Err: err}
+			return &RepoError{Path: cp, Err: err}
 		}
 		if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
 			data = append(data, '\n')
 		}
-		data = append(data, "[branch \""+branch+"\"]\n\t"+strings.Join(cfgAdd, "\n\t")+"\n"...)
-		w.write(p, data)
-		w.action("set the upstream of %s to %s %s", branch, up.Remote, up.Merge)
+		data = append(data, "[branch \""+p.branch+"\"]\n\t"+strings.Join(p.cfgAdd, "\n\t")+"\n"...)
+		w.write(cp, data)
+		w.action("set the upstream of %s to %s %s", p.branch, p.up.Remote, p.up.Merge)
 	}
-	w.write(o.gitPath("HEAD"), []byte("ref: "+branchRef.String()+"\n"))
-	w.appendLog(o.logPath("HEAD"), true, reflogLine(headHash, headHash, name, email, t,
-		"mcupdate: repair detached HEAD: moving from "+st.Head+" to "+branch))
-	w.action("pointed HEAD at %s (index and work tree untouched)", branch)
-	if w.err != nil {
-		return res, w.err
-	}
-	return res, nil
+	w.write(o.gitPath("HEAD"), []byte("ref: "+p.ref.String()+"\n"))
+	w.appendLog(o.logPath("HEAD"), true, reflogLine(p.head, p.head, p.name, p.email, p.t,
+		"mcupdate: repair detached HEAD: moving from "+res.Head+" to "+p.branch))
+	w.action("pointed HEAD at %s (index and work tree untouched)", p.branch)
+	return nil
 }
 
 // checkedOutElsewhere returns the work tree of another worktree of the

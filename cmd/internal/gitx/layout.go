@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	gitconfig "github.com/go-git/go-git/v5/plumbing/format/config"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Sentinel errors of [Open]; a [*LayoutError] wraps one of them.
@@ -333,11 +335,12 @@ func (l *Layout) findObjects() error {
 }
 
 // ownerUID is who git expects to own a repository: the effective user,
-// or for root the user sudo ran as (git's SUDO_UID rule).
-func ownerUID() int {
+// or for root the user sudo ran as (git's SUDO_UID rule, read from the
+// environment git runs with).
+func ownerUID(getenv func(string) string) int {
 	uid := os.Geteuid()
 	if uid == 0 {
-		if s := os.Getenv("SUDO_UID"); s != "" {
+		if s := getenv("SUDO_UID"); s != "" {
 			if n, err := strconv.Atoi(s); err == nil {
 				uid = n
 			}
@@ -370,7 +373,7 @@ func ownedBy(uid int, paths ...string) bool {
 // there and nothing is run; otherwise git itself is asked, since only it
 // knows its safe.directory settings (system, global, command line).
 func (l *Layout) checkOwnership(ctx context.Context, r *Runner) error {
-	uid := ownerUID()
+	uid := ownerUID(r.getenv)
 	if ownedBy(uid, l.WorkTree, l.GitDir, l.GitFile) {
 		return nil
 	}
@@ -387,15 +390,10 @@ func (l *Layout) checkOwnership(ctx context.Context, r *Runner) error {
 			}
 		}
 		return &LayoutError{Path: l.WorkTree, Err: ErrUnsafe,
-			Detail: fmt.Sprintf("it belongs to %s, mcupdate runs as uid %d, and git's safe.directory does not list it (git: %s)", owner, uid, firstLine(ge.Stderr)),
+			Detail: fmt.Sprintf("it belongs to %s, mcupdate runs as uid %d, and git's safe.directory does not list it (git: %s)", owner, uid, ui.FirstLine(ge.Stderr)),
 			Fix:    "if you trust it: git config --global --add safe.directory " + l.WorkTree + " (update.sh's git commands need it too)"}
 	}
 	return fmt.Errorf("ask git about %s: %w", l.WorkTree, err)
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }
 
 // shallowBoundary returns the commits CommonDir/shallow lists.

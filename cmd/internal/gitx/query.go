@@ -126,3 +126,11 @@ func parseNameStatus(out []byte) []Change {
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
 	return cs
 }
+
+// Short returns the first 12 digits of a commit hash, as messages show it.
+func Short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

@@ -96,6 +96,19 @@ var Identity = []string{
 	"GIT_COMMITTER_NAME=mcupdate", "GIT_COMMITTER_EMAIL=mcupdate@localhost",
 }
 
+// getenv reads key from the base environment git runs with.
+func (r *Runner) getenv(key string) string {
+	if r.Env == nil {
+		return os.Getenv(key)
+	}
+	for i := len(r.Env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(r.Env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
 // environ returns the environment git runs with.
 func (r *Runner) environ() []string {
 	base := r.Env

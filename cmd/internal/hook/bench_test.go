@@ -157,7 +157,7 @@ func benchEnv(b *testing.B, dir, stateDir string, now *time.Time) *Env {
 		State:      state.Dir{Path: stateDir},
 		DaemonJSON: dj,
 		Sys:        fsx.Real{},
-		UI:         ui.New(io.Discard, io.Discard),
+		UI:         ui.New(io.Discard, io.Discard, os.Getenv),
 		Now:        func() time.Time { return *now },
 	}
 }

@@ -769,7 +769,7 @@ func clobberEnv(t *testing.T, root, dir, docker, name string, params map[string]
 		State:      state.Dir{Path: filepath.Join(root, "state")},
 		DaemonJSON: dj,
 		Sys:        fsx.Real{},
-		UI:         ui.New(out, out),
+		UI:         ui.New(out, out, os.Getenv),
 		Now:        func() time.Time { now = now.Add(time.Minute); return now },
 	}
 }

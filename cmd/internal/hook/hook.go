@@ -142,10 +142,10 @@ func (r *Report) summarize() string {
 		parts = append(parts, "changed "+strings.Join(changed, ", "))
 	}
 	if n := counts[StatusError]; n > 0 {
-		parts = append(parts, plural(n, "error"))
+		parts = append(parts, ui.Count(n, "error"))
 	}
 	if n := counts[StatusWarning]; n > 0 {
-		parts = append(parts, plural(n, "warning"))
+		parts = append(parts, ui.Count(n, "warning"))
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "nothing to do")
@@ -165,13 +165,6 @@ func (r *Report) summarize() string {
 		s += "; update.sh stopped"
 	}
 	return s
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // print shows a step as it finishes.

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // stepLedgerPre records every customization the install has now, against
@@ -43,7 +45,7 @@ func stepLedgerPre(ctx context.Context, env *Env, ps *preState) (Step, error) {
 	}
 	added, back, dropped := l.Refresh(set, ps.head, env.Now().UTC())
 	s.Status = StatusOK
-	s.Message = fmt.Sprintf("%s in %s against upstream %s (%s)", plural(len(set.Blocks), "customization"), plural(len(set.Files()), "file"), short(base), from)
+	s.Message = fmt.Sprintf("%s in %s against upstream %s (%s)", ui.Count(len(set.Blocks), "customization"), ui.Count(len(set.Files()), "file"), gitx.Short(base), from)
 	var news []string
 	if len(added) > 0 {
 		news = append(news, fmt.Sprintf("%d new", len(added)))
@@ -90,7 +92,7 @@ func (env *Env) stepLedgerPost(r *risk.Report) (Step, error) {
 		return s, nil
 	}
 	now := env.Now().UTC()
-	update := short(r.Base) + ".." + short(r.Head)
+	update := gitx.Short(r.Base) + ".." + gitx.Short(r.Head)
 	judged := map[string]bool{}
 	for _, c := range r.Custom {
 		judged[c.Block.ID] = true
@@ -123,7 +125,7 @@ func (env *Env) stepLedgerPost(r *risk.Report) (Step, error) {
 	if len(r.Custom) == 0 {
 		s.Message = "no customizations of tracked files to carry through this update"
 	} else {
-		s.Message = fmt.Sprintf("%s through the update: %s", plural(len(r.Custom), "customization"), strings.Join(parts, ", "))
+		s.Message = fmt.Sprintf("%s through the update: %s", ui.Count(len(r.Custom), "customization"), strings.Join(parts, ", "))
 	}
 	if len(again) > 0 {
 		s.Message += fmt.Sprintf("; %d lost earlier and back now", len(again))
@@ -176,11 +178,7 @@ func blockLine(b ledger.Block, missing []ledger.Line, what string) string {
 		}
 		what = strings.Join(ls, " ")
 	}
-	where := b.File
-	if b.Where != "" {
-		where += " (" + b.Where + ")"
-	}
-	return fmt.Sprintf("%s %s: %s", b.ID, where, what)
+	return ledger.Describe(b.ID, b.File, b.Where, what)
 }
 
 // redactor hides mailcow.conf's secrets and every secret setting.

@@ -15,6 +15,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // NewSuffix is appended to the name of the version update.sh left of an
@@ -166,7 +167,7 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		s.Details = append(s.Details, k+": changed by update.sh (it adds and migrates keys): kept; the risk diff shows the change")
 	}
 	if len(restore) == 0 {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", plural(len(m.Entries), "override file"), m.ID)
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", ui.Count(len(m.Entries), "override file"), m.ID)
 		return s, nil
 	}
 	res, err := snapshot.Restore(env.Sys, env.SnapshotStore(), m.ID, env.MailcowDir, restore)
@@ -198,7 +199,7 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
-	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, plural(len(res.Restored), "override file"), m.ID)
+	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, ui.Count(len(res.Restored), "override file"), m.ID)
 	return s, nil
 }
 

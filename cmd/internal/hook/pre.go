@@ -159,7 +159,7 @@ func stepRecord(_ context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	if env.DryRun {
-		s.Status, s.Message = StatusSkipped, fmt.Sprintf("dry run: would record %s on %s", short(ps.head), ps.branch)
+		s.Status, s.Message = StatusSkipped, fmt.Sprintf("dry run: would record %s on %s", gitx.Short(ps.head), ps.branch)
 		return s, nil
 	}
 	rec := stateRecord(env, ps)
@@ -168,7 +168,7 @@ func stepRecord(_ context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
-	s.Status, s.Message = StatusOK, fmt.Sprintf("pre-update commit %s on %s", short(ps.head), orDetached(ps.branch))
+	s.Status, s.Message = StatusOK, fmt.Sprintf("pre-update commit %s on %s", gitx.Short(ps.head), orDetached(ps.branch))
 	// The copy kept by ID is what `mcupdate rollback ID` reads; losing
 	// it costs only that, not the update.
 	if err := env.State.SaveUpdate(env.Sys, rec); err != nil {
@@ -180,13 +180,6 @@ func stepRecord(_ context.Context, env *Env, ps *preState) (Step, error) {
 	}
 	s.Message += " (update " + rec.ID + ")"
 	return s, nil
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 func orDetached(b string) string {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/daemonjson"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // stepDaemonJSON makes daemon.json pass update.sh's IPv6 checks for the
@@ -39,7 +40,7 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 	if verr != nil {
 		// update.sh asks for ipv6 alone when it cannot tell the version.
 		major = 0
-		s.Details = append(s.Details, fmt.Sprintf("%s: requiring what update.sh requires then", firstLine(verr.Error())))
+		s.Details = append(s.Details, fmt.Sprintf("%s: requiring what update.sh requires then", ui.FirstLine(verr.Error())))
 	}
 	req := daemonjson.RequirementsFor(major, env.Config.FixedCIDRv6)
 	res, err := daemonjson.Fix(env.Sys, env.DaemonJSON, req, env.Now())
@@ -69,7 +70,7 @@ func stepDaemonJSON(ctx context.Context, env *Env, _ *preState) (Step, error) {
 		if env.DryRun {
 			verb = "would remove"
 		}
-		s.Details = append(s.Details, fmt.Sprintf("%s %s beyond the newest %d ([snapshot] keep)", verb, plural(len(pruned), "older backup"), max(env.Config.SnapshotKeep, 1)))
+		s.Details = append(s.Details, fmt.Sprintf("%s %s beyond the newest %d ([snapshot] keep)", verb, ui.Count(len(pruned), "older backup"), max(env.Config.SnapshotKeep, 1)))
 	}
 	docker := "unknown Docker version"
 	if major > 0 {
@@ -102,13 +103,6 @@ func changeKeys(res *daemonjson.Result) string {
 		return "the IPv6 keys"
 	}
 	return strings.Join(keys, ", ")
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // updateShReadsDaemonJSON reports whether the update.sh in the mailcow dir

@@ -81,7 +81,7 @@ func TestPreDaemonJSONOnlyWhenUpdateShAsks(t *testing.T) {
 			var out bytes.Buffer
 			env := &Env{
 				MailcowDir: inst, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")}, DaemonJSON: dj,
-				Sys: fsx.Real{}, UI: ui.New(&out, &out), TempDir: root, ProcRoot: procRoot,
+				Sys: fsx.Real{}, UI: ui.New(&out, &out, os.Getenv), TempDir: root, ProcRoot: procRoot,
 				Now: func() time.Time { return time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC) },
 			}
 			r, _ := Pre(context.Background(), env)

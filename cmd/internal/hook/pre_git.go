@@ -39,15 +39,15 @@ func stepGit(_ context.Context, env *Env, ps *preState) (Step, error) {
 		}
 		s.Status = StatusChanged
 		if env.DryRun {
-			s.Message = fmt.Sprintf("dry run: would check out branch %s at %s (%s)", rep.Branch, short(rep.Head), rep.Source)
+			s.Message = fmt.Sprintf("dry run: would check out branch %s at %s (%s)", rep.Branch, gitx.Short(rep.Head), rep.Source)
 		} else {
-			s.Message = fmt.Sprintf("repaired detached HEAD: branch %s set to %s and checked out (%s); working tree untouched", rep.Branch, short(rep.Head), rep.Source)
+			s.Message = fmt.Sprintf("repaired detached HEAD: branch %s set to %s and checked out (%s); working tree untouched", rep.Branch, gitx.Short(rep.Head), rep.Source)
 			ps.repaired = true
 			ps.branch = rep.Branch
 		}
 		s.Details = append(s.Details, rep.Actions...)
 		if rep.Backup != "" {
-			env.UI.Warnf("the old tip of %s (%s) was not in HEAD's history: kept as %s", rep.Branch, short(rep.OldTip), rep.Backup)
+			env.UI.Warnf("the old tip of %s (%s) was not in HEAD's history: kept as %s", rep.Branch, gitx.Short(rep.OldTip), rep.Backup)
 		}
 		// The other problems were found before the repair; a detached HEAD
 		// is the only one the repair removes.
@@ -59,7 +59,7 @@ func stepGit(_ context.Context, env *Env, ps *preState) (Step, error) {
 		return s, nil
 	}
 	if len(st.Problems) == 0 {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at %s", st.Branch, short(st.Head))
+		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at %s", st.Branch, gitx.Short(st.Head))
 		if st.Upstream != nil {
 			s.Message += fmt.Sprintf(", tracking %s", st.Upstream.Remote+"/"+strings.TrimPrefix(st.Upstream.Merge, "refs/heads/"))
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/predict"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // PredictionFile is the pre hook's prediction in the state dir, which the
@@ -57,7 +58,7 @@ func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		Redact: env.redactor().String, TempDir: env.TempDir, Set: ps.set,
 	})
 	if err != nil {
-		s.Status, s.Message = StatusWarning, "cannot predict the merge: "+firstLine(err.Error())
+		s.Status, s.Message = StatusWarning, "cannot predict the merge: "+ui.FirstLine(err.Error())
 		return s, nil
 	}
 	pub := *p
@@ -88,14 +89,14 @@ func (env *Env) predictionStep(s Step, p *predict.Prediction, upstream string) (
 	losses := p.Losses()
 	if len(losses) == 0 {
 		s.Status = StatusOK
-		s.Message = fmt.Sprintf("merging %s keeps all %s", upstream, plural(len(p.Results), "customization"))
+		s.Message = fmt.Sprintf("merging %s keeps all %s", upstream, ui.Count(len(p.Results), "customization"))
 		if len(p.PatchErrors) > 0 {
 			s.Status = StatusWarning
 		}
 		return s, nil
 	}
 	s.Status = StatusWarning
-	s.Message = fmt.Sprintf("this update will drop %s no patch puts back; mailcow has not been touched", plural(len(losses), "unprotected customization"))
+	s.Message = fmt.Sprintf("this update will drop %s no patch puts back; mailcow has not been touched", ui.Count(len(losses), "unprotected customization"))
 	for _, r := range losses {
 		s.Details = append(s.Details, "WILL LOSE "+resultLine(r)+" — "+env.protectHint(r))
 	}

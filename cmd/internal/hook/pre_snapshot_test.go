@@ -36,7 +36,7 @@ func TestTenPreRunsOneSnapshot(t *testing.T) {
 		out.Reset()
 		env := &Env{
 			MailcowDir: inst, Config: cfg, State: sd, DaemonJSON: filepath.Join(root, "daemon.json"),
-			Sys: fsx.Real{}, UI: ui.New(&out, &out), TempDir: root,
+			Sys: fsx.Real{}, UI: ui.New(&out, &out, os.Getenv), TempDir: root,
 			Now: func() time.Time { now = now.Add(time.Second); return now },
 		}
 		if r, _ := Pre(context.Background(), env); r == nil {

@@ -78,7 +78,7 @@ func stepUpstream(ctx context.Context, env *Env, ps *preState) (Step, error) {
 		s.Status, s.Message = StatusWarning, fmt.Sprintf("%s starts tracking files that are gitignored here", upstream)
 		return s, nil
 	case len(inTheWay) == 0:
-		s.Status, s.Message = StatusOK, fmt.Sprintf("%s (%s) adds no file that exists here untracked", upstream, short(up))
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%s (%s) adds no file that exists here untracked", upstream, gitx.Short(up))
 		return s, nil
 	}
 	s.Status, s.Danger = StatusError, true

@@ -140,7 +140,7 @@ func TestUpstreamStepAgreesWithUpdateSh(t *testing.T) {
 			}
 
 			// The hook.
-			env := &Env{MailcowDir: installs[1], UI: ui.New(io.Discard, io.Discard)}
+			env := &Env{MailcowDir: installs[1], UI: ui.New(io.Discard, io.Discard, os.Getenv)}
 			s, err := stepUpstream(context.Background(), env, &preState{head: heads[1], branch: "master"})
 			t.Logf("hook: %s %s %v", s.Status, s.Message, s.Details)
 			if s.Danger != tc.wantStop || (err != nil) != tc.wantStop {
@@ -171,7 +171,7 @@ func TestUpstreamStepUnsure(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".git", "refs", "remotes", "origin", "master"), []byte("1111111111111111111111111111111111111111\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{MailcowDir: dir, UI: ui.New(io.Discard, io.Discard)}
+	env := &Env{MailcowDir: dir, UI: ui.New(io.Discard, io.Discard, os.Getenv)}
 	s, err := stepUpstream(context.Background(), env, &preState{head: head, branch: "master"})
 	if err != nil || s.Danger {
 		t.Fatalf("a step that cannot tell stopped update.sh: %v %+v", err, s)

@@ -103,7 +103,7 @@ func hookTestEnv(t *testing.T, root, inst string, cfg *config.Config, out *bytes
 	return func() *Env {
 		return &Env{
 			MailcowDir: inst, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")}, DaemonJSON: dj,
-			Sys: fsx.Real{}, UI: ui.New(out, out), TempDir: root,
+			Sys: fsx.Real{}, UI: ui.New(out, out, os.Getenv), TempDir: root,
 			Now: func() time.Time { now = now.Add(time.Minute); return now },
 		}
 	}

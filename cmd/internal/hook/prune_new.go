@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // pruneKeptNew keeps update.sh's versions (FILE.mcupdate-new) of the
@@ -94,5 +96,5 @@ func (env *Env) pruneKeptNew(start time.Time) ([]string, error) {
 		rel, _ := filepath.Rel(env.MailcowDir, k.path)
 		removed = append(removed, filepath.ToSlash(rel))
 	}
-	return removed, errors.Join(errs...)
+	return removed, errlist.Join(errs...)
 }

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Revert takes the enabled patches' edits out of the mailcow dir, for
@@ -197,7 +199,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 	for _, k := range kept {
 		s.Details = append(s.Details, "left in place: "+k)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errlist.Join(errs...); err != nil {
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
@@ -206,7 +208,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 		s.Status, s.Message = StatusOK, "none of the enabled patches' edits is in the mailcow dir"
 	default:
 		s.Status = StatusChanged
-		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), plural(len(reverted)+len(removed), "file"))
+		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), ui.Count(len(reverted)+len(removed), "file"))
 	}
 	if len(kept) > 0 {
 		s.Status = StatusWarning

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // RiskFile is the name of the last risk diff's JSON in the state dir.
@@ -97,7 +99,7 @@ func (env *Env) stepRisk(commit, snapshotID string, failed map[string]string) (*
 		}
 	}
 	high, med := r.Count(risk.High), r.Count(risk.Medium)
-	s.Message = fmt.Sprintf("%d high, %d medium risk findings against %s (%s)", high, med, short(r.Base), r.BaseSource)
+	s.Message = fmt.Sprintf("%d high, %d medium risk findings against %s (%s)", high, med, gitx.Short(r.Base), r.BaseSource)
 	s.Status = StatusOK
 	if high > 0 {
 		s.Status = StatusWarning
@@ -123,7 +125,7 @@ func (env *Env) failedPatches(res *patch.Result) map[string]string {
 			continue
 		}
 		for _, f := range files[p.Name] {
-			out[f] = fmt.Sprintf("patch %s could not be re-applied: %s", p.Name, firstLine(p.Err.Error()))
+			out[f] = fmt.Sprintf("patch %s could not be re-applied: %s", p.Name, ui.FirstLine(p.Err.Error()))
 		}
 	}
 	return out

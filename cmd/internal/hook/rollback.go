@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitstate"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // RollbackOptions are `mcupdate rollback`'s own options.
@@ -152,7 +154,7 @@ func Rollback(ctx context.Context, env *Env, opt RollbackOptions) (*Report, erro
 		}
 	}
 	if opt.AllowSchemaChange && p.schemaChanged && !env.DryRun && r.Err() == nil {
-		env.UI.Warnf("the code is back at %s, the database is not: restore the backup taken before the update (%s restore)", short(p.target), BackupScript)
+		env.UI.Warnf("the code is back at %s, the database is not: restore the backup taken before the update (%s restore)", gitx.Short(p.target), BackupScript)
 	}
 	env.finish(r, start)
 	return r, r.Err()
@@ -200,22 +202,22 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 	if p.branch == "" {
 		p.branch = "master"
 	}
-	s.Message = fmt.Sprintf("update %s: pre-update commit %s on %s", rec.ID, short(rec.Commit), orDetached(rec.Branch))
+	s.Message = fmt.Sprintf("update %s: pre-update commit %s on %s", rec.ID, gitx.Short(rec.Commit), orDetached(rec.Branch))
 	if rec.After != "" {
-		s.Message += ", updated to " + short(rec.After)
+		s.Message += ", updated to " + gitx.Short(rec.After)
 	}
 	target, ok, err := g.RevParse(ctx, rec.Commit)
 	if err != nil {
 		return fail(err)
 	}
 	if !ok {
-		return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the repository", rec.ID, short(rec.Commit)))
+		return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the repository", rec.ID, gitx.Short(rec.Commit)))
 	}
 	p.target = target
 	if rec.RolledBack != nil && st.Head == target {
 		p.already = true
 		s.Status = StatusOK
-		s.Message += fmt.Sprintf("; already rolled back on %s: HEAD is at %s, nothing to do", rec.RolledBack.UTC().Format(time.RFC3339), short(target))
+		s.Message += fmt.Sprintf("; already rolled back on %s: HEAD is at %s, nothing to do", rec.RolledBack.UTC().Format(time.RFC3339), gitx.Short(target))
 		return p, s, nil
 	}
 	if st.Head != target {
@@ -224,7 +226,7 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 			return fail(err)
 		}
 		if !anc {
-			return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, short(target), short(st.Head)))
+			return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, gitx.Short(target), gitx.Short(st.Head)))
 		}
 		if p.before, err = beforeCommit(ctx, g, target, st.Head); err != nil {
 			return fail(err)
@@ -451,7 +453,7 @@ func dbVersion(ctx context.Context, g *gitx.Runner, commit string) (v string, ok
 	}
 	m := dbVersionRe.FindSubmatch(b.Data)
 	if m == nil {
-		return "", true, fmt.Errorf("%s at %s: no $db_version found", InitDBFile, short(commit))
+		return "", true, fmt.Errorf("%s at %s: no $db_version found", InitDBFile, gitx.Short(commit))
 	}
 	return string(m[1]), true, nil
 }
@@ -472,10 +474,10 @@ func (env *Env) stepSchema(ctx context.Context, g *gitx.Runner, p *rollbackPlan,
 		return s, nil
 	case err1 == nil && err2 == nil && okNow && okThen:
 		p.schemaChanged = true
-		err = fmt.Errorf("%w ($db_version %s at %s, %s now): mailcow migrates its database forward only, and the old code must not run on the new schema", ErrSchemaChange, then, short(p.target), now)
+		err = fmt.Errorf("%w ($db_version %s at %s, %s now): mailcow migrates its database forward only, and the old code must not run on the new schema", ErrSchemaChange, then, gitx.Short(p.target), now)
 	default:
 		p.schemaChanged = true
-		why := errors.Join(err1, err2)
+		why := errlist.Join(err1, err2)
 		if why == nil {
 			why = fmt.Errorf("%s is in only one of the commits", InitDBFile)
 		}
@@ -499,11 +501,11 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		env.planFile(plan, c)
 	}
 	if p.gitNoop {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at the pre-update commit %s already; work tree left as it is", p.branch, short(p.target))
+		s.Status, s.Message = StatusOK, fmt.Sprintf("on branch %s at the pre-update commit %s already; work tree left as it is", p.branch, gitx.Short(p.target))
 		return s, nil
 	}
 	if p.sameCommit {
-		msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, short(p.target))
+		msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, gitx.Short(p.target))
 		if env.DryRun {
 			s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
 			return s, nil
@@ -521,7 +523,7 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 				return s, err
 			}
 			p.rec.Backup = ref
-			s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", short(tip), p.branch, ref))
+			s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", gitx.Short(tip), p.branch, ref))
 		}
 		// HEAD does not move: checkout -B keeps every local change.
 		if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
@@ -541,7 +543,7 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 	var backup string
 	if p.head != p.target {
 		backup = base
-		s.Details = append(s.Details, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), short(p.head), backup))
+		s.Details = append(s.Details, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), gitx.Short(p.head), backup))
 	}
 	if p.dirty {
 		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted changes of tracked files as %s-worktree", verb("kept", "would keep"), base))
@@ -549,15 +551,15 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 	for _, f := range p.inTheWay {
 		s.Details = append(s.Details, fmt.Sprintf("%s the untracked %s as %s%s (the pre-update commit tracks it)", verb("kept", "would keep"), f, f, NewSuffix))
 	}
-	move := fmt.Sprintf("branch %s from %s back to the pre-update commit %s", p.branch, short(p.head), short(p.target))
+	move := fmt.Sprintf("branch %s from %s back to the pre-update commit %s", p.branch, gitx.Short(p.head), gitx.Short(p.target))
 	if p.before != "" {
-		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), short(p.before)))
+		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), gitx.Short(p.before)))
 	}
 	for _, c := range p.revert {
-		s.Details = append(s.Details, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, short(p.target)))
+		s.Details = append(s.Details, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, gitx.Short(p.target)))
 	}
 	if env.DryRun {
-		s.Status, s.Message = StatusChanged, "dry run: would move "+move+fmt.Sprintf(" (%s changed)", plural(len(p.changed), "tracked file"))
+		s.Status, s.Message = StatusChanged, "dry run: would move "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
 		return s, nil
 	}
 	fail := func(err error) (Step, error) {
@@ -603,7 +605,7 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 	if err := revertUpdateFiles(ctx, g, env, p); err != nil {
 		return fail(err)
 	}
-	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", plural(len(p.changed), "tracked file"))
+	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
 	return s, nil
 }
 
@@ -712,7 +714,7 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 	}
 	sort.Strings(added)
 	if len(restore) == 0 {
-		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", plural(len(m.Entries), "override file"), m.ID)
+		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", ui.Count(len(m.Entries), "override file"), m.ID)
 		for _, a := range added {
 			s.Details = append(s.Details, a+": not in the snapshot (new since): left as it is")
 		}
@@ -743,7 +745,7 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 		s.Status, s.Message = StatusError, err.Error()
 		return s, res.Restored, err
 	}
-	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s from the pre-update snapshot %s", verb, plural(len(res.Restored), "file"), m.ID)
+	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s from the pre-update snapshot %s", verb, ui.Count(len(res.Restored), "file"), m.ID)
 	return s, res.Restored, nil
 }
 

@@ -45,7 +45,7 @@ func newRollbackRig(t *testing.T, first map[string]string) *rollbackRig {
 	cfg.Compose = []string{docker, "compose"}
 	r.env = &Env{
 		MailcowDir: r.dir, Config: cfg, State: state.Dir{Path: filepath.Join(r.root, "state")},
-		Sys: fsx.Real{}, UI: ui.New(r.out, r.out),
+		Sys: fsx.Real{}, UI: ui.New(r.out, r.out, os.Getenv),
 		Now: func() time.Time { r.now = r.now.Add(time.Minute); return r.now },
 	}
 	return r

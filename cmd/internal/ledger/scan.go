@@ -85,6 +85,17 @@ func (b *Block) Label() string {
 	return b.File + " " + b.ID
 }
 
+// Describe is how a message shows a customization in one line: "ID FILE
+// (WHERE): WHAT", the place left out when there is none. The hooks' steps
+// and verify's lost check show it so; what is the caller's (its lines, or
+// why they are not shown).
+func Describe(id, file, where, what string) string {
+	if where != "" {
+		file += " (" + where + ")"
+	}
+	return fmt.Sprintf("%s %s: %s", id, file, what)
+}
+
 // Added returns the block's added lines, diff-style.
 func (b *Block) Added() []string {
 	var out []string

@@ -67,3 +67,12 @@ func TestScan(t *testing.T) {
 		t.Error("index.lock left behind")
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	if got, want := Describe("c1a2", "data/conf/postfix/extra.cf", "", "`+a`"), "c1a2 data/conf/postfix/extra.cf: `+a`"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := Describe("c1a2", "f.conf", "service x", "+a / -b"), "c1a2 f.conf (service x): +a / -b"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

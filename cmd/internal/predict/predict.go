@@ -27,6 +27,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 )
 
@@ -299,12 +300,12 @@ func applyPatches(opt Options, work string) []string {
 	if res != nil {
 		for _, pr := range res.Patches {
 			if pr.Err != nil {
-				out = append(out, pr.Name+": "+firstLine(pr.Err.Error()))
+				out = append(out, pr.Name+": "+ui.FirstLine(pr.Err.Error()))
 			}
 		}
 	}
 	if len(out) == 0 && err != nil {
-		out = append(out, firstLine(err.Error()))
+		out = append(out, ui.FirstLine(err.Error()))
 	}
 	return out
 }
@@ -350,9 +351,4 @@ func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file stri
 		f.Patch = "patch " + strings.Join(names, " or ")
 	}
 	return f, nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }

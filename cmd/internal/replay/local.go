@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
@@ -43,14 +44,14 @@ func (r *replayer) readLocal(ctx context.Context, dir, adminStore, scratchStore 
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return nil, inputf("--local %s: %v", abs, unwrapPath(err))
+		return nil, inputf("--local %s: %v", abs, fsx.UnwrapPath(err))
 	}
 	if !fi.IsDir() {
 		return nil, inputf("--local %s: not a directory", abs)
 	}
 	for _, need := range []string{".git", "docker-compose.yml"} {
 		if _, err := os.Lstat(filepath.Join(abs, need)); err != nil {
-			return nil, inputf("--local %s: not a mailcow git checkout: %s: %v", abs, need, unwrapPath(err))
+			return nil, inputf("--local %s: not a mailcow git checkout: %s: %v", abs, need, fsx.UnwrapPath(err))
 		}
 	}
 	branch := r.cfg.Branch
@@ -79,16 +80,16 @@ func (r *replayer) readLocal(ctx context.Context, dir, adminStore, scratchStore 
 			case errors.Is(err, fs.ErrNotExist):
 				lf.deleted = true
 			case err != nil:
-				return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, unwrapPath(err))
+				return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, fsx.UnwrapPath(err))
 			case fi.Mode()&fs.ModeSymlink != 0:
 				if lf.link, err = os.Readlink(p); err != nil {
-					return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, unwrapPath(err))
+					return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, fsx.UnwrapPath(err))
 				}
 			case !fi.Mode().IsRegular():
 				return nil, inputf("--local %s: %s is not a regular file", abs, c.File)
 			default:
 				if lf.data, err = os.ReadFile(p); err != nil {
-					return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, unwrapPath(err))
+					return nil, inputf("--local %s: cannot read %s: %v", abs, c.File, fsx.UnwrapPath(err))
 				}
 				lf.mode = 0o644
 				if fi.Mode()&0o111 != 0 {
@@ -144,12 +145,4 @@ func (ls *localState) writeTo(work string) error {
 		}
 	}
 	return nil
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // WriteJSON writes the report's JSON form (see Report), indented, with <
@@ -32,7 +35,7 @@ func (r *Report) WriteText(w io.Writer, colour func(Verdict, string) string) err
 		colour = func(_ Verdict, s string) string { return s }
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "replay of %s from %s (%s), %s\n", r.Upstream, r.From.Ref, short(r.From.Commit), r.Mode)
+	fmt.Fprintf(&b, "replay of %s from %s (%s), %s\n", r.Upstream, r.From.Ref, gitx.Short(r.From.Commit), r.Mode)
 	if r.Local != "" {
 		fmt.Fprintf(&b, "with the local install %s (overrides: %s)\n", r.Local, r.Overrides)
 	}
@@ -70,7 +73,7 @@ func (r *Report) WriteText(w io.Writer, colour func(Verdict, string) string) err
 		}
 	}
 	c := r.Counts
-	fmt.Fprintf(&b, "\n%d %s: %d ok, %d reapplied, %d broken\n", len(r.Targets), plural(len(r.Targets), "target", "targets"), c.OK, c.Reapplied, c.Broken)
+	fmt.Fprintf(&b, "\n%d %s: %d ok, %d reapplied, %d broken\n", len(r.Targets), ui.Plural(len(r.Targets), "target", "targets"), c.OK, c.Reapplied, c.Broken)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

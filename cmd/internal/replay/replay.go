@@ -299,15 +299,8 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	if u == nil {
 		u = ui.Discard()
 	}
-	switch {
-	case opt.Upstream == "":
-		return nil, inputf("--upstream is required")
-	case opt.From == "":
-		return nil, inputf("--from is required")
-	case len(opt.To) > 0 && opt.Tags != "":
-		return nil, inputf("--to and --tags exclude each other")
-	case len(opt.To) == 0 && opt.Tags == "":
-		return nil, inputf("name the targets: --to REF[,REF...] or --tags GLOB")
+	if err := checkOptions(opt); err != nil {
+		return nil, err
 	}
 	secret := urlSecret(opt.Upstream)
 	r := &replayer{opt: opt, cfg: opt.Config, ui: u, now: opt.Now, git: newGit(opt.Env, secret), upstreamShown: secret(opt.Upstream)}
@@ -346,17 +339,8 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		return nil, err
 	}
 
-	r.ui.Infof("cloning %s", r.upstreamShown)
-	if _, err := r.git.clone.Run(ctx, "clone", "--no-checkout", "-q", "--", upstream, r.work); err != nil {
-		if isCanceled(err) {
-			return nil, err
-		}
-		return nil, inputf("--upstream %s: cannot clone: %v", r.upstreamShown, gitMessage(err))
-	}
-	for _, kv := range [][2]string{{"gc.auto", "0"}, {"branch.master.remote", "origin"}, {"branch.master.merge", "refs/heads/master"}} {
-		if _, err := r.git.run(ctx, r.work, "config", kv[0], kv[1]); err != nil {
-			return nil, err
-		}
+	if err := r.clone(ctx, upstream); err != nil {
+		return nil, err
 	}
 	refs, err := r.readRefs(ctx)
 	if err != nil {
@@ -372,45 +356,101 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 
 	if opt.Local != "" {
-		adminStore := ""
-		if opt.StateDir != "" {
-			adminStore = filepath.Join(opt.StateDir, "snapshots")
-		}
-		if r.local, err = r.readLocal(ctx, opt.Local, adminStore, filepath.Join(r.stateDir.Path, "snapshots")); err != nil {
+		if err := r.useLocal(ctx); err != nil {
 			return nil, err
-		}
-		r.report.Local, r.report.Overrides = r.local.dir, r.local.source
-		if r.local.base != "" && r.local.base != r.from.commit {
-			// Replaying the install's files from another release would
-			// judge edits it does not have: refuse, naming its real base.
-			real := short(r.local.base)
-			if tag, err := r.git.run(ctx, r.work, "describe", "--tags", "--exact-match", r.local.base); err == nil && tag != "" {
-				real = tag + " (" + short(r.local.base) + ")"
-			}
-			return nil, inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, opt.From, short(r.from.commit), strings.Fields(real)[0])
 		}
 	}
 	if err := r.buildAdmin(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.replayAll(ctx, targets); err != nil {
+		return nil, err
+	}
+	r.report.OK = r.report.Counts.Broken == 0
+	r.report.Seconds = seconds(r.now().Sub(start))
+	return r.report, nil
+}
 
-	base := opt.From
+// checkOptions refuses a replay that names no upstream, no start or no
+// targets, or targets two ways.
+func checkOptions(opt Options) error {
+	switch {
+	case opt.Upstream == "":
+		return inputf("--upstream is required")
+	case opt.From == "":
+		return inputf("--from is required")
+	case len(opt.To) > 0 && opt.Tags != "":
+		return inputf("--to and --tags exclude each other")
+	case len(opt.To) == 0 && opt.Tags == "":
+		return inputf("name the targets: --to REF[,REF...] or --tags GLOB")
+	}
+	return nil
+}
+
+// clone makes the scratch install: a clone of upstream without a
+// checkout, set up as update.sh expects master to track origin.
+func (r *replayer) clone(ctx context.Context, upstream string) error {
+	r.ui.Infof("cloning %s", r.upstreamShown)
+	if _, err := r.git.clone.Run(ctx, "clone", "--no-checkout", "-q", "--", upstream, r.work); err != nil {
+		if isCanceled(err) {
+			return err
+		}
+		return inputf("--upstream %s: cannot clone: %v", r.upstreamShown, gitMessage(err))
+	}
+	for _, kv := range [][2]string{{"gc.auto", "0"}, {"branch.master.remote", "origin"}, {"branch.master.merge", "refs/heads/master"}} {
+		if _, err := r.git.run(ctx, r.work, "config", kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// useLocal reads the --local install (its edits and overrides, from the
+// admin's snapshots when there is a state dir) and refuses one based on
+// another release than --from.
+func (r *replayer) useLocal(ctx context.Context) error {
+	adminStore := ""
+	if r.opt.StateDir != "" {
+		adminStore = filepath.Join(r.opt.StateDir, "snapshots")
+	}
+	var err error
+	if r.local, err = r.readLocal(ctx, r.opt.Local, adminStore, filepath.Join(r.stateDir.Path, "snapshots")); err != nil {
+		return err
+	}
+	r.report.Local, r.report.Overrides = r.local.dir, r.local.source
+	if r.local.base != "" && r.local.base != r.from.commit {
+		// Replaying the install's files from another release would
+		// judge edits it does not have: refuse, naming its real base.
+		real := gitx.Short(r.local.base)
+		if tag, err := r.git.run(ctx, r.work, "describe", "--tags", "--exact-match", r.local.base); err == nil && tag != "" {
+			real = tag + " (" + gitx.Short(r.local.base) + ")"
+		}
+		return inputf("--local %s is based on upstream %s, not on --from %s (%s): run the replay with --from %s", r.local.dir, real, r.opt.From, gitx.Short(r.from.commit), strings.Fields(real)[0])
+	}
+	return nil
+}
+
+// replayAll replays the update to each target in turn, from From or, in a
+// chain, from the last target whose merge went through, and counts the
+// verdicts.
+func (r *replayer) replayAll(ctx context.Context, targets []ref) error {
+	base := r.opt.From
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		if !opt.Chain && len(r.report.Targets) > 0 {
+		if !r.opt.Chain && len(r.report.Targets) > 0 {
 			if err := r.reset(ctx); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if opt.Progress != nil {
-			opt.Progress(t.name, false)
+		if r.opt.Progress != nil {
+			r.opt.Progress(t.name, false)
 		}
 		r.ui.Infof("replaying %s → %s", base, t.name)
 		tr, err := r.target(ctx, t, base)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.report.Targets = append(r.report.Targets, *tr)
 		switch tr.Verdict {
@@ -421,16 +461,14 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		case Broken:
 			r.report.Counts.Broken++
 		}
-		if opt.Progress != nil {
-			opt.Progress(t.name, true)
+		if r.opt.Progress != nil {
+			r.opt.Progress(t.name, true)
 		}
-		if opt.Chain && !tr.Merge.Aborted {
+		if r.opt.Chain && !tr.Merge.Aborted {
 			base = t.name
 		}
 	}
-	r.report.OK = r.report.Counts.Broken == 0
-	r.report.Seconds = seconds(r.now().Sub(start))
-	return r.report, nil
+	return nil
 }
 
 // targets resolves --to or --tags.
@@ -644,13 +682,6 @@ func (r *replayer) warnf(format string, a ...any) {
 	msg := fmt.Sprintf(format, a...)
 	r.report.Warnings = append(r.report.Warnings, msg)
 	r.ui.Warnf("%s", msg)
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
@@ -30,16 +31,9 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 
 	// The pre hook's part: the snapshot (a new one per update in a chain)
 	// and the record the post hook and the risk ranking start from.
-	snap := r.admin
-	if r.opt.Chain && base != r.opt.From {
-		m, err := snapshot.Create(scratchSys{}, snapshot.Options{
-			MailcowDir: r.work, Store: env.SnapshotStore(), Paths: r.cfg.SnapshotPaths, Dirs: r.cfg.SnapshotDirs,
-			Keep: 1000, Now: r.now(),
-		})
-		if m == nil {
-			return nil, fmt.Errorf("snapshot before %s: %w", t.name, err)
-		}
-		snap = m
+	snap, err := r.snapshotBefore(env, t, base)
+	if err != nil {
+		return nil, err
 	}
 	res, runErr := updatesh.Run(r.work, updatesh.Options{Target: t.commit, Date: r.now().UTC().Format("2006-01-02_15_04_05"), Git: &r.git.scratch, Ctx: ctx})
 	if err := ctx.Err(); err != nil {
@@ -66,6 +60,44 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 		return tr, nil
 	}
 
+	skip, err := r.postHook(ctx, env, tr)
+	if err != nil {
+		return nil, err
+	}
+	r.riskReasons(tr)
+	deleted, err := r.deletedCustomized(ctx, res, head, t.commit)
+	if err != nil {
+		return nil, err
+	}
+	tr.Reasons = append(tr.Reasons, deleted...)
+	if err := r.verifyReasons(ctx, env, tr, skip); err != nil {
+		return nil, err
+	}
+	r.finish(tr, start)
+	return tr, nil
+}
+
+// snapshotBefore returns the snapshot the post hook restores from: the
+// admin's, or in a chain after its first update a new one of the scratch
+// install as the previous update left it.
+func (r *replayer) snapshotBefore(env *hook.Env, t ref, base string) (*snapshot.Manifest, error) {
+	if !r.opt.Chain || base == r.opt.From {
+		return r.admin, nil
+	}
+	m, err := snapshot.Create(scratchSys{}, snapshot.Options{
+		MailcowDir: r.work, Store: env.SnapshotStore(), Paths: r.cfg.SnapshotPaths, Dirs: r.cfg.SnapshotDirs,
+		Keep: 1000, Now: r.now(),
+	})
+	if m == nil {
+		return nil, fmt.Errorf("snapshot before %s: %w", t.name, err)
+	}
+	return m, nil
+}
+
+// postHook runs the post hook without restarts and adds to tr what the
+// merge clobbered of the patches and the overrides it put back. It
+// returns the verify checks the replay skips, with why.
+func (r *replayer) postHook(ctx context.Context, env *hook.Env, tr *Target) (map[string]string, error) {
 	// What the merge clobbered, before the post hook puts it back.
 	var pre *patch.Result
 	if len(r.bound) > 0 {
@@ -110,9 +142,14 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 			}
 		}
 	}
+	return skip, nil
+}
 
-	// The post hook's risk ranking, as it kept it (risk.JSONReport,
-	// read back without the diffs: --keep leaves them in the clone).
+// riskReasons adds the post hook's risk ranking to tr, as it kept it
+// (risk.JSONReport, read back without the diffs: --keep leaves them in
+// the clone): its findings, and a reason for each file whose local lines
+// the merge dropped with no patch putting them back.
+func (r *replayer) riskReasons(tr *Target) {
 	var jr struct {
 		Counts   risk.JSONCounts `json:"counts"`
 		Findings []Finding       `json:"findings"`
@@ -124,49 +161,49 @@ func (r *replayer) target(ctx context.Context, t ref, base string) (*Target, err
 			brokenPatch[x.File] = true
 		}
 	}
-	if err := r.stateDir.ReadJSON(hook.RiskFile, &jr); err == nil {
-		tr.Risk = jr.Counts
-		for _, f := range jr.Findings {
-			tr.Findings = append(tr.Findings, f)
-			if f.Risk == risk.High.String() && len(f.Lost) > 0 && !brokenPatch[f.File] {
-				tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindLostLines, File: f.File, Lost: f.Lost,
-					Message: fmt.Sprintf("the merge dropped %d local %s of %s and no patch puts %s back", len(f.Lost), plural(len(f.Lost), "line", "lines"), f.File, plural(len(f.Lost), "it", "them"))})
-			}
+	if err := r.stateDir.ReadJSON(hook.RiskFile, &jr); err != nil {
+		r.warnf("%s: no risk ranking: %v", tr.Ref, err)
+		return
+	}
+	tr.Risk = jr.Counts
+	for _, f := range jr.Findings {
+		tr.Findings = append(tr.Findings, f)
+		if f.Risk == risk.High.String() && len(f.Lost) > 0 && !brokenPatch[f.File] {
+			tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindLostLines, File: f.File, Lost: f.Lost,
+				Message: fmt.Sprintf("the merge dropped %d local %s of %s and no patch puts %s back", len(f.Lost), ui.Plural(len(f.Lost), "line", "lines"), f.File, ui.Plural(len(f.Lost), "it", "them"))})
 		}
-	} else {
-		r.warnf("%s: no risk ranking: %v", t.name, err)
 	}
-	deleted, err := r.deletedCustomized(ctx, res, head, t.commit)
-	if err != nil {
-		return nil, err
-	}
-	tr.Reasons = append(tr.Reasons, deleted...)
+}
 
+// verifyReasons runs verify's checks but those in skip on the updated
+// install and adds to tr the ones that did not pass, a reason for each
+// failure.
+func (r *replayer) verifyReasons(ctx context.Context, env *hook.Env, tr *Target, skip map[string]string) error {
 	vr, _ := verify.Run(ctx, verify.Options{MailcowDir: r.work, Config: r.run, StateDir: r.stateDir.Path, DaemonJSON: env.DaemonJSON, Now: r.now(), Skip: skip})
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	if vr != nil {
-		for _, c := range vr.Checks {
-			if c.Status == verify.StatusOK || c.Status == verify.StatusSkipped {
-				continue
-			}
-			tr.Checks = append(tr.Checks, c)
-			if c.Status != verify.StatusFail {
-				continue
-			}
-			switch c.Name {
-			case verify.CheckPatches:
-				// Reported edit by edit above.
-			case verify.CheckOverrideRefs:
-				tr.Reasons = append(tr.Reasons, vanished(c)...)
-			default:
-				tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindCheckFailed, Check: c.Name, Message: c.Detail})
-			}
+	if vr == nil {
+		return nil
+	}
+	for _, c := range vr.Checks {
+		if c.Status == verify.StatusOK || c.Status == verify.StatusSkipped {
+			continue
+		}
+		tr.Checks = append(tr.Checks, c)
+		if c.Status != verify.StatusFail {
+			continue
+		}
+		switch c.Name {
+		case verify.CheckPatches:
+			// Reported edit by edit above.
+		case verify.CheckOverrideRefs:
+			tr.Reasons = append(tr.Reasons, vanished(c)...)
+		default:
+			tr.Reasons = append(tr.Reasons, Reason{Verdict: Broken, Kind: KindCheckFailed, Check: c.Name, Message: c.Detail})
 		}
 	}
-	r.finish(tr, start)
-	return tr, nil
+	return nil
 }
 
 // finish decides the verdict, orders the reasons (BROKEN first) and hides
@@ -321,7 +358,7 @@ func (r *replayer) deletedCustomized(ctx context.Context, res *updatesh.Result, 
 	var reasons []Reason
 	for _, f := range order {
 		reasons = append(reasons, Reason{Verdict: Broken, Kind: KindFileDeleted, File: f, Lost: lost[f],
-			Message: fmt.Sprintf("upstream deleted %s, which the admin changed; update.sh's conflict clean-up removed it with the admin's %d %s", f, len(lost[f]), plural(len(lost[f]), "line", "lines"))})
+			Message: fmt.Sprintf("upstream deleted %s, which the admin changed; update.sh's conflict clean-up removed it with the admin's %d %s", f, len(lost[f]), ui.Plural(len(lost[f]), "line", "lines"))})
 	}
 	return reasons, nil
 }
@@ -342,13 +379,6 @@ func vanished(c verify.Check) []Reason {
 		out = append(out, Reason{Verdict: Broken, Kind: KindVanishedService, File: risk.OverrideFile, Message: c.Detail})
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func oneLine(s string) string {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // RenderOptions says how Render lays out a report.
@@ -40,9 +42,9 @@ const (
 func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 	bw := bufio.NewWriter(w)
 	p := printer{w: bw, opt: opt}
-	p.line(fmt.Sprintf("risk diff: base %s (%s), HEAD %s", abbrev(r.Base), r.BaseSource, abbrev(r.Head)))
+	p.line(fmt.Sprintf("risk diff: base %s (%s), HEAD %s", gitx.Short(r.Base), r.BaseSource, gitx.Short(r.Head)))
 	if r.Before != "" {
-		p.line(fmt.Sprintf("local edits: Before update commit %s", abbrev(r.Before)))
+		p.line(fmt.Sprintf("local edits: Before update commit %s", gitx.Short(r.Before)))
 	}
 	p.line(fmt.Sprintf("%d high, %d medium, %d low", r.Count(High), r.Count(Medium), r.Count(Low)))
 	p.line("")
@@ -201,7 +203,7 @@ func (p *printer) table(r *Report) {
 		if d == "." {
 			name = "./"
 		}
-		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, plural(n, "file", "files"))})
+		rows = append(rows, row{Low, name, fmt.Sprintf("%d %s changed", n, ui.Plural(n, "file", "files"))})
 	}
 	if len(dirs) > 0 {
 		rows = append(rows, row{Low, "", "every changed file: mcupdate diff --full"})
@@ -285,13 +287,6 @@ func cut(s string, width int) string {
 		n++
 	}
 	return s
-}
-
-func abbrev(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // SchemaVersion is the version of the JSON form; it changes only when a

@@ -49,6 +49,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/settings"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Risk ranks a finding.
@@ -287,7 +288,7 @@ func (a *analysis) run() error {
 	}
 	a.changes, err = diffTrees(a.repo, a.baseTree, a.headTree)
 	if err != nil {
-		return fmt.Errorf("diff %s..%s: %w", short(a.base.Hash), short(a.head.Hash), err)
+		return fmt.Errorf("diff %s..%s: %w", gitx.Short(a.base.Hash.String()), gitx.Short(a.head.Hash.String()), err)
 	}
 	a.changed = make(map[string]change, len(a.changes))
 	for _, c := range a.changes {
@@ -417,7 +418,7 @@ func (a *analysis) resolveBase() error {
 		a.source = SourceExplicit
 	case a.head.NumParents() >= 2 && strings.HasPrefix(a.head.Message, AfterPrefix):
 		if a.base, err = a.head.Parent(0); err != nil {
-			return fmt.Errorf("first parent of %s: %w", short(a.head.Hash), err)
+			return fmt.Errorf("first parent of %s: %w", gitx.Short(a.head.Hash.String()), err)
 		}
 		a.source = SourceMerge
 	case strings.HasPrefix(a.head.Message, BeforePrefix):
@@ -435,10 +436,10 @@ func (a *analysis) resolveBase() error {
 		}
 		if a.base == nil {
 			if a.head.NumParents() == 0 {
-				return fmt.Errorf("HEAD %s has no parent, no recorded commit and no ORIG_HEAD: %w", short(a.head.Hash), ErrNoBase)
+				return fmt.Errorf("HEAD %s has no parent, no recorded commit and no ORIG_HEAD: %w", gitx.Short(a.head.Hash.String()), ErrNoBase)
 			}
 			if a.base, err = a.head.Parent(0); err != nil {
-				return fmt.Errorf("parent of %s: %w", short(a.head.Hash), err)
+				return fmt.Errorf("parent of %s: %w", gitx.Short(a.head.Hash.String()), err)
 			}
 			a.source = SourceParent
 		}
@@ -552,12 +553,12 @@ func (a *analysis) lostHunks() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("upstream base of %s: %w", short(a.base.Hash), err)
+		return fmt.Errorf("upstream base of %s: %w", gitx.Short(a.base.Hash.String()), err)
 	}
 	a.upstreamBase, a.upstream = ub, upstream.String()
 	set, results, err := ledger.Judge(ctx, g, ub, a.base.Hash.String(), a.red.String, a.versions)
 	if err != nil {
-		return fmt.Errorf("customizations of %s: %w", short(a.base.Hash), err)
+		return fmt.Errorf("customizations of %s: %w", gitx.Short(a.base.Hash.String()), err)
 	}
 	a.custom = results
 	byFile := map[string][]ledger.Result{}
@@ -620,10 +621,10 @@ func (a *analysis) customFinding(file string, rs []ledger.Result) {
 		a.add(Finding{Risk: High, File: file, Reason: "customized file was deleted upstream: your changes to it are gone"})
 	case len(lost) > 0:
 		a.add(Finding{Risk: High, File: file, Lost: lost,
-			Reason: fmt.Sprintf("local change dropped by the merge: %d %s of your customizations not in the file", len(lost), plural(len(lost), "line", "lines"))})
+			Reason: fmt.Sprintf("local change dropped by the merge: %d %s of your customizations not in the file", len(lost), ui.Plural(len(lost), "line", "lines"))})
 	case len(moved) > 0:
 		a.add(Finding{Risk: Medium, File: file, Lost: moved,
-			Reason: fmt.Sprintf("local change dropped by the merge, but %s, which overrides it, has the same %s", ovr, plural(len(moved), "line", "lines"))})
+			Reason: fmt.Sprintf("local change dropped by the merge, but %s, which overrides it, has the same %s", ovr, ui.Plural(len(moved), "line", "lines"))})
 	}
 }
 
@@ -724,7 +725,7 @@ func (a *analysis) settingChanges(file, setFile, who string) error {
 	if setFile == file {
 		if len(removed) > 0 {
 			a.add(Finding{Risk: High, File: file, DiffFile: file, upstream: true,
-				Reason: fmt.Sprintf("upstream removed %s that %s sets: %s; check where the release keeps it now", plural(len(removed), "a setting", "settings"), who, strings.Join(removed, "; "))})
+				Reason: fmt.Sprintf("upstream removed %s that %s sets: %s; check where the release keeps it now", ui.Plural(len(removed), "a setting", "settings"), who, strings.Join(removed, "; "))})
 		}
 		if len(changed) > 0 {
 			a.add(Finding{Risk: Medium, File: file, Reason: fmt.Sprintf("%s (%s)", strings.Join(changed, "; "), who)})
@@ -733,7 +734,7 @@ func (a *analysis) settingChanges(file, setFile, who string) error {
 	}
 	if len(removed) > 0 {
 		a.add(Finding{Risk: High, File: setFile, DiffFile: file, upstream: true,
-			Reason: fmt.Sprintf("upstream removed %s this file overrides from %s: %s; check it still has an effect", plural(len(removed), "a setting", "settings"), file, strings.Join(removed, "; "))})
+			Reason: fmt.Sprintf("upstream removed %s this file overrides from %s: %s; check it still has an effect", ui.Plural(len(removed), "a setting", "settings"), file, strings.Join(removed, "; "))})
 	}
 	if len(changed) > 0 {
 		a.add(Finding{Risk: Medium, File: setFile,
@@ -763,11 +764,11 @@ func (a *analysis) treeOf(rev string) (*object.Tree, error) {
 	}
 	c, err := a.repo.CommitObject(plumbing.NewHash(rev))
 	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", abbrev(rev), err)
+		return nil, fmt.Errorf("commit %s: %w", gitx.Short(rev), err)
 	}
 	t, err := c.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("tree of %s: %w", abbrev(rev), err)
+		return nil, fmt.Errorf("tree of %s: %w", gitx.Short(rev), err)
 	}
 	a.trees[rev] = t
 	return t, nil
@@ -797,11 +798,11 @@ func (a *analysis) composeChecks() error {
 	if changed {
 		oldb, err := a.blob(c.from)
 		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.base.Hash), err)
+			return fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.base.Hash.String()), err)
 		}
 		newb, err = a.blob(c.to)
 		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", ComposeFile, short(a.head.Hash), err)
+			return fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.head.Hash.String()), err)
 		}
 		// A compose file git holds but compose cannot read is itself the
 		// finding; the other checks then have nothing to stand on.
@@ -939,7 +940,7 @@ func (a *analysis) serviceChanges(oldF, newF *compose.File) {
 	}
 	// Image bumps are every release's routine: one line for all of them.
 	if len(images) > 0 {
-		a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("%s: %s", plural(len(images), "1 image updated", fmt.Sprintf("%d images updated", len(images))), strings.Join(images, ", "))})
+		a.add(Finding{Risk: Medium, File: ComposeFile, Reason: fmt.Sprintf("%s: %s", ui.Plural(len(images), "1 image updated", fmt.Sprintf("%d images updated", len(images))), strings.Join(images, ", "))})
 	}
 }
 
@@ -1205,13 +1206,4 @@ func Area(p string) string {
 		return "data/" + parts[1]
 	}
 	return parts[0]
-}
-
-func short(h plumbing.Hash) string { return h.String()[:12] }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 )
 
 // Count is one counter of a run, such as changed=2.
@@ -210,7 +212,7 @@ func Syslog(sock, line string, ok bool, timeout time.Duration) error {
 		}
 		errs = append(errs, err)
 	}
-	return fmt.Errorf("syslog %s: %w", sock, errors.Join(errs...))
+	return fmt.Errorf("syslog %s: %w", sock, errlist.Join(errs...))
 }
 
 // ErrNoSyslog: the host has no syslog socket; nothing to do.

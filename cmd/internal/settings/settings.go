@@ -13,6 +13,10 @@
 // "actions reject", "WOWorkersCount". The reader is tolerant: a line it
 // cannot read is skipped, never an error: these are the admin's files and
 // upstream's, and a comparison must not stop on one odd line.
+//
+// Parse serves comparisons, one value per name. The checks that need what
+// a program itself reads, in file order, use the exact readers of
+// formats.go: [Postfix], [UCL] and [Dovecot].
 package settings
 
 import (

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/suggest"
@@ -83,7 +84,7 @@ func Restore(sys fsx.System, store, id, mailcowDir string, paths []string) (*Res
 			errs = append(errs, err)
 		}
 	}
-	return r.res, errors.Join(errs...)
+	return r.res, errlist.Join(errs...)
 }
 
 func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
@@ -110,7 +111,7 @@ func selectEntries(m *Manifest, paths []string) ([]Entry, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errlist.Join(errs...)
 	}
 	sortEntries(out)
 	return out, nil

@@ -56,6 +56,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
@@ -451,7 +452,7 @@ func (c *creator) flush() error {
 	for err := range errs {
 		all = append(all, err)
 	}
-	return errors.Join(all...)
+	return errlist.Join(all...)
 }
 
 // newID returns an ID that sorts after every ID in the store (with a

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
@@ -172,7 +173,7 @@ func List(store string) ([]*Manifest, error) {
 		}
 		out = append(out, m)
 	}
-	return out, errors.Join(errs...)
+	return out, errlist.Join(errs...)
 }
 
 // Load returns the snapshot id, or the newest for [Latest]. The newest is
@@ -249,7 +250,7 @@ func Prune(sys fsx.System, store string, keep int) error {
 			raw, rerr := os.ReadFile(filepath.Join(store, id, ManifestFile))
 			if rerr != nil {
 				// Cannot know what it refers to: collect no objects.
-				return errors.Join(append(errs, fmt.Errorf("prune: %w; objects kept", rerr))...)
+				return errlist.Join(append(errs, fmt.Errorf("prune: %w; objects kept", rerr))...)
 			}
 			for _, s := range digests(raw) {
 				refs[string(s)] = true
@@ -277,7 +278,7 @@ func Prune(sys fsx.System, store string, keep int) error {
 	}
 	objs, err := os.ReadDir(filepath.Join(store, ObjectsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return errors.Join(append(errs, fmt.Errorf("prune objects: %w", err))...)
+		return errlist.Join(append(errs, fmt.Errorf("prune objects: %w", err))...)
 	}
 	for _, o := range objs {
 		n := o.Name()
@@ -287,5 +288,5 @@ func Prune(sys fsx.System, store string, keep int) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }

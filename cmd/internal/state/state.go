@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
@@ -73,7 +74,7 @@ func (d Dir) open() (*os.File, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	if err := errors.Join(d.checkOwner(fi), checkParents(d.Path)); err != nil {
+	if err := errlist.Join(d.checkOwner(fi), checkParents(d.Path)); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -428,5 +429,5 @@ func (d Dir) PruneReports(keep int) error {
 		}
 		matches = matches[1:]
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 )
 
@@ -113,7 +114,7 @@ func (d Dir) Updates() ([]Record, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return recordIDLess(out[i].ID, out[j].ID) })
-	return out, errors.Join(errs...)
+	return out, errlist.Join(errs...)
 }
 
 func recordIDLess(a, b string) bool {
@@ -156,5 +157,5 @@ func (d Dir) PruneUpdates(keep int) error {
 		}
 		ids = ids[1:]
 	}
-	return errors.Join(errs...)
+	return errlist.Join(errs...)
 }

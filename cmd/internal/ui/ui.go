@@ -24,15 +24,28 @@ type UI struct {
 	// (a *secret.Redactor): messages, details and dry-run diffs quote the
 	// admin's files.
 	Secrets interface{ String(string) string }
+	// Getenv is the environment COLUMNS is read from (the command's
+	// injected one); nil is an empty environment.
+	Getenv func(string) string
 
 	mu sync.Mutex
 }
 
-// New returns a UI on the given writers; colour is on when both are
-// terminals and NO_COLOR is unset, so a stderr redirected to a log file
-// gets no escape codes even when stdout is a terminal.
-func New(out, errw io.Writer) *UI {
-	return &UI{Out: out, Err: errw, Color: IsTerminal(out) && IsTerminal(errw) && os.Getenv("NO_COLOR") == ""}
+// New returns a UI on the given writers that reads NO_COLOR and COLUMNS
+// with getenv (nil: an empty environment); colour is on when both writers
+// are terminals and NO_COLOR is unset, so a stderr redirected to a log
+// file gets no escape codes even when stdout is a terminal.
+func New(out, errw io.Writer, getenv func(string) string) *UI {
+	u := &UI{Out: out, Err: errw, Getenv: getenv}
+	u.Color = IsTerminal(out) && IsTerminal(errw) && u.getenv("NO_COLOR") == ""
+	return u
+}
+
+func (u *UI) getenv(key string) string {
+	if u.Getenv == nil {
+		return ""
+	}
+	return u.Getenv(key)
 }
 
 // IsTerminal reports whether w is a terminal: a file with terminal
@@ -120,7 +133,7 @@ func Discard() *UI { return &UI{Out: io.Discard, Err: io.Discard, Quiet: true} }
 // (no limit) when Out is not a terminal: a report piped to a file or mail
 // is not cut.
 func (u *UI) Width() int {
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+	if n, err := strconv.Atoi(u.getenv("COLUMNS")); err == nil && n > 0 {
 		return n
 	}
 	f, ok := u.Out.(*os.File)

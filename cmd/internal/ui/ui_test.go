@@ -131,11 +131,11 @@ func TestNewColour(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("NO_COLOR", tt.noColor)
-			if tt.noColor == "" {
-				os.Unsetenv("NO_COLOR")
+			env := map[string]string{}
+			if tt.noColor != "" {
+				env["NO_COLOR"] = tt.noColor
 			}
-			u := New(tt.out(), tt.errw())
+			u := New(tt.out(), tt.errw(), func(k string) string { return env[k] })
 			if u.Color != tt.want {
 				t.Errorf("Color = %v, want %v", u.Color, tt.want)
 			}
@@ -186,8 +186,8 @@ func TestWidth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("COLUMNS", tt.columns)
-			u := &UI{Out: tt.out, Err: &bytes.Buffer{}}
+			env := map[string]string{"COLUMNS": tt.columns}
+			u := &UI{Out: tt.out, Err: &bytes.Buffer{}, Getenv: func(k string) string { return env[k] }}
 			if got := u.Width(); got != tt.want {
 				t.Errorf("Width = %d, want %d", got, tt.want)
 			}
@@ -213,5 +213,29 @@ func TestSecretsHiddenInEveryLine(t *testing.T) {
 	u.Hintf("f secret")
 	if s := out.String() + errw.String(); strings.Contains(s, "secret") || strings.Count(s, "<redacted>") != 6 {
 		t.Errorf("printed:\n%s", s)
+	}
+}
+
+func TestText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"one", "one"},
+		{"first\nsecond", "first"},
+		{"  \n first line \nsecond\n", "first line "},
+	} {
+		if got := FirstLine(tt.in); got != tt.want {
+			t.Errorf("FirstLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got, want := FirstLines("a\nb\nc\nd\n", 3), "a / b / c"; got != want {
+		t.Errorf("FirstLines = %q, want %q", got, want)
+	}
+	for n, want := range map[int]string{0: "0 files", 1: "1 file", 2: "2 files"} {
+		if got := Count(n, "file"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if Plural(1, "it", "them") != "it" || Plural(3, "it", "them") != "them" {
+		t.Error("Plural picks the wrong form")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Result is what one run did.
@@ -140,7 +141,7 @@ func Run(dir string, opt Options) (*Result, error) {
 	default:
 		res.Aborted = true
 		_, _, _ = g.run("merge", "--abort")
-		return res, fmt.Errorf("%w: git merge exited %d: %s", ErrAborted, code, firstLines(out, 3))
+		return res, fmt.Errorf("%w: git merge exited %d: %s", ErrAborted, code, ui.FirstLines(out, 3))
 	}
 	res.Head, err = g.out("rev-parse", "HEAD")
 	return res, err
@@ -177,12 +178,4 @@ func (g runner) out(args ...string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(out), nil
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return strings.Join(lines, " / ")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // knownBranches are the branches upstream mailcow publishes.
@@ -77,7 +78,7 @@ func checkDaemonJSON(ctx context.Context, opt Options) Check {
 	}
 	if verr != nil {
 		major, docker = 0, "unknown Docker version"
-		items = append(items, firstLine(verr.Error())+": only \"ipv6\" checked, as update.sh does")
+		items = append(items, ui.FirstLine(verr.Error())+": only \"ipv6\" checked, as update.sh does")
 	}
 	req := daemonjson.RequirementsFor(major, opt.Config.FixedCIDRv6)
 	fix := fmt.Sprintf("mcupdate's pre hook adds the keys at the next update without restarting Docker; to do it now, edit %s", opt.DaemonJSON)
@@ -94,7 +95,7 @@ func checkDaemonJSON(ctx context.Context, opt Options) Check {
 		if errors.As(err, &de) && de.Path == "" {
 			msg = opt.DaemonJSON + ": " + msg
 		}
-		return Check{Status: StatusFail, Detail: firstLine(msg) + ": update.sh stops on this file with mailcow down", Fix: "fix the JSON in " + opt.DaemonJSON + " (an empty object {} is valid)", Items: items}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(msg) + ": update.sh stops on this file with mailcow down", Fix: "fix the JSON in " + opt.DaemonJSON + " (an empty object {} is valid)", Items: items}
 	}
 	if miss := daemonjson.Missing(data, req); len(miss) > 0 {
 		for _, m := range miss {
@@ -107,7 +108,7 @@ func checkDaemonJSON(ctx context.Context, opt Options) Check {
 
 func checkPatches(opt Options, bound []*patch.Bound, cfgErr error) Check {
 	if cfgErr != nil {
-		return Check{Status: StatusFail, Detail: firstLine(cfgErr.Error()), Fix: "fix " + opt.Config.Path + " (see 'mcupdate --help')"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(cfgErr.Error()), Fix: "fix " + opt.Config.Path + " (see 'mcupdate --help')"}
 	}
 	if len(bound) == 0 {
 		return Check{Status: StatusSkipped, Detail: "no patches enabled"}
@@ -129,12 +130,12 @@ func checkPatches(opt Options, bound []*patch.Bound, cfgErr error) Check {
 				if er.Err != nil {
 					msg = er.Err.Error()
 				}
-				c.Items = append(c.Items, string(er.State)+": "+firstLine(msg))
+				c.Items = append(c.Items, string(er.State)+": "+ui.FirstLine(msg))
 			}
 		}
 		if pr.Err != nil && len(pr.Edits) == 0 {
 			broken++
-			c.Items = append(c.Items, firstLine(pr.Err.Error()))
+			c.Items = append(c.Items, ui.FirstLine(pr.Err.Error()))
 		}
 	}
 	switch {
@@ -163,11 +164,11 @@ func checkOverrides(opt Options) Check {
 		return Check{Status: StatusWarn, Detail: "no snapshot of the override files yet", Fix: "mcupdate snapshot create"}
 	}
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "mcupdate snapshot create (a broken snapshot can be removed from " + store + ")"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "mcupdate snapshot create (a broken snapshot can be removed from " + store + ")"}
 	}
 	changes, err := snapshot.Diff(m, opt.MailcowDir)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "make the mailcow dir readable"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "make the mailcow dir readable"}
 	}
 	c := Check{Status: StatusOK}
 	var missing, modified, added int
@@ -217,9 +218,9 @@ func checkOverrideRefs(opt Options, in *mailcowFiles) Check {
 	case berr != nil && !errors.As(berr, &ce):
 		return Check{Status: StatusFail, Detail: berr.Error(), Fix: "git checkout -- " + base}
 	case berr != nil:
-		return Check{Status: StatusFail, Detail: firstLine(berr.Error()), Fix: "git diff " + base + " shows what changed"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(berr.Error()), Fix: "git diff " + base + " shows what changed"}
 	case oerr != nil:
-		return Check{Status: StatusFail, Detail: firstLine(oerr.Error()), Fix: "fix the YAML of " + over}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(oerr.Error()), Fix: "fix the YAML of " + over}
 	}
 	names := bf.Names()
 	c := Check{Status: StatusOK}
@@ -295,7 +296,7 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patch.Bound, lib
 	}
 	cs, unpro, err := UnprotectedFiles(opt.MailcowDir, Branch(opt.Config.Branch, current), bound)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "see the git check"}, nil
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "see the git check"}, nil
 	}
 	byFile := patchFiles(lib)
 	var out []Unprotected
@@ -319,10 +320,7 @@ func checkUnprotected(opt Options, st *gitstate.State, bound []*patch.Bound, lib
 		}
 		c.Items = append(c.Items, item)
 	}
-	short := cs.Base
-	if len(short) > 12 {
-		short = short[:12]
-	}
+	short := gitx.Short(cs.Base)
 	if len(out) > 0 {
 		c.Status = StatusWarn
 		c.Detail = fmt.Sprintf("%d local edit(s) of tracked files against upstream %s that update.sh may drop; %d covered by patches", len(out), short, nCovered)
@@ -366,22 +364,6 @@ func Branch(cfgBranch, current string) string {
 		return current
 	}
 	return "master"
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // checkLeftovers lists the temp files killed mcupdate runs left (a run

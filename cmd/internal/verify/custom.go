@@ -139,6 +139,17 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 			return nil, fmt.Errorf("%s: compare %s with HEAD: %w", dir, base, err)
 		}
 	}
+	if err := out.compare(dir, idx, indexMtime, headFiles, committed); err != nil {
+		return nil, err
+	}
+	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].File < out.Files[j].File })
+	return out, nil
+}
+
+// compare adds to out every tracked file whose content in the work tree
+// differs from the base's (HEAD's files, but those committed records),
+// and every file of the base deleted from the index or the work tree.
+func (out *Customizations) compare(dir string, idx *index.Index, indexMtime time.Time, headFiles map[string]plumbing.Hash, committed map[string]baseEntry) error {
 	baseHash := func(name string) (plumbing.Hash, bool) {
 		if d, ok := committed[name]; ok {
 			return d.hash, d.present
@@ -175,7 +186,7 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 		// What counts is the work tree: update.sh commits it as it is.
 		h, hashed, gone, err := worktreeHash(dir, e, indexMtime)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if hashed {
 			out.Hashed++
@@ -194,8 +205,7 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 			add(name, true, InCommit)
 		}
 	}
-	sort.Slice(out.Files, func(i, j int) bool { return out.Files[i].File < out.Files[j].File })
-	return out, nil
+	return nil
 }
 
 // findBase returns the newest upstream commit in head's history.

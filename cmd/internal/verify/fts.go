@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
 )
 
 const indexerService = "service indexer-worker"
@@ -26,8 +28,8 @@ func checkFTSMemory(in *mailcowFiles) Check {
 	if !ok {
 		return Check{Status: StatusOK, Detail: fmt.Sprintf("no %s: the indexer's vsz_limit is %s", DovecotExtraConf, heap)}
 	}
-	var mine []dovecotSetting
-	sets, _ := readDovecot(data)
+	var mine []settings.DovecotSetting
+	sets, _ := settings.Dovecot(data)
 	for _, s := range sets {
 		if s.Key == "vsz_limit" && len(s.Section) == 1 && s.Section[0] == indexerService {
 			mine = append(mine, s)
@@ -66,7 +68,7 @@ func ftsOverride(in *mailcowFiles) (why, over string) {
 		return "no " + DovecotFTSConf + " (releases before 2025-01)", ""
 	}
 	line := 0
-	sets, _ := readDovecot(data)
+	sets, _ := settings.Dovecot(data)
 	for _, s := range sets {
 		if s.Key == "vsz_limit" && len(s.Section) == 1 && s.Section[0] == indexerService {
 			line = s.Line
@@ -83,7 +85,7 @@ func ftsOverride(in *mailcowFiles) (why, over string) {
 		return "", over + ", included after extra.conf"
 	}
 	extraAt, ftsAt := 0, 0
-	_, incs := readDovecot(conf)
+	_, incs := settings.Dovecot(conf)
 	for _, inc := range incs {
 		switch {
 		case strings.HasSuffix(inc.Path, "/extra.conf"):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // Lost is a customization an update dropped that is still missing and not
@@ -36,7 +37,7 @@ type Lost struct {
 func checkLost(opt Options) (Check, []Lost) {
 	l, err := ledger.Load(state.Dir{Path: opt.StateDir})
 	if err != nil {
-		return Check{Status: StatusWarn, Detail: firstLine(err.Error()), Fix: "the post hook writes a new ledger at the next update; remove the file if it is damaged"}, nil
+		return Check{Status: StatusWarn, Detail: ui.FirstLine(err.Error()), Fix: "the post hook writes a new ledger at the next update; remove the file if it is damaged"}, nil
 	}
 	if len(l.Entries) == 0 {
 		return Check{Status: StatusOK, Detail: "no customization lost by an update (the ledger is written by the hooks)"}, nil
@@ -85,15 +86,11 @@ func checkLost(opt Options) (Check, []Lost) {
 }
 
 func lostItem(x Lost) string {
-	where := x.File
-	if x.Where != "" {
-		where += " (" + x.Where + ")"
-	}
 	what := strings.Join(x.Lines, " / ")
 	if x.Status == string(ledger.Deleted) {
 		what = "file deleted upstream"
 	}
-	s := fmt.Sprintf("%s %s: %s", x.ID, where, what)
+	s := ledger.Describe(x.ID, x.File, x.Where, what)
 	if x.Update != "" {
 		s += fmt.Sprintf(" (lost in update %s on %s)", x.Update, x.Since.Format("2006-01-02"))
 	}

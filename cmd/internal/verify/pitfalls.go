@@ -13,7 +13,9 @@ import (
 	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // The pitfall checks: combinations of settings that every file accepts on
@@ -59,7 +61,7 @@ func (in *mailcowFiles) read(rel string) (data []byte, ok bool, err error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rel, unwrapPath(err))
+		return nil, false, fmt.Errorf("%s: %w", rel, fsx.UnwrapPath(err))
 	}
 	return data, true, nil
 }
@@ -125,9 +127,9 @@ func (in *mailcowFiles) composeFiles() (base, over *compose.File, c *Check) {
 	base, over, berr, oerr := in.compose()
 	switch {
 	case berr != nil:
-		return nil, nil, &Check{Status: StatusSkipped, Detail: firstLine(berr.Error()) + ": see the override-references check"}
+		return nil, nil, &Check{Status: StatusSkipped, Detail: ui.FirstLine(berr.Error()) + ": see the override-references check"}
 	case oerr != nil:
-		return nil, nil, &Check{Status: StatusSkipped, Detail: firstLine(oerr.Error()) + ": see the override-references check"}
+		return nil, nil, &Check{Status: StatusSkipped, Detail: ui.FirstLine(oerr.Error()) + ": see the override-references check"}
 	case base == nil:
 		return nil, nil, &Check{Status: StatusSkipped, Detail: "no " + ComposeFile}
 	}

@@ -131,7 +131,7 @@ func showCheck(c Check) string {
 // alarm on what mailcow ships.
 func TestPitfallsStockReleases(t *testing.T) {
 	dir := upstreamtest.Dir(t)
-	for _, tag := range upstreamTags(t, dir) {
+	for _, tag := range upstreamtest.Tags(t, dir) {
 		t.Run(tag, func(t *testing.T) {
 			opt := upstreamInstall(t, tag)
 			for _, p := range pitfallChecks {

@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // rspamdDefaultLocal is rspamd's own local_addrs (its conf/options.inc),
@@ -34,7 +37,7 @@ type netEntry struct {
 func checkRelayNetworks(in *mailcowFiles) Check {
 	trusted, notes, err := postfixTrusted(in)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "make the file readable"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "make the file readable"}
 	}
 	if len(trusted) == 0 {
 		c := Check{Status: StatusOK, Detail: "postfix trusts only mailcow's own networks (no mynetworks, no ADDITIONAL_MYNETWORKS)", Items: notes}
@@ -42,7 +45,7 @@ func checkRelayNetworks(in *mailcowFiles) Check {
 	}
 	local, where, lnotes, err := rspamdLocal(in)
 	if err != nil {
-		return Check{Status: StatusFail, Detail: firstLine(err.Error()), Fix: "make the file readable"}
+		return Check{Status: StatusFail, Detail: ui.FirstLine(err.Error()), Fix: "make the file readable"}
 	}
 	notes = append(notes, lnotes...)
 	var bad []netEntry
@@ -83,14 +86,14 @@ func postfixTrusted(in *mailcowFiles) ([]netEntry, []string, error) {
 		es, ns := parseNetList(v.Value, at(MailcowConf, v.Line)+" ADDITIONAL_MYNETWORKS")
 		out, notes = append(out, es...), append(notes, ns...)
 	}
-	var mynet postfixParam
+	var mynet settings.PostfixParam
 	var file string
 	for _, rel := range []string{PostfixMainCf, PostfixExtraCf} {
 		data, ok, err := in.read(rel)
 		if err != nil {
 			return nil, nil, err
 		}
-		if p, found := lastPostfix(readPostfix(data), "mynetworks"); ok && found {
+		if p, found := settings.LastPostfix(settings.Postfix(data), "mynetworks"); ok && found {
 			mynet, file = p, rel
 		}
 	}
@@ -111,7 +114,7 @@ func postfixTrusted(in *mailcowFiles) ([]netEntry, []string, error) {
 			notes = append(notes, fmt.Sprintf("%s: %s is not a file of the mailcow dir: not checked", where, f))
 			continue
 		}
-		for i, l := range fileLines(data) {
+		for i, l := range settings.Lines(data) {
 			if j := strings.IndexByte(l, '#'); j >= 0 {
 				l = l[:j]
 			}
@@ -180,7 +183,7 @@ func rspamdLocal(in *mailcowFiles) (local []netip.Prefix, where string, notes []
 		if !ok {
 			continue
 		}
-		for _, p := range readUCL(data) {
+		for _, p := range settings.UCL(data) {
 			if p.Key == "local_addrs" && len(p.Path) == 0 {
 				addrs, where = p.Values, at(rel, p.Line)
 			}
@@ -264,7 +267,7 @@ func rspamdMap(in *mailcowFiles, ref string) ([]netip.Prefix, string, string) {
 // # comments; what follows the first field on a line is its value. n
 // counts the entries.
 func mapNets(data []byte) (out []netip.Prefix, n int) {
-	for _, l := range fileLines(data) {
+	for _, l := range settings.Lines(data) {
 		if i := strings.IndexByte(l, '#'); i >= 0 {
 			l = l[:i]
 		}

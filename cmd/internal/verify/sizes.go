@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
 )
 
 // Files the message size check reads, relative to the mailcow dir.
@@ -192,7 +193,7 @@ func ReadMessageSizes(dir string) (*MessageSizes, error) {
 // before, 0 means no limit.
 func postfixLimit(rel string, data []byte) (SizeSetting, error) {
 	s := SizeSetting{Key: "message_size_limit", File: rel, Raw: strconv.Itoa(postfixDefault), Bytes: postfixDefault, Default: true}
-	p, ok := lastPostfix(readPostfix(data), "message_size_limit")
+	p, ok := settings.LastPostfix(settings.Postfix(data), "message_size_limit")
 	if !ok {
 		return s, nil
 	}
@@ -211,7 +212,7 @@ func postfixLimit(rel string, data []byte) (SizeSetting, error) {
 // so only the set ones are returned.
 func rspamdLimits(rel string, data []byte) ([]SizeSetting, error) {
 	var out []SizeSetting
-	for _, p := range readUCL(data) {
+	for _, p := range settings.UCL(data) {
 		if p.Key != "max_size" || p.List || len(p.Values) != 1 {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // checkTLSCert: dovecot and postfix serve one certificate, without SNI on
@@ -55,7 +57,7 @@ func checkTLSCert(in *mailcowFiles) Check {
 	var missing []string
 	host := in.confVar("MAILCOW_HOSTNAME", "")
 	if in.confErr != nil {
-		c.Items = append(c.Items, firstLine(in.confErr.Error())+": names not checked")
+		c.Items = append(c.Items, ui.FirstLine(in.confErr.Error())+": names not checked")
 	}
 	var names []confName
 	if host.Set && host.Value != "" {

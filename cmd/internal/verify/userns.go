@@ -15,7 +15,10 @@ import (
 	"syscall"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/compose"
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
+	"github.com/mcupdate/mcupdate/cmd/internal/settings"
+	"github.com/mcupdate/mcupdate/cmd/internal/ui"
 )
 
 // maxOwnerItems bounds the files the userns-remap check lists.
@@ -32,7 +35,7 @@ func checkUsernsRemap(in *mailcowFiles) Check {
 		return Check{Status: StatusSkipped, Detail: "no " + in.opt.DaemonJSON}
 	}
 	if err != nil {
-		return Check{Status: StatusSkipped, Detail: firstLine(err.Error()) + ": see the daemon.json check"}
+		return Check{Status: StatusSkipped, Detail: ui.FirstLine(err.Error()) + ": see the daemon.json check"}
 	}
 	m, ok, err := jsonedit.Lookup(data, []string{"userns-remap"})
 	if err != nil {
@@ -169,9 +172,9 @@ func srcsFor(srcs []bindSource, p string) []string {
 func subordinate(file, user string) (start, count int64, note string) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return 0, 0, fmt.Sprintf("%s: %v (only files owned by uid 0 are reported)", file, unwrapPath(err))
+		return 0, 0, fmt.Sprintf("%s: %v (only files owned by uid 0 are reported)", file, fsx.UnwrapPath(err))
 	}
-	for i, l := range fileLines(data) {
+	for i, l := range settings.Lines(data) {
 		f := strings.Split(strings.TrimSpace(l), ":")
 		if len(f) != 3 || f[0] != user {
 			continue

@@ -1,20 +1,23 @@
-package verify
+package settings
 
 import (
 	"bytes"
 	"strings"
 )
 
-// The readers of the config formats verify's checks look into that no
-// patch edits as a whole: postfix's main.cf, rspamd's UCL and dovecot's
-// configuration. They never fail: a shape they do not know is skipped,
-// since verify is not the programs' own config checker and must not stop
-// on a file they accept.
+// The exact readers of the formats whose checks need what the program
+// itself reads, in file order (Parse keeps one value per name, for
+// comparing): postfix's main.cf (the last setting of a name wins, and
+// where it is), rspamd's UCL (lists and quoted strings) and dovecot's
+// configuration (sections and !include lines). verify's pitfall checks
+// use them. They never fail: a shape they do not know is skipped, since
+// mcupdate is not the programs' own config checker and must not stop on a
+// file they accept.
 
-// fileLines splits data at \n (a trailing \r dropped) with no limit on a
+// Lines splits data at \n (a trailing \r dropped) with no limit on a
 // line's length: a scanner that gave up on a long line would stop the
 // check.
-func fileLines(data []byte) []string {
+func Lines(data []byte) []string {
 	ls := strings.Split(string(data), "\n")
 	if len(ls) > 0 && ls[len(ls)-1] == "" {
 		ls = ls[:len(ls)-1]
@@ -25,22 +28,22 @@ func fileLines(data []byte) []string {
 	return ls
 }
 
-// postfixParam is one parameter a main.cf-style file sets.
-type postfixParam struct {
+// PostfixParam is one parameter a main.cf-style file sets.
+type PostfixParam struct {
 	Key, Value string
 	// Line is where the parameter's name is (1-based).
 	Line int
 }
 
-// readPostfix returns the parameters of a main.cf-style file in file
+// Postfix returns the parameters of a main.cf-style file in file
 // order, as postconf(5) reads them: a logical line starts with non-blank
 // text; a line that starts with white space continues it (joined with one
 // space); empty lines and lines whose first non-blank character is # are
 // skipped, also inside a continued line. The last setting of a name wins.
-func readPostfix(data []byte) []postfixParam {
-	var out []postfixParam
+func Postfix(data []byte) []PostfixParam {
+	var out []PostfixParam
 	cur := -1
-	for i, l := range fileLines(data) {
+	for i, l := range Lines(data) {
 		t := strings.TrimSpace(l)
 		if t == "" || t[0] == '#' {
 			continue
@@ -56,24 +59,24 @@ func readPostfix(data []byte) []postfixParam {
 			cur = -1
 			continue
 		}
-		out = append(out, postfixParam{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), Line: i + 1})
+		out = append(out, PostfixParam{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), Line: i + 1})
 		cur = len(out) - 1
 	}
 	return out
 }
 
-// lastPostfix returns the setting of name that postfix uses: the last.
-func lastPostfix(ps []postfixParam, name string) (postfixParam, bool) {
+// LastPostfix returns the setting of name that postfix uses: the last.
+func LastPostfix(ps []PostfixParam, name string) (PostfixParam, bool) {
 	for i := len(ps) - 1; i >= 0; i-- {
 		if ps[i].Key == name {
 			return ps[i], true
 		}
 	}
-	return postfixParam{}, false
+	return PostfixParam{}, false
 }
 
-// uclPair is one `key = value` of an rspamd (UCL) file.
-type uclPair struct {
+// UCLPair is one `key = value` of an rspamd (UCL) file.
+type UCLPair struct {
 	// Path are the keys of the objects the pair is in, outermost first
 	// ("clamav" for max_size in antivirus.conf's clamav { ... }).
 	Path []string
@@ -86,14 +89,14 @@ type uclPair struct {
 	Line int
 }
 
-// readUCL returns the key = value pairs of an rspamd config file in file
+// UCL returns the key = value pairs of an rspamd config file in file
 // order: keys and values quoted or not, `=`, `:` or nothing between them,
 // objects (`key {`, `key "name" {`) and lists, `;` and `,` separators,
 // comments (#, // and nested /* */ at the start of a token). Macros
 // (.include ...) and heredocs are skipped.
-func readUCL(data []byte) []uclPair {
+func UCL(data []byte) []UCLPair {
 	s := &uclScanner{data: data, line: 1}
-	var out []uclPair
+	var out []UCLPair
 	var path []string
 	var frames []int // how many keys each open brace added to path
 	open := func(keys ...string) {
@@ -149,7 +152,7 @@ func readUCL(data []byte) []uclPair {
 			continue
 		case '[':
 			s.pos++
-			out = append(out, uclPair{Path: clonePath(path), Key: key, Values: s.list(), List: true, Line: line})
+			out = append(out, UCLPair{Path: clonePath(path), Key: key, Values: s.list(), List: true, Line: line})
 			continue
 		}
 		if bytes.HasPrefix(s.data[s.pos:], []byte("<<")) {
@@ -167,7 +170,7 @@ func readUCL(data []byte) []uclPair {
 			open(key, v)
 			continue
 		}
-		out = append(out, uclPair{Path: clonePath(path), Key: key, Values: []string{v}, Line: line})
+		out = append(out, UCLPair{Path: clonePath(path), Key: key, Values: []string{v}, Line: line})
 	}
 }
 
@@ -375,8 +378,8 @@ func (s *uclScanner) heredoc() {
 	}
 }
 
-// dovecotSetting is one `key = value` of a dovecot configuration file.
-type dovecotSetting struct {
+// DovecotSetting is one `key = value` of a dovecot configuration file.
+type DovecotSetting struct {
 	// Section are the sections the setting is in, outermost first, each
 	// as written without its brace ("service indexer-worker").
 	Section []string
@@ -386,23 +389,23 @@ type dovecotSetting struct {
 	Line int
 }
 
-// dovecotInclude is an !include or !include_try line.
-type dovecotInclude struct {
+// DovecotInclude is an !include or !include_try line.
+type DovecotInclude struct {
 	Path string
 	Line int
 }
 
-// readDovecot returns the settings and includes of a dovecot
+// Dovecot returns the settings and includes of a dovecot
 // configuration file in file order: `key = value` lines, sections opened
 // by a line ending in { and closed by }, # comments at a line's start or
 // after white space outside quotes.
-func readDovecot(data []byte) ([]dovecotSetting, []dovecotInclude) {
+func Dovecot(data []byte) ([]DovecotSetting, []DovecotInclude) {
 	var (
-		sets []dovecotSetting
-		incs []dovecotInclude
+		sets []DovecotSetting
+		incs []DovecotInclude
 		path []string
 	)
-	for i, l := range fileLines(data) {
+	for i, l := range Lines(data) {
 		t := strings.TrimSpace(dovecotUncomment(l))
 		switch {
 		case t == "":
@@ -412,14 +415,14 @@ func readDovecot(data []byte) ([]dovecotSetting, []dovecotInclude) {
 			}
 		case strings.HasPrefix(t, "!include"):
 			if f := strings.Fields(t); len(f) == 2 && (f[0] == "!include" || f[0] == "!include_try") {
-				incs = append(incs, dovecotInclude{Path: strings.Trim(f[1], `"`), Line: i + 1})
+				incs = append(incs, DovecotInclude{Path: strings.Trim(f[1], `"`), Line: i + 1})
 			}
 		case strings.HasSuffix(t, "{") && !strings.Contains(t, "="):
 			path = append(path, strings.Join(strings.Fields(strings.TrimSuffix(t, "{")), " "))
 		default:
 			k, v, ok := strings.Cut(t, "=")
 			if k = strings.TrimSpace(k); ok && k != "" && !strings.ContainsAny(k, " \t") {
-				sets = append(sets, dovecotSetting{Section: clonePath(path), Key: k, Value: strings.TrimSpace(v), Line: i + 1})
+				sets = append(sets, DovecotSetting{Section: clonePath(path), Key: k, Value: strings.TrimSpace(v), Line: i + 1})
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package verify
+package settings
 
 import (
 	"fmt"
@@ -14,19 +14,19 @@ import (
 func TestReadPostfix(t *testing.T) {
 	in := "# main.cf\r\nmynetworks = 127.0.0.0/8\r\n  [::1]/128\n# a comment inside\n\t192.168.1.0/24\n\nmessage_size_limit=1\n  # indented comment\nnot a setting\n  continues nothing\n= empty name\nmynetworks =\n"
 	var got []string
-	for _, p := range readPostfix([]byte(in)) {
+	for _, p := range Postfix([]byte(in)) {
 		got = append(got, fmt.Sprintf("%d %s=%q", p.Line, p.Key, p.Value))
 	}
 	want := []string{`2 mynetworks="127.0.0.0/8 [::1]/128 192.168.1.0/24"`, `7 message_size_limit="1"`, `12 mynetworks=""`}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if p, ok := lastPostfix(readPostfix([]byte(in)), "mynetworks"); !ok || p.Line != 12 {
-		t.Errorf("lastPostfix = %+v, %v", p, ok)
+	if p, ok := LastPostfix(Postfix([]byte(in)), "mynetworks"); !ok || p.Line != 12 {
+		t.Errorf("LastPostfix = %+v, %v", p, ok)
 	}
 }
 
-func showUCL(ps []uclPair) string {
+func showUCL(ps []UCLPair) string {
 	var b strings.Builder
 	for _, p := range ps {
 		kind := "="
@@ -71,14 +71,14 @@ last = file:///etc/x.map`
 21 bare=["value with spaces"]
 23 last=["file:///etc/x.map"]
 `
-	if got := showUCL(readUCL([]byte(in))); got != want {
+	if got := showUCL(UCL([]byte(in))); got != want {
 		t.Errorf("got\n%swant\n%s", got, want)
 	}
 }
 
 func TestReadDovecot(t *testing.T) {
 	in := "# extra.conf\nservice indexer-worker {\n  vsz_limit = 2G # per process\n  inner  section {\n    x=\"a # b\"\n  }\n}\n!include_try /etc/dovecot/conf.d/fts.conf\nmail_max_userip_connections=2000\nbad key = 1\n}\n"
-	sets, incs := readDovecot([]byte(in))
+	sets, incs := Dovecot([]byte(in))
 	var got []string
 	for _, s := range sets {
 		got = append(got, fmt.Sprintf("%d %s/%s=%q", s.Line, strings.Join(s.Section, "/"), s.Key, s.Value))
@@ -97,7 +97,7 @@ func TestReadDovecot(t *testing.T) {
 // vsz_limit (from 2025-01 on), main.cf's message_size_limit.
 func TestReadersUpstream(t *testing.T) {
 	dir := upstreamtest.Dir(t)
-	tags := upstreamTags(t, dir)
+	tags := upstreamtest.Tags(t, dir)
 	for _, tag := range tags {
 		t.Run(tag, func(t *testing.T) {
 			read := func(rel string) []byte {
@@ -109,7 +109,7 @@ func TestReadersUpstream(t *testing.T) {
 				return data
 			}
 			var local []string
-			for _, p := range readUCL(read(RspamdLocalOptions)) {
+			for _, p := range UCL(read("data/conf/rspamd/local.d/options.inc")) {
 				if p.Key == "local_addrs" && len(p.Path) == 0 {
 					local = p.Values
 				}
@@ -118,7 +118,7 @@ func TestReadersUpstream(t *testing.T) {
 				t.Errorf("options.inc local_addrs = %q", local)
 			}
 			n := 0
-			for _, p := range readUCL(read(RspamdLocalAV)) {
+			for _, p := range UCL(read("data/conf/rspamd/local.d/antivirus.conf")) {
 				if p.Key == "max_size" && len(p.Path) == 1 && p.Path[0] == "clamav" {
 					n++
 				}
@@ -126,11 +126,11 @@ func TestReadersUpstream(t *testing.T) {
 			if n != 1 {
 				t.Errorf("antivirus.conf: %d clamav max_size", n)
 			}
-			if _, ok := lastPostfix(readPostfix(read(PostfixMainCf)), "message_size_limit"); !ok {
+			if _, ok := LastPostfix(Postfix(read("data/conf/postfix/main.cf")), "message_size_limit"); !ok {
 				t.Error("main.cf: no message_size_limit")
 			}
 			if tag >= "2025-01" {
-				sets, _ := readDovecot(read(DovecotFTSConf))
+				sets, _ := Dovecot(read("data/conf/dovecot/conf.d/fts.conf"))
 				found := false
 				for _, s := range sets {
 					found = found || s.Key == "vsz_limit" && len(s.Section) == 1 && s.Section[0] == "service indexer-worker"
@@ -141,25 +141,6 @@ func TestReadersUpstream(t *testing.T) {
 			}
 		})
 	}
-}
-
-// upstreamTags lists the release tags in the shared upstream folder.
-func upstreamTags(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tags []string
-	for _, e := range ents {
-		if e.IsDir() {
-			tags = append(tags, e.Name())
-		}
-	}
-	if len(tags) < 10 {
-		t.Fatalf("%d release tags in %s, want 10", len(tags), dir)
-	}
-	return tags
 }
 
 func fuzzDeadline(data string) func() {
@@ -175,7 +156,7 @@ func FuzzReadUCL(f *testing.F) {
 		defer fuzzDeadline(in)()
 		lines := strings.Count(in, "\n") + 1
 		last := 0
-		for _, p := range readUCL([]byte(in)) {
+		for _, p := range UCL([]byte(in)) {
 			if p.Line < last || p.Line > lines || p.Key == "" {
 				t.Fatalf("pair %+v after line %d of %d", p, last, lines)
 			}
@@ -190,9 +171,9 @@ func FuzzReadUCL(f *testing.F) {
 func FuzzReadPostfix(f *testing.F) {
 	f.Add("mynetworks = 127.0.0.0/8\n  [::1]/128\n# c\nmessage_size_limit = 1\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		lines := len(fileLines([]byte(in)))
+		lines := len(Lines([]byte(in)))
 		last := 0
-		for _, p := range readPostfix([]byte(in)) {
+		for _, p := range Postfix([]byte(in)) {
 			if p.Line <= last || p.Line > lines || p.Key == "" || p.Key != strings.TrimSpace(p.Key) {
 				t.Fatalf("param %+v after line %d of %d", p, last, lines)
 			}
@@ -201,35 +182,17 @@ func FuzzReadPostfix(f *testing.F) {
 	})
 }
 
-func TestDovecotMB(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want int64
-	}{{"2G", 2048}, {"2 GB", 2048}, {"512M", 512}, {"128 MB", 128}, {"1024k", 1}, {"1048577", 2}, {"1T", 1 << 20}, {"0", -1}, {"x", -1}, {"G", -1}} {
-		got, ok := dovecotMB(tt.in)
-		if !ok {
-			got = -1
-		}
-		if got != tt.want {
-			t.Errorf("dovecotMB(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 func FuzzReadDovecot(f *testing.F) {
 	f.Add("service indexer-worker {\n  vsz_limit = 2G\n}\n!include_try x.conf\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		lines := len(fileLines([]byte(in)))
-		sets, incs := readDovecot([]byte(in))
+		lines := len(Lines([]byte(in)))
+		sets, incs := Dovecot([]byte(in))
 		last := 0
 		for _, s := range sets {
 			if s.Line <= last || s.Line > lines || s.Key == "" || strings.ContainsAny(s.Key, " \t") {
 				t.Fatalf("setting %+v after line %d of %d", s, last, lines)
 			}
 			last = s.Line
-			if mb, ok := dovecotMB(s.Value); ok && mb <= 0 {
-				t.Fatalf("dovecotMB(%q) = %d", s.Value, mb)
-			}
 		}
 		for _, i := range incs {
 			if i.Line < 1 || i.Line > lines {

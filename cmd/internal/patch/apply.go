@@ -9,8 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/go-multierror"
-
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/udiff"
@@ -169,23 +168,7 @@ func (e *EditError) Unwrap() error { return e.Err }
 // joinErrs collects errs into one multierror, one error a line, leaving
 // out nil ones; nil when none is left. It is the one way this package
 // collects errors.
-func joinErrs(errs []error) error {
-	var m *multierror.Error
-	for _, e := range errs {
-		m = multierror.Append(m, e)
-	}
-	if m == nil {
-		return nil
-	}
-	m.ErrorFormat = func(es []error) string {
-		s := make([]string, len(es))
-		for i, e := range es {
-			s[i] = e.Error()
-		}
-		return strings.Join(s, "\n")
-	}
-	return m.ErrorOrNil()
-}
+func joinErrs(errs []error) error { return errlist.Join(errs...) }
 
 // fileState is a file's content as the run sees it: on disk, or as an
 // earlier patch of this run left it.

@@ -104,6 +104,66 @@ type PatchResult struct {
 	Services []string
 	Restart  Restart
 	Err      error
+
+	// undo is what the patch's writes replaced, for [PatchResult.Revert];
+	// nil when nothing was written.
+	undo *undoLog
+}
+
+// undoLog is what one patch's writes replaced: each file's content
+// before the patch (or that it did not exist), and the chmod and chown
+// done, in the order they were made.
+type undoLog struct {
+	files []fileUndo
+	modes []modeOp
+}
+
+type fileUndo struct {
+	abs string
+	old fileState
+}
+
+// ErrNothingToRevert is returned by [PatchResult.Revert] for a patch that
+// wrote nothing.
+var ErrNothingToRevert = errors.New("the patch wrote nothing to revert")
+
+// Revert puts every file the patch wrote back to its content before the
+// patch (a file the patch created is removed) and undoes its chmod and
+// chown, all of them even when one fails: a patch's files are reverted
+// together, each atomically through w. Only a patch applied with
+// [ModeApply] can be reverted, and only before a later write of the same
+// files by something else: the content is the one this run saw.
+func (p *PatchResult) Revert(w Writer) error {
+	if p.undo == nil {
+		return ErrNothingToRevert
+	}
+	var errs []error
+	for i := len(p.undo.modes) - 1; i >= 0; i-- {
+		if err := p.undo.modes[i].undo(w); err != nil {
+			errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", p.Name, p.undo.modes[i].path, err))
+		}
+	}
+	for _, f := range p.undo.files {
+		if err := restoreFile(w, f.abs, f.old); err != nil {
+			errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", p.Name, f.abs, err))
+		}
+	}
+	if len(errs) == 0 {
+		p.undo = nil
+	}
+	return joinErrs(errs)
+}
+
+// restoreFile writes old back at abs, or removes abs when it did not
+// exist.
+func restoreFile(w Writer, abs string, old fileState) error {
+	if old.exists {
+		return w.WriteFile(abs, []byte(old.data), 0o644)
+	}
+	if rm, ok := w.(remover); ok {
+		return rm.Remove(abs)
+	}
+	return errors.New("the writer cannot remove the file this patch created")
 }
 
 // Result is the outcome of [Apply].
@@ -323,10 +383,12 @@ func (r *run) patch(b *Bound) PatchResult {
 		pr.Err = joinErrs(errs)
 		return pr
 	}
-	if err := r.write(b, plans); err != nil {
+	undo, err := r.write(b, plans)
+	if err != nil {
 		pr.Err = err
 		return pr
 	}
+	pr.undo = undo
 	changed := map[string]bool{}
 	for _, p := range plans {
 		if r.mode == ModeApply {
@@ -421,10 +483,12 @@ func (r *run) read(abs string) (fileState, error) {
 }
 
 // write writes a patch's planned changes. When one write fails, the ones
-// already made are undone, so the patch stays all or none.
-func (r *run) write(b *Bound, plans []*planned) error {
+// already made are undone, so the patch stays all or none. It returns
+// what a later [PatchResult.Revert] needs; nil when nothing was written
+// to disk (a dry run's recorder keeps no undo either).
+func (r *run) write(b *Bound, plans []*planned) (*undoLog, error) {
 	if r.mode == ModeCheck || len(plans) == 0 {
-		return nil
+		return nil, nil
 	}
 	// The last plan of a file carries its final content; its first plan
 	// carries the content to restore.
@@ -451,16 +515,7 @@ func (r *run) write(b *Bound, plans []*planned) error {
 			}
 		}
 		for _, abs := range done {
-			old := first[abs].old
-			var err error
-			if old.exists {
-				err = r.w.WriteFile(abs, []byte(old.data), 0o644)
-			} else if rm, ok := r.w.(remover); ok {
-				err = rm.Remove(abs)
-			} else {
-				err = errors.New("the writer cannot remove the file this patch created")
-			}
-			if err != nil {
+			if err := restoreFile(r.w, abs, first[abs].old); err != nil {
 				errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", b.Name, abs, err))
 			}
 		}
@@ -480,19 +535,26 @@ func (r *run) write(b *Bound, plans []*planned) error {
 			perm = fs.FileMode(p.be.Perm)
 		}
 		if err := r.w.WriteFile(abs, []byte(p.new.data), perm); err != nil {
-			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+			return nil, undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 		}
 		done = append(done, abs)
 	}
 	for _, p := range plans {
 		for _, op := range p.modes {
 			if err := op.do(r.w); err != nil {
-				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+				return nil, undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 			}
 			doneModes = append(doneModes, op)
 		}
 	}
-	return nil
+	if r.mode != ModeApply {
+		return nil, nil
+	}
+	log := &undoLog{modes: doneModes}
+	for _, abs := range done {
+		log.files = append(log.files, fileUndo{abs: abs, old: first[abs].old})
+	}
+	return log, nil
 }
 
 // safePath joins rel to the mailcow dir and refuses a result that a

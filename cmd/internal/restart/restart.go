@@ -169,7 +169,7 @@ func runAll(ctx context.Context, dir string, compose []string, cmds [][]string, 
 			t = PullTimeout
 		}
 		var out bytes.Buffer
-		args, err := run(ctx, dir, compose, c, t, &out, &out)
+		args, err := run(ctx, dir, compose, c, t, nil, &out, &out)
 		r := Result{Args: args, OK: err == nil, Output: strings.TrimSpace(out.String())}
 		results = append(results, r)
 		if err != nil {
@@ -181,15 +181,16 @@ func runAll(ctx context.Context, dir string, compose []string, cmds [][]string, 
 
 // Exec runs one compose subcommand (such as ["exec", "-T", SVC, "postfix",
 // "check"]) in dir with the compose command, bounded by timeout, with its
-// standard output and error to the writers given (nil discards). It
+// standard input from stdin (nil: none) and its standard output and
+// error to the writers given (nil discards). It
 // returns the full command line and the exit code: -1 when the command
 // could not be started or was stopped (timeout, signal), with err saying
 // why.
-func Exec(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdout, stderr io.Writer) (args []string, code int, err error) {
+func Exec(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdin io.Reader, stdout, stderr io.Writer) (args []string, code int, err error) {
 	if len(compose) == 0 {
 		return nil, -1, fmt.Errorf("no compose command configured ([restart] compose)")
 	}
-	args, err = run(ctx, dir, compose, sub, timeout, stdout, stderr)
+	args, err = run(ctx, dir, compose, sub, timeout, stdin, stdout, stderr)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -203,13 +204,13 @@ func Exec(ctx context.Context, dir string, compose, sub []string, timeout time.D
 // run is the one place a compose command is started: in its own process
 // group, so that on SIGTERM docker compose and the children it forked
 // stop together and cannot hold the pipe.
-func run(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdout, stderr io.Writer) ([]string, error) {
+func run(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdin io.Reader, stdout, stderr io.Writer) ([]string, error) {
 	args := append(append([]string(nil), compose[1:]...), sub...)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := proc.Command(cctx, compose[0], args...)
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	err := cmd.Run()
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)

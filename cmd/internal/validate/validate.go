@@ -24,7 +24,12 @@
 // container restarts: for those the default checkers send the new file on
 // standard input and check a copy of the container's configuration with it
 // in place. postfix's main.cf is rebuilt from extra.cf when the container
-// starts: its checker builds that main.cf in a copy and checks the copy.
+// starts: its checker builds that main.cf in a copy, with extra.cf from
+// standard input, and checks the copy.
+//
+// A dry run writes nothing where a service reads it: only the file a
+// checker takes on standard input can be checked in the version the run
+// would write.
 package validate
 
 import (
@@ -33,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -51,8 +57,9 @@ type Checker struct {
 	// Command is run with `compose exec -T SERVICE COMMAND...`.
 	Command []string
 	// Stdin, when set, is a file (relative to the mailcow dir) sent to
-	// the command's standard input: the new version of a file the
-	// container mounts on its own and would not see before a restart.
+	// the command's standard input (empty when it does not exist): the
+	// new version of a file the container mounts on its own and would not
+	// see before a restart, or one a dry run would write.
 	Stdin string
 	// Origin says where the command was set: "built in", or the
 	// configuration file and line.
@@ -84,12 +91,15 @@ const (
 	// start (main.cf up to its "Overrides" line, then extra.cf) and
 	// checks it with postfix -c, mailcow's config dir (/opt/postfix/conf;
 	// a bare `postfix check` would check the image's unused /etc/postfix).
+	// extra.cf comes on standard input, so that a dry run can check the
+	// version it would write.
 	postfixScript = `set -e
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 cp -a /opt/postfix/conf/. "$d/"
+cat > "$d/extra.cf"
 sed -i '/Overrides/q' "$d/main.cf"
-if [ -f "$d/extra.cf" ]; then cat "$d/extra.cf" >> "$d/main.cf"; fi
+cat "$d/extra.cf" >> "$d/main.cf"
 postfix -c "$d" check`
 	// phpfpmScript checks php-fpm's configuration (the image's
 	// /usr/local/etc) with pools.conf, mounted on its own as
@@ -119,7 +129,7 @@ const Builtin = "built in"
 // option it cannot parse.
 func Defaults() map[string]Checker {
 	return map[string]Checker{
-		"postfix-mailcow": {Command: []string{"sh", "-c", postfixScript}},
+		"postfix-mailcow": {Command: []string{"sh", "-c", postfixScript}, Stdin: "data/conf/postfix/extra.cf"},
 		"rspamd-mailcow":  {Command: []string{"rspamadm", "configtest"}},
 		// doveconf -n prints the whole configuration, passwords
 		// included: its standard output is never kept (quietStdout).
@@ -211,6 +221,9 @@ type Runner struct {
 	// Secrets hides secrets in the checkers' output; nil hides only
 	// secret settings.
 	Secrets *secret.Redactor
+	// ReadFile reads a checker's Stdin file (an absolute path): a dry
+	// run's recorder serves the version it would write. nil: os.ReadFile.
+	ReadFile func(name string) ([]byte, error)
 
 	running   map[string]bool
 	psErr     error
@@ -242,7 +255,14 @@ func (r *Runner) Check(ctx context.Context, c Checker) Result {
 	}
 	var stdin io.Reader
 	if c.Stdin != "" {
-		data, err := os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(c.Stdin)))
+		read := r.ReadFile
+		if read == nil {
+			read = os.ReadFile
+		}
+		data, err := read(filepath.Join(r.Dir, filepath.FromSlash(c.Stdin)))
+		if errors.Is(err, fs.ErrNotExist) {
+			data, err = nil, nil
+		}
 		if err != nil {
 			res.Verdict, res.Reason = NotRun, fmt.Sprintf("read %s: %v", c.Stdin, unwrapPath(err))
 			return res

@@ -64,10 +64,16 @@ type Checker struct {
 	// Origin says where the command was set: "built in", or the
 	// configuration file and line.
 	Origin string
+	// Label names the check for people when the command is a script.
+	Label string
 }
 
-// String is the command as a shell would show it.
+// String names the check: its label, else the command as a shell would
+// show it.
 func (c Checker) String() string {
+	if c.Label != "" {
+		return c.Label
+	}
 	var words []string
 	for _, w := range c.Command {
 		if w == "" || strings.ContainsAny(w, " \t\n\"'$;&|<>()*?[]#~`\\") {
@@ -89,18 +95,24 @@ func (c Checker) String() string {
 const (
 	// postfixScript rebuilds main.cf as mailcow's postfix.sh does at
 	// start (main.cf up to its "Overrides" line, then extra.cf) and
-	// checks it with postfix -c, mailcow's config dir (/opt/postfix/conf;
-	// a bare `postfix check` would check the image's unused /etc/postfix).
+	// checks it with -c: mailcow's config dir is /opt/postfix/conf, and a
+	// bare `postfix check` would check the image's unused /etc/postfix.
 	// extra.cf comes on standard input, so that a dry run can check the
-	// version it would write.
+	// version it would write. postfix writes its fatal errors only to
+	// syslog when standard error is no terminal: postconf (by its full
+	// path: the image's /usr/local/sbin/postconf adds its own -c) says
+	// what is wrong first.
 	postfixScript = `set -e
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 cp -a /opt/postfix/conf/. "$d/"
 cat > "$d/extra.cf"
 sed -i '/Overrides/q' "$d/main.cf"
+n=$(($(wc -l < "$d/main.cf") + 1))
 cat "$d/extra.cf" >> "$d/main.cf"
-postfix -c "$d" check`
+if /usr/sbin/postconf -c "$d" > /dev/null && postfix -c "$d" check; then exit 0; fi
+echo "(the main.cf checked is mailcow's main.cf up to its Overrides line, then extra.cf from line $n, as the container builds it at start)" >&2
+exit 1`
 	// phpfpmScript checks php-fpm's configuration (the image's
 	// /usr/local/etc) with pools.conf, mounted on its own as
 	// php-fpm.d/z-pools.conf, replaced by standard input; -p makes the
@@ -129,14 +141,17 @@ const Builtin = "built in"
 // option it cannot parse.
 func Defaults() map[string]Checker {
 	return map[string]Checker{
-		"postfix-mailcow": {Command: []string{"sh", "-c", postfixScript}, Stdin: "data/conf/postfix/extra.cf"},
-		"rspamd-mailcow":  {Command: []string{"rspamadm", "configtest"}},
+		"postfix-mailcow": {Command: []string{"sh", "-c", postfixScript}, Stdin: "data/conf/postfix/extra.cf",
+			Label: "postfix check of a copy of /opt/postfix/conf, main.cf rebuilt with extra.cf from standard input"},
+		"rspamd-mailcow": {Command: []string{"rspamadm", "configtest"}},
 		// doveconf -n prints the whole configuration, passwords
 		// included: its standard output is never kept (quietStdout).
 		"dovecot-mailcow": {Command: []string{"doveconf", "-n"}},
-		"php-fpm-mailcow": {Command: []string{"sh", "-c", phpfpmScript}, Stdin: "data/conf/phpfpm/php-fpm.d/pools.conf"},
-		"nginx-mailcow":   {Command: []string{"nginx", "-t"}},
-		"unbound-mailcow": {Command: []string{"sh", "-c", unboundScript}, Stdin: "data/conf/unbound/unbound.conf"},
+		"php-fpm-mailcow": {Command: []string{"sh", "-c", phpfpmScript}, Stdin: "data/conf/phpfpm/php-fpm.d/pools.conf",
+			Label: "php-fpm -t of a copy of /usr/local/etc, pools.conf from standard input"},
+		"nginx-mailcow": {Command: []string{"nginx", "-t"}},
+		"unbound-mailcow": {Command: []string{"sh", "-c", unboundScript}, Stdin: "data/conf/unbound/unbound.conf",
+			Label: "unbound-checkconf of unbound.conf from standard input"},
 	}
 }
 

@@ -126,7 +126,7 @@ func Apply(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 // had nothing to do.
 func (env *Env) runValidate(ctx context.Context, r *Report, plan, base restart.Plan, pres *patch.Result, opt PostOptions) {
 	t0 := time.Now()
-	s, err := env.stepValidate(ctx, plan, base, pres, opt.Validate)
+	s, err := env.stepValidate(ctx, r, plan, base, pres, opt.Validate)
 	if errors.Is(err, errSkipStep) {
 		return
 	}

@@ -55,7 +55,7 @@ func (env *Env) checkers(onDemand bool) map[string]validate.Checker {
 // (--validate) it runs the checks with the file a checker takes on
 // standard input in the version the run would write, and names every
 // other changed file, which the check sees as it is now.
-func (env *Env) stepValidate(ctx context.Context, plan, base restart.Plan, res *patch.Result, onDemand bool) (Step, error) {
+func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restart.Plan, res *patch.Result, onDemand bool) (Step, error) {
 	s := Step{Name: "validate"}
 	table := env.checkers(onDemand)
 	if env.DryRun && !onDemand {
@@ -99,6 +99,7 @@ func (env *Env) stepValidate(ctx context.Context, plan, base restart.Plan, res *
 			}
 		}
 		r := run.Check(ctx, c)
+		rep.Checks = append(rep.Checks, r)
 		switch r.Verdict {
 		case validate.Passed:
 			passed = append(passed, svc)
@@ -134,7 +135,9 @@ func (env *Env) stepValidate(ctx context.Context, plan, base restart.Plan, res *
 			p.Err = rej
 			errs = append(errs, rej)
 			s.Details = append(s.Details, fmt.Sprintf("%s: rolled back patch %s: %s as before the patch", svc, p.Name, strings.Join(files, ", ")))
+			rep.RolledBack = append(rep.RolledBack, p.Name)
 			again := run.Check(ctx, c)
+			rep.Checks = append(rep.Checks, again)
 			switch again.Verdict {
 			case validate.Passed:
 				fixed = true

@@ -266,6 +266,16 @@ func TestValidateRejectedRollsBack(t *testing.T) {
 			t.Errorf("the report's validate step lacks %q:\n%s", w, details)
 		}
 	}
+	if want := []string{"bad-phpfpm", "bad-postfix", "bad-rspamd"}; !equal(r.RolledBack, want) {
+		t.Errorf("report rolled_back %q, want %q", r.RolledBack, want)
+	}
+	var verdicts []string
+	for _, c := range r.Checks {
+		verdicts = append(verdicts, c.Service+"="+string(c.Verdict))
+	}
+	if want := []string{"php-fpm-mailcow=rejected", "php-fpm-mailcow=passed", "postfix-mailcow=rejected", "postfix-mailcow=passed", "rspamd-mailcow=rejected", "rspamd-mailcow=passed"}; !equal(verdicts, want) {
+		t.Errorf("report checks %q, want %q", verdicts, want)
+	}
 	data, _ := os.ReadFile(filepath.Join(v.env.State.Path, state.LastReportName("apply")))
 	if bytes.Contains(data, []byte(dbPassword)) || strings.Contains(v.out.String(), dbPassword) {
 		t.Errorf("mailcow.conf's DBPASS is in the report or the output")

@@ -96,8 +96,8 @@ type Report struct {
 	// RolledBack names the patches rolled back because a service's
 	// checker rejected their change.
 	RolledBack []string `json:"rolled_back,omitempty"`
-	Summary    string              `json:"summary"`
-	Duration   string              `json:"duration"`
+	Summary    string   `json:"summary"`
+	Duration   string   `json:"duration"`
 
 	err *multierror.Error
 }

@@ -99,7 +99,7 @@ type validateSetup struct {
 	out            *bytes.Buffer
 }
 
-func newValidateSetup(t *testing.T, running string, checkers ...string) *validateSetup {
+func newValidateSetup(t testing.TB, running string, checkers ...string) *validateSetup {
 	t.Helper()
 	for _, bin := range []string{"postfix", "rspamadm"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -177,7 +177,7 @@ func newValidateSetup(t *testing.T, running string, checkers ...string) *validat
 	return v
 }
 
-func (v *validateSetup) read(t *testing.T, rel string) string {
+func (v *validateSetup) read(t testing.TB, rel string) string {
 	t.Helper()
 	return readFile(t, filepath.Join(v.dir, rel))
 }
@@ -368,5 +368,61 @@ func TestValidateDryRun(t *testing.T) {
 	}
 	if strings.Contains(v.out.String(), "validate") {
 		t.Errorf("a dry run without --validate ran the checks:\n%s", v.out)
+	}
+}
+
+// BenchmarkApplyValidate measures what the configuration checks add to
+// apply (the post hook's patches, validate and restart steps) when the
+// patches changed the files of three services (postfix, rspamd, php-fpm):
+// off; on, with a fake docker whose checkers exit 0 at once (mcupdate's
+// own cost: one compose ps and one compose exec per service); on, with
+// the fake running the real checkers (Debian's postfix, rspamadm,
+// php-fpm; inside mailcow's containers they cost about the same, plus
+// docker exec's own start).
+//
+//	go test -run '^$' -bench ApplyValidate -count 3 ./cmd/internal/hook
+func BenchmarkApplyValidate(b *testing.B) {
+	for _, mode := range []struct {
+		name     string
+		validate bool
+		stub     bool
+	}{{"off", false, false}, {"stub-checkers", true, true}, {"real-checkers", true, false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			v := newValidateSetup(b, "postfix-mailcow rspamd-mailcow php-fpm-mailcow", "postfix-mailcow", "rspamd-mailcow", "php-fpm-mailcow")
+			if mode.stub {
+				for _, svc := range []string{"postfix-mailcow", "rspamd-mailcow", "php-fpm-mailcow"} {
+					if err := os.WriteFile(filepath.Join(v.root, "checkers", svc), []byte("#!/bin/sh\ncat > /dev/null\n"), 0o755); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			v.env.Config.Validate = mode.validate
+			v.env.Config.Enabled = []string{"postfix-ipv4-outbound", "php-memory-limit", "greylist-off"}
+			v.env.Config.Params["php-memory-limit"] = map[string]string{"MEMORY_LIMIT": "2048M"}
+			files := map[string]string{}
+			for _, f := range []string{extraCF, greylist, poolsConf, "data/conf/phpfpm/php-conf.d/other.ini"} {
+				files[f] = v.read(b, f)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				gittest.WriteFiles(b, v.dir, files)
+				v.out.Reset()
+				b.StartTimer()
+				r, err := Apply(ctx, v.env, PostOptions{})
+				if err != nil {
+					b.Fatalf("apply: %v\n%s", err, v.out)
+				}
+				if n := len(r.Checks); mode.validate && n != 3 {
+					b.Fatalf("%d checks, want 3\n%s", n, v.out)
+				}
+				if i == b.N-1 {
+					for _, c := range r.Checks {
+						b.ReportMetric(float64(c.Millis), c.Service+"-ms")
+					}
+				}
+			}
+		})
 	}
 }

@@ -69,6 +69,9 @@ func TestCheckVerdicts(t *testing.T) {
 			if res.Verdict != c.verdict {
 				t.Fatalf("verdict %s, want %s (%+v)", res.Verdict, c.verdict, res)
 			}
+			if res.Millis <= 0 && res.Verdict != NotRun {
+				t.Errorf("a check that ran took %d ms", res.Millis)
+			}
 			if c.exit != 0 && res.Exit != c.exit {
 				t.Errorf("exit %d, want %d", res.Exit, c.exit)
 			}

@@ -255,9 +255,9 @@ var notRunning = []string{
 }
 
 // Check runs c in its service's container and judges the outcome.
-func (r *Runner) Check(ctx context.Context, c Checker) Result {
+func (r *Runner) Check(ctx context.Context, c Checker) (res Result) {
 	start := time.Now()
-	res := Result{Service: c.Service, Command: c.String(), Exit: -1}
+	res = Result{Service: c.Service, Command: c.String(), Exit: -1}
 	defer func() { res.Millis = time.Since(start).Milliseconds() }()
 	up, err := r.isRunning(ctx, c.Service)
 	switch {

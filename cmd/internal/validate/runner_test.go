@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,5 +140,36 @@ func TestTail(t *testing.T) {
 	got := tail(long, MaxOutput)
 	if len(got) > MaxOutput+40 || !strings.HasSuffix(got, "fatal: the line that matters") || !strings.HasPrefix(got, "[… earlier output cut]\nwarning:") {
 		t.Errorf("tail: %d bytes, %q…", len(got), got[:60])
+	}
+}
+
+// TestUnboundCheckerReal runs the built-in unbound checker (its script
+// takes unbound.conf on standard input) with the real unbound-checkconf
+// behind a fake compose that runs the command here.
+func TestUnboundCheckerReal(t *testing.T) {
+	if _, err := exec.LookPath("unbound-checkconf"); err != nil {
+		t.Skip("unbound-checkconf is not installed (Debian: unbound)")
+	}
+	c := Defaults()["unbound-mailcow"]
+	c.Service = "unbound-mailcow"
+	for _, tc := range []struct {
+		conf string
+		want Verdict
+	}{
+		{"server:\n  verbosity: 1\n  do-ip6: yes\n", Passed},
+		{"server:\n  verbosity: 1\n  num-threads: lots\n", Rejected},
+	} {
+		docker, _ := fakeCompose(t, "unbound-mailcow")
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "data/conf/unbound"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c.Stdin), []byte(tc.conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &Runner{Dir: dir, Compose: []string{docker, "compose"}}
+		if res := r.Check(context.Background(), c); res.Verdict != tc.want {
+			t.Errorf("%q: %+v, want %s", tc.conf, res, tc.want)
+		}
 	}
 }

@@ -118,7 +118,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		}
 		// The patches of this run that changed the service's files, the
 		// last applied first.
-		fixed := false
+		fixed, failed := false, false
 		for i := len(patchesOf(res)) - 1; i >= 0 && !fixed; i-- {
 			p := &res.Patches[i]
 			if rolledBack[p.Name] || p.Err != nil || len(p.Changed) == 0 || !slices.Contains(servicesToRestart(*p), svc) {
@@ -128,6 +128,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 			if err := p.Revert(env.Sys); err != nil {
 				s.Details = append(s.Details, fmt.Sprintf("%s: rolling back patch %s FAILED: %v", svc, p.Name, err))
 				errs = append(errs, fmt.Errorf("%s: roll back patch %s: %w", svc, p.Name, err))
+				failed = true
 				break
 			}
 			rolledBack[p.Name] = true
@@ -152,11 +153,38 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 			if !anyRolledBackFor(res, rolledBack, svc) {
 				errs = append(errs, &RejectedError{Service: svc})
 			}
-			s.Details = append(s.Details, fmt.Sprintf("%s: NOT restarted: its configuration is rejected without this run's patches too (an override file or update.sh's version): fix it, check it with mcupdate verify --validate, then restart it", svc))
+			why := "its configuration is rejected without this run's patches too (an override file or update.sh's version)"
+			if failed {
+				why = "a patch could not be rolled back"
+			}
+			s.Details = append(s.Details, fmt.Sprintf("%s: NOT restarted: %s: fix it, check it with mcupdate verify --validate, then restart it", svc, why))
 		}
 	}
 	if !env.DryRun && (len(rolledBack) > 0 || len(held) > 0) {
 		rebuildPlan(plan, base, res, held)
+		// A rollback also put back the files other services read: one
+		// that passed before it and still restarts is checked again, on
+		// what it will load.
+		for _, svc := range slices.Clone(passed) {
+			if _, restarts := plan[svc]; !restarts || !anyRolledBackFor(res, rolledBack, svc) {
+				continue
+			}
+			r := run.Check(ctx, table[svc])
+			rep.Checks = append(rep.Checks, r)
+			switch r.Verdict {
+			case validate.Passed:
+				s.Details = append(s.Details, fmt.Sprintf("%s: passed again after the rollback", svc))
+			case validate.NotRun:
+				s.Details = append(s.Details, fmt.Sprintf("%s: could not run the check again after the rollback (%s): restarted as without the check", svc, r.Reason))
+			default:
+				rejected = append(rejected, svc)
+				s.Details = append(s.Details, rejectedLines(r)...)
+				s.Details = append(s.Details, fmt.Sprintf("%s: NOT restarted: rejected after another service's rollback put back its files", svc))
+				errs = append(errs, &RejectedError{Service: svc})
+				delete(plan, svc)
+				passed = slices.DeleteFunc(passed, func(p string) bool { return p == svc })
+			}
+		}
 	}
 	var parts []string
 	if len(passed) > 0 {

@@ -77,9 +77,10 @@ rspamadm --var=CONFDIR="$L" --var=LOCAL_CONFDIR="$L" configtest -c "$L/rspamd.co
 // postconf quotes back), an unclosed rspamd block, a negative
 // pm.max_children.
 var badPatches = map[string]string{
-	"bad-postfix.ini": "description = a typo in extra.cf\nservices = postfix-mailcow\n[edit typo]\nfile = data/conf/postfix/extra.cf\nkind = line\nline = relayhost_typo Zm9vYmFyYmF6cXV4\nmatch = ^relayhost_typo\nposition = end\ncreate = true\n",
-	"bad-rspamd.ini":  "description = an unclosed block\nservices = rspamd-mailcow\n[edit block]\nfile = data/conf/rspamd/local.d/greylist.conf\nkind = line\nline = expire = {\nmatch = ^expire =\nposition = end\n",
-	"bad-phpfpm.ini":  "description = children out of range\nservices = php-fpm-mailcow\n[edit children]\nfile = data/conf/phpfpm/php-fpm.d/pools.conf\nkind = ini\nsection = web-worker\nkey = pm.max_children\nvalue = -3\n",
+	"bad-postfix.ini":  "description = a typo in extra.cf\nservices = postfix-mailcow\n[edit typo]\nfile = data/conf/postfix/extra.cf\nkind = line\nline = relayhost_typo Zm9vYmFyYmF6cXV4\nmatch = ^relayhost_typo\nposition = end\ncreate = true\n",
+	"bad-rspamd.ini":   "description = an unclosed block\nservices = rspamd-mailcow\n[edit block]\nfile = data/conf/rspamd/local.d/greylist.conf\nkind = line\nline = expire = {\nmatch = ^expire =\nposition = end\n",
+	"two-services.ini": "description = php-fpm children and a postfix typo\nservices = php-fpm-mailcow postfix-mailcow\n[edit children]\nfile = data/conf/phpfpm/php-fpm.d/pools.conf\nkind = ini\nsection = web-worker\nkey = pm.max_children\nvalue = 70\n[edit typo]\nfile = data/conf/postfix/extra.cf\nkind = line\nline = relayhost_typo here\nmatch = ^relayhost_typo\nposition = end\ncreate = true\n",
+	"bad-phpfpm.ini":   "description = children out of range\nservices = php-fpm-mailcow\n[edit children]\nfile = data/conf/phpfpm/php-fpm.d/pools.conf\nkind = ini\nsection = web-worker\nkey = pm.max_children\nvalue = -3\n",
 }
 
 const (
@@ -290,6 +291,38 @@ func TestValidateRejectedRollsBack(t *testing.T) {
 		if got := v.read(t, f); got != before[f] {
 			t.Errorf("second apply: %s not as before the patch", f)
 		}
+	}
+}
+
+// TestValidateRecheckAfterRollback: a patch that changes two services'
+// files, one of which rejects it, is rolled back whole; the other
+// service, checked before the rollback and still restarted for another
+// patch, is checked again on what it will load.
+func TestValidateRecheckAfterRollback(t *testing.T) {
+	v := newValidateSetup(t, "postfix-mailcow php-fpm-mailcow", "postfix-mailcow", "php-fpm-mailcow")
+	v.env.Config.Enabled = []string{"php-memory-limit", "two-services"}
+	v.env.Config.Params["php-memory-limit"] = map[string]string{"MEMORY_LIMIT": "2048M"}
+	before := v.read(t, poolsConf)
+	if _, err := Apply(context.Background(), v.env, PostOptions{}); !errors.Is(err, ErrRejected) {
+		t.Fatalf("apply: %v\n%s", err, v.out)
+	}
+	pools := v.read(t, poolsConf)
+	if strings.Contains(pools, "pm.max_children = 70") || !strings.Contains(pools, "php_admin_value[memory_limit] = 2048M") || pools == before {
+		t.Errorf("pools.conf: want php-memory-limit's change and not two-services':\n%s", pools)
+	}
+	if want := []string{"docker compose restart php-fpm-mailcow"}; !equal(v.restarts(t), want) {
+		t.Errorf("restarts %q, want %q", v.restarts(t), want)
+	}
+	r := v.report(t, "apply")
+	var verdicts []string
+	for _, c := range r.Checks {
+		verdicts = append(verdicts, c.Service+"="+string(c.Verdict))
+	}
+	if want := []string{"php-fpm-mailcow=passed", "postfix-mailcow=rejected", "postfix-mailcow=passed", "php-fpm-mailcow=passed"}; !equal(verdicts, want) {
+		t.Errorf("checks %q, want %q", verdicts, want)
+	}
+	if s := stepOf(r, "validate"); s == nil || !strings.Contains(strings.Join(s.Details, "\n"), "php-fpm-mailcow: passed again after the rollback") {
+		t.Errorf("validate step: %+v", s)
 	}
 }
 

@@ -103,7 +103,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		switch r.Verdict {
 		case validate.Passed:
 			passed = append(passed, svc)
-			s.Details = append(s.Details, fmt.Sprintf("%s: passed: %s (%d ms)", svc, r.Command, r.Millis))
+			s.Details = append(s.Details, fmt.Sprintf("%s: passed: %s", svc, r.Command))
 			continue
 		case validate.NotRun:
 			notRun = append(notRun, svc)

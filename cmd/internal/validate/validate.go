@@ -20,10 +20,11 @@
 // data/conf/dovecot, rspamd's local.d, override.d and custom, nginx's
 // conf.d), where a file mcupdate replaces is seen at once. A file mounted
 // on its own (php-fpm's pools.conf and php.ini files, unbound.conf,
-// rspamd.conf.local) keeps showing the replaced version until the
-// container restarts: for those the default checkers send the new file on
-// standard input and check a copy of the container's configuration with it
-// in place. postfix's main.cf is rebuilt from extra.cf when the container
+// rspamd.conf.local and .override) keeps showing the replaced version
+// until the container restarts: the php-fpm and unbound checkers take
+// pools.conf and unbound.conf on standard input and check a copy of the
+// container's configuration with it in place; the php.ini files and
+// rspamd's two are not seen (no shipped patch edits them). postfix's main.cf is rebuilt from extra.cf when the container
 // starts: its checker builds that main.cf in a copy, with extra.cf from
 // standard input, and checks the copy.
 //

@@ -23,8 +23,9 @@
 // rspamd.conf.local and .override) keeps showing the replaced version
 // until the container restarts: the php-fpm and unbound checkers take
 // pools.conf and unbound.conf on standard input and check a copy of the
-// container's configuration with it in place; the php.ini files and
-// rspamd's two are not seen (no shipped patch edits them). postfix's main.cf is rebuilt from extra.cf when the container
+// container's configuration with it in place. The php.ini files
+// (php-memory-limit's other.ini; php-fpm -t does not judge php.ini
+// values anyway) and rspamd's two are not seen. postfix's main.cf is rebuilt from extra.cf when the container
 // starts: its checker builds that main.cf in a copy, with extra.cf from
 // standard input, and checks the copy.
 //

@@ -258,6 +258,7 @@ type run struct {
 	mode    Mode
 	files   map[string]fileState // by absolute path
 	secrets *secret.Redactor     // mailcow.conf's secrets, read once for the first diff
+	undo    *undoLog             // what the last patch's writes replaced
 }
 
 // Seams for tests.
@@ -281,7 +282,11 @@ func Apply(w Writer, mailcowDir string, ps []*Bound, mode Mode) (*Result, error)
 	res := &Result{}
 	var errs []error
 	for _, b := range ps {
+		r.undo = nil
 		pr := r.patch(b)
+		if pr.Err == nil {
+			pr.undo = r.undo
+		}
 		if pr.Err != nil {
 			errs = append(errs, pr.Err)
 		}
@@ -383,12 +388,10 @@ func (r *run) patch(b *Bound) PatchResult {
 		pr.Err = joinErrs(errs)
 		return pr
 	}
-	undo, err := r.write(b, plans)
-	if err != nil {
+	if err := r.write(b, plans); err != nil {
 		pr.Err = err
 		return pr
 	}
-	pr.undo = undo
 	changed := map[string]bool{}
 	for _, p := range plans {
 		if r.mode == ModeApply {
@@ -483,12 +486,11 @@ func (r *run) read(abs string) (fileState, error) {
 }
 
 // write writes a patch's planned changes. When one write fails, the ones
-// already made are undone, so the patch stays all or none. It returns
-// what a later [PatchResult.Revert] needs; nil when nothing was written
-// to disk (a dry run's recorder keeps no undo either).
-func (r *run) write(b *Bound, plans []*planned) (*undoLog, error) {
+// already made are undone, so the patch stays all or none. In ModeApply
+// it leaves in r.undo what a later [PatchResult.Revert] needs.
+func (r *run) write(b *Bound, plans []*planned) error {
 	if r.mode == ModeCheck || len(plans) == 0 {
-		return nil, nil
+		return nil
 	}
 	// The last plan of a file carries its final content; its first plan
 	// carries the content to restore.
@@ -535,26 +537,26 @@ func (r *run) write(b *Bound, plans []*planned) (*undoLog, error) {
 			perm = fs.FileMode(p.be.Perm)
 		}
 		if err := r.w.WriteFile(abs, []byte(p.new.data), perm); err != nil {
-			return nil, undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+			return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 		}
 		done = append(done, abs)
 	}
 	for _, p := range plans {
 		for _, op := range p.modes {
 			if err := op.do(r.w); err != nil {
-				return nil, undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
+				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 			}
 			doneModes = append(doneModes, op)
 		}
 	}
-	if r.mode != ModeApply {
-		return nil, nil
+
+	if r.mode == ModeApply {
+		r.undo = &undoLog{modes: doneModes}
+		for _, abs := range done {
+			r.undo.files = append(r.undo.files, fileUndo{abs: abs, old: first[abs].old})
+		}
 	}
-	log := &undoLog{modes: doneModes}
-	for _, abs := range done {
-		log.files = append(log.files, fileUndo{abs: abs, old: first[abs].old})
-	}
-	return log, nil
+	return nil
 }
 
 // safePath joins rel to the mailcow dir and refuses a result that a

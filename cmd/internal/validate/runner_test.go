@@ -173,3 +173,16 @@ func TestUnboundCheckerReal(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnCommandNamesItsOrigin: the admin's own check command is named
+// with the line of mcupdate.ini that sets it.
+func TestOwnCommandNamesItsOrigin(t *testing.T) {
+	docker, _ := fakeCompose(t, "nginx-mailcow")
+	table := Table(Settings{Enabled: true, Commands: map[string]string{"nginx-mailcow": "no-such-nginx -t"},
+		Origin: func(s string) string { return "/etc/mcupdate/mcupdate.ini:31 [validate] " + s }})
+	r := &Runner{Dir: t.TempDir(), Compose: []string{docker, "compose"}}
+	res := r.Check(context.Background(), table["nginx-mailcow"])
+	if res.Verdict != NotRun || res.Command != "sh -c 'no-such-nginx -t' (/etc/mcupdate/mcupdate.ini:31 [validate] nginx-mailcow)" {
+		t.Errorf("%+v", res)
+	}
+}

@@ -260,6 +260,10 @@ var notRunning = []string{
 func (r *Runner) Check(ctx context.Context, c Checker) (res Result) {
 	start := time.Now()
 	res = Result{Service: c.Service, Command: c.String(), Exit: -1}
+	if c.Origin != "" && c.Origin != Builtin {
+		// The admin's own command: where to fix it.
+		res.Command += " (" + c.Origin + ")"
+	}
 	defer func() { res.Millis = time.Since(start).Milliseconds() }()
 	up, err := r.isRunning(ctx, c.Service)
 	switch {

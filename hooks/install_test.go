@@ -807,6 +807,7 @@ var configDefaults = map[string]map[string]string{
 	"docker":   {"ipv6": "on", "fixed_cidr_v6": "fd00:dead:beef:c0::/80", "version_timeout": "5s"},
 	"snapshot": {"paths": "mailcow.conf docker-compose.override.yml", "dirs": "data/conf", "keep": "10"},
 	"restart":  {"enabled": "on", "compose": "docker compose"},
+	"validate": {"enabled": "on"},
 	"patches":  {"enable": "", "dir": ""},
 	"verify":   {"cert_min_days": "14"},
 	"log":      {"file": "mcupdate.log", "max_size": "1M", "syslog": "on"},

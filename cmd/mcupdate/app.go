@@ -247,10 +247,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"hook", "pre | post", "what the update.sh shims run", hookHelp, runHookCmd},
-		{"verify", "[--json] [--prometheus FILE]", "check that the install is as the admin set it up (exit 1 if not)", verifyHelp, runVerifyCmd},
+		{"verify", "[--json] [--prometheus FILE] [--validate]", "check that the install is as the admin set it up (exit 1 if not)", verifyHelp, runVerifyCmd},
 		{"status", "[--json]", "one screen on the install, its last and its next update", statusHelp, runStatusCmd},
 		{"patches", "[--enabled] [--json]", "list the shipped and own patches, enabled or not, with their parameters' values", patchesHelp, runPatchesCmd},
-		{"apply", "[--dry-run] [--no-restart] [--revert]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
+		{"apply", "[--dry-run] [--validate] [--no-restart] [--revert]", "re-apply the enabled patches now; --dry-run prints the diffs", applyHelp, runApplyCmd},
 		{"diff", "[--base REV] [--full] [--json] [--exit-code]", "risk diff of the last update", diffHelp, runDiffCmd},
 		{"ack", "ID...", "accept the loss of a customization an update dropped (verify stops failing)", ackHelp, runAckCmd},
 		{"snapshot", "list | create | restore ID [PATH...]", "snapshots of the gitignored override files", snapshotHelp, runSnapshotCmd},

@@ -20,7 +20,10 @@ pre:  repairs a detached HEAD, checks that no untracked file is in the
       would leave mailcow down half-way (and, with [general]
       on_predicted_loss, when the merge would drop a customization).
 post: restores lost override files, re-applies the enabled patches,
-      restarts only the services whose files changed, prints the risk
+      checks each changed service's configuration with its own checker
+      inside its container ([validate]; a rejected patch is rolled back
+      and its service not restarted, exit 1), restarts only the
+      services whose files changed, prints the risk
       diff, and says what the update did to each customization (a loss
       fails verify until it is back or acknowledged: mcupdate ack).
 

@@ -14,6 +14,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/runlog"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/cmd/internal/validate"
 	"github.com/mcupdate/mcupdate/cmd/internal/verify"
 )
 
@@ -56,6 +57,16 @@ func (a *app) hookOutcome(command string, r *hook.Report, statePath string, err 
 	o.Counts = []runlog.Count{{Name: "changed", Value: changed}, {Name: "warnings", Value: warnings}, {Name: "errors", Value: errs}}
 	if r.StoppedUpdate {
 		o.Counts = append(o.Counts, runlog.Count{Name: "stopped_update", Value: 1})
+	}
+	if len(r.Checks) > 0 {
+		rejected := 0
+		for _, c := range r.Checks {
+			if c.Verdict == validate.Rejected {
+				rejected++
+			}
+		}
+		o.Counts = append(o.Counts, runlog.Count{Name: "checks", Value: len(r.Checks)}, runlog.Count{Name: "checks_rejected", Value: rejected},
+			runlog.Count{Name: "rolled_back", Value: len(r.RolledBack)})
 	}
 	if !r.DryRun {
 		o.Report = filepath.Join(statePath, state.ReportName(r.Kind, r.Time))

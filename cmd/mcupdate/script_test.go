@@ -16,7 +16,12 @@ func TestMain(m *testing.M) {
 
 // fakeDocker records its arguments in $WORK/docker.log. `docker version`
 // prints $FAKE_DOCKER_VERSION (28.2.2 by default; "none" fails as with no
-// engine, "hang" never answers).
+// engine, "hang" never answers). `docker compose ps --services` lists
+// $FAKE_DOCKER_RUNNING (by default mailcow's services with a
+// configuration checker): the checks run in them (`compose exec`) pass, as
+// the restarts do, but in $FAKE_DOCKER_REJECT, whose checker rejects the
+// configuration quoting mailcow.conf's DBPASS. cmd/internal/hook's
+// validate_test.go runs the real checkers.
 const fakeDocker = `#!/bin/sh
 echo "docker $*" >> "$WORK/docker.log"
 if [ "$1" = version ]; then
@@ -25,6 +30,14 @@ if [ "$1" = version ]; then
     hang) exec sleep 60 ;;
     *) echo "${FAKE_DOCKER_VERSION:-28.2.2}" ;;
   esac
+fi
+if [ "$1 $2" = "compose ps" ]; then
+  for s in ${FAKE_DOCKER_RUNNING-postfix-mailcow rspamd-mailcow dovecot-mailcow php-fpm-mailcow nginx-mailcow unbound-mailcow}; do echo "$s"; done
+  exit 0
+fi
+if [ "$1 $2" = "compose exec" ] && [ -n "$FAKE_DOCKER_REJECT" ] && [ "$4" = "$FAKE_DOCKER_REJECT" ]; then
+  echo "fake checker of $4: line 3: bad value $(sed -n 's/^DBPASS=//p' mailcow.conf)" >&2
+  exit 1
 fi
 if [ -n "$FAKE_DOCKER_FAIL" ] && [ "$2" = "$FAKE_DOCKER_FAIL" ]; then
   echo "Error response from daemon: fake failure of $*" >&2

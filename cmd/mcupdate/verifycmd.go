@@ -30,6 +30,9 @@ it up and that the next update.sh run finds nothing in its way:
                        not acknowledged ('mcupdate ack')
   leftovers            temp files a killed mcupdate run left in the mailcow
                        dir, the state dir or beside daemon.json (a warning)
+  configs              with --validate: each service's own configuration
+                       checker, inside its running container, accepts the
+                       files as they are now (one that cannot run warns)
 
 and the pitfalls, settings each file accepts that fail together:
 
@@ -59,6 +62,7 @@ refused.`
 type verifyOptions struct {
 	json       bool
 	prometheus string
+	validate   bool
 }
 
 func runVerifyCmd(ctx context.Context, a *app, args []string) error {
@@ -66,6 +70,7 @@ func runVerifyCmd(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("verify")
 	fs.BoolVar(&opts.json, "json", false, "print the report as JSON")
 	fs.StringVar(&opts.prometheus, "prometheus", "", "also write node_exporter textfile metrics to `FILE`")
+	fs.BoolVar(&opts.validate, "validate", false, "also run each service's configuration checker inside its container (configs)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -110,6 +115,7 @@ func (a *app) runVerify(ctx context.Context, opts verifyOptions) (err error) {
 		Config:     cfg,
 		StateDir:   a.g.stateDir,
 		DaemonJSON: a.g.daemonJSON,
+		Validate:   opts.validate,
 	})
 	if rep != nil {
 		a.verifyOutcome(rep)

@@ -95,6 +95,15 @@ type Config struct {
 	// enableLine is the line of [patches] enable, 0 when not set.
 	enableLine int
 
+	// Validate turns on the configuration checks before a restart
+	// ([validate] enabled).
+	Validate bool
+	// ValidateCommands maps a compose service to the admin's own check
+	// command, or to "off" ([validate] SERVICE = COMMAND).
+	ValidateCommands map[string]string
+	// validateLines holds the line of each key of [validate].
+	validateLines map[string]int
+
 	// CertMinDays is how many days mailcow's TLS certificate must still
 	// be valid for before verify warns.
 	CertMinDays int
@@ -133,6 +142,7 @@ func Default() *Config {
 		SnapshotKeep:    10,
 		Restart:         true,
 		Compose:         []string{"docker", "compose"},
+		Validate:        true,
 		Params:          map[string]map[string]string{},
 		CertMinDays:     14,
 		LogFile:         DefaultLogFile,
@@ -221,6 +231,7 @@ func (c *Config) parse(data []byte) error {
 		return err
 	}
 	c.paramLines = lines.params
+	c.validateLines = lines.validate
 	c.enableLine = lines.enable
 	f, err := ini.LoadSources(ini.LoadOptions{
 		AllowNonUniqueSections:   false,
@@ -290,6 +301,10 @@ func (r *reader) sections() {
 				m[k.Name()] = k.Value()
 			}
 			c.Params[p] = m
+			continue
+		}
+		if name == "validate" {
+			r.errs = append(r.errs, c.parseValidate(s)...)
 			continue
 		}
 		keys, ok := known[name]
@@ -432,6 +447,55 @@ func (r *reader) notify() {
 			c.NotifyTimeout = d
 		}
 	}
+}
+
+// parseValidate reads [validate]: enabled, and SERVICE = COMMAND or off
+// for each compose service (a name ending in -mailcow) whose check the
+// admin sets.
+func (c *Config) parseValidate(s *ini.Section) []error {
+	var errs []error
+	keyErr := func(key string, err error) {
+		errs = append(errs, &Error{File: c.Path, Line: c.validateLines[key], Section: "validate", Key: key, Err: err})
+	}
+	for _, k := range s.Keys() {
+		name, v := k.Name(), strings.TrimSpace(k.Value())
+		switch {
+		case name == "enabled":
+			b, err := parseBool(v)
+			if err != nil {
+				keyErr(name, err)
+				continue
+			}
+			c.Validate = b
+		case !strings.HasSuffix(name, "-mailcow") || strings.ContainsAny(name, " \t/"):
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: [validate] unknown key %q ignored (known: enabled, and a compose service such as postfix-mailcow)", c.where("validate", name), name))
+		case v == "":
+			keyErr(name, errors.New("empty: set the command that checks the service's configuration inside its container, or off"))
+		default:
+			if c.ValidateCommands == nil {
+				c.ValidateCommands = map[string]string{}
+			}
+			c.ValidateCommands[name] = v
+		}
+	}
+	return errs
+}
+
+// where names a key of a section for a message: FILE:LINE when the line
+// is known.
+func (c *Config) where(section, key string) string {
+	if section == "validate" {
+		if n, ok := c.validateLines[key]; ok {
+			return c.Path + ":" + strconv.Itoa(n)
+		}
+	}
+	return c.Path
+}
+
+// ValidateOrigin says where the check command of service was set, such
+// as "/etc/mcupdate/mcupdate.ini:31 [validate] postfix-mailcow".
+func (c *Config) ValidateOrigin(service string) string {
+	return c.where("validate", service) + " [validate] " + service
 }
 
 // parseSize reads a size in bytes, with an optional K, M or G suffix

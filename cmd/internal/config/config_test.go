@@ -148,6 +148,10 @@ syslog = off
 webhook = https://hooks.example.org/mcupdate?token=abc
 kuma_push = https://kuma.example.org/api/push/Xy12
 timeout = 2500ms
+
+[validate]
+enabled = on
+dovecot-mailcow = off
 `
 	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
 		t.Fatal(err)
@@ -181,14 +185,17 @@ timeout = 2500ms
 			"php-memory-limit": {"MEMORY_LIMIT": 26},
 			"fts-heap":         {"FTS_HEAP": 29, "FTS_PROCS": 30},
 		},
-		enableLine:    22,
-		CertMinDays:   21,
-		LogFile:       "/var/log/mcupdate.log",
-		LogMaxSize:    64 << 10,
-		Syslog:        false,
-		WebhookURL:    "https://hooks.example.org/mcupdate?token=abc",
-		KumaPushURL:   "https://kuma.example.org/api/push/Xy12",
-		NotifyTimeout: 2500 * time.Millisecond,
+		enableLine:       22,
+		Validate:         true,
+		ValidateCommands: map[string]string{"dovecot-mailcow": "off"},
+		validateLines:    map[string]int{"enabled": 45, "dovecot-mailcow": 46},
+		CertMinDays:      21,
+		LogFile:          "/var/log/mcupdate.log",
+		LogMaxSize:       64 << 10,
+		Syslog:           false,
+		WebhookURL:       "https://hooks.example.org/mcupdate?token=abc",
+		KumaPushURL:      "https://kuma.example.org/api/push/Xy12",
+		NotifyTimeout:    2500 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -15,6 +15,8 @@ type sourceLines struct {
 	enable int
 	// params holds the line of each key of each [patch NAME], by NAME.
 	params map[string]map[string]int
+	// validate holds the line of each key of [validate].
+	validate map[string]int
 }
 
 // scanLines reads data line by line as ini.v1 does (comments, section
@@ -24,7 +26,7 @@ type sourceLines struct {
 // `enable = a b` and a later `enable = c`, only the last would count, and
 // the admin would lose the first list without a word.
 func scanLines(file string, data []byte) (*sourceLines, error) {
-	out := &sourceLines{params: map[string]map[string]int{}}
+	out := &sourceLines{params: map[string]map[string]int{}, validate: map[string]int{}}
 	secLine := map[string]int{}
 	keyLines := map[string]map[string]int{"": {}}
 	cur := ""
@@ -65,6 +67,9 @@ func scanLines(file string, data []byte) (*sourceLines, error) {
 			}
 			if cur == "patches" && key == "enable" {
 				out.enable = n
+			}
+			if _, seen := out.validate[key]; cur == "validate" && !seen {
+				out.validate[key] = n
 			}
 			if p, ok := strings.CutPrefix(cur, "patch "); ok {
 				if out.params[p] == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
 	"github.com/mcupdate/mcupdate/cmd/internal/ui"
+	"github.com/mcupdate/mcupdate/cmd/internal/validate"
 )
 
 // Env is what a hook run works with.
@@ -88,8 +89,15 @@ type Report struct {
 	Record string `json:"record,omitempty"`
 	// Prediction is the pre hook's prediction of update.sh's merge.
 	Prediction *predict.Prediction `json:"prediction,omitempty"`
-	Summary    string              `json:"summary"`
-	Duration   string              `json:"duration"`
+	// Checks are the configuration checks run before the restarts, in
+	// the order they ran (a service checked again after a rollback
+	// twice), secrets redacted.
+	Checks []validate.Result `json:"checks,omitempty"`
+	// RolledBack names the patches rolled back because a service's
+	// checker rejected their change.
+	RolledBack []string `json:"rolled_back,omitempty"`
+	Summary    string   `json:"summary"`
+	Duration   string   `json:"duration"`
 
 	err *multierror.Error
 }

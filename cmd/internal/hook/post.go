@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/snapshot"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
@@ -26,6 +28,9 @@ const NewSuffix = ".mcupdate-new"
 // PostOptions are the post hook's and apply's own options.
 type PostOptions struct {
 	NoRestart bool
+	// Validate runs the configuration checks in a dry run too
+	// (apply --dry-run --validate).
+	Validate bool
 }
 
 // Post runs the post update hook: restore lost override files, re-apply
@@ -66,9 +71,12 @@ func Post(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 	env.print(s)
 	r.add(s, err)
 
+	base := clonePlan(plan)
 	s, pres, err := env.stepPatches(plan)
 	env.print(s)
 	r.add(s, err)
+
+	env.runValidate(ctx, r, plan, base, pres, opt)
 
 	s, err = env.stepRestart(ctx, plan, opt.NoRestart)
 	env.print(s)
@@ -104,14 +112,36 @@ func Apply(ctx context.Context, env *Env, opt PostOptions) (*Report, error) {
 		return nil, err
 	}
 	plan := restart.Plan{}
-	s, _, err := env.stepPatches(plan)
+	s, pres, err := env.stepPatches(plan)
 	env.print(s)
 	r.add(s, err)
+	env.runValidate(ctx, r, plan, restart.Plan{}, pres, opt)
 	s, err = env.stepRestart(ctx, plan, opt.NoRestart)
 	env.print(s)
 	r.add(s, err)
 	env.finish(r, start)
 	return r, r.Err()
+}
+
+// runValidate runs the validate step, timed, and records it unless it
+// had nothing to do.
+func (env *Env) runValidate(ctx context.Context, r *Report, plan, base restart.Plan, pres *patch.Result, opt PostOptions) {
+	t0 := time.Now()
+	s, err := env.stepValidate(ctx, r, plan, base, pres, opt.Validate)
+	if errors.Is(err, errSkipStep) {
+		return
+	}
+	s.Millis = time.Since(t0).Milliseconds()
+	env.print(s)
+	r.add(s, err)
+}
+
+func clonePlan(p restart.Plan) restart.Plan {
+	out := restart.Plan{}
+	for svc, m := range p {
+		out[svc] = m
+	}
+	return out
 }
 
 // stepRestore compares the pre-update snapshot with the files now: a

@@ -103,6 +103,66 @@ type PatchResult struct {
 	Services []string
 	Restart  Restart
 	Err      error
+
+	// undo is what the patch's writes replaced, for [PatchResult.Revert];
+	// nil when nothing was written.
+	undo *undoLog
+}
+
+// undoLog is what one patch's writes replaced: each file's content
+// before the patch (or that it did not exist), and the chmod and chown
+// done, in the order they were made.
+type undoLog struct {
+	files []fileUndo
+	modes []modeOp
+}
+
+type fileUndo struct {
+	abs string
+	old fileState
+}
+
+// ErrNothingToRevert is returned by [PatchResult.Revert] for a patch that
+// wrote nothing.
+var ErrNothingToRevert = errors.New("the patch wrote nothing to revert")
+
+// Revert puts every file the patch wrote back to its content before the
+// patch (a file the patch created is removed) and undoes its chmod and
+// chown, all of them even when one fails: a patch's files are reverted
+// together, each atomically through w. Only a patch applied with
+// [ModeApply] can be reverted, and only before a later write of the same
+// files by something else: the content is the one this run saw.
+func (p *PatchResult) Revert(w Writer) error {
+	if p.undo == nil {
+		return ErrNothingToRevert
+	}
+	var errs []error
+	for i := len(p.undo.modes) - 1; i >= 0; i-- {
+		if err := p.undo.modes[i].undo(w); err != nil {
+			errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", p.Name, p.undo.modes[i].path, err))
+		}
+	}
+	for _, f := range p.undo.files {
+		if err := restoreFile(w, f.abs, f.old); err != nil {
+			errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", p.Name, f.abs, err))
+		}
+	}
+	if len(errs) == 0 {
+		p.undo = nil
+	}
+	return joinErrs(errs)
+}
+
+// restoreFile writes old back at abs, or removes abs when it did not
+// exist.
+func restoreFile(w Writer, abs string, old fileState) error {
+	if old.exists {
+		return w.WriteFile(abs, []byte(old.data), 0o644)
+	}
+	if rm, ok := w.(remover); ok {
+		return rm.Remove(abs)
+	}
+	return errors.New("the writer cannot remove the file this patch created")
 }
 
 // Result is the outcome of [Apply].
@@ -184,6 +244,7 @@ type run struct {
 	mode    Mode
 	files   map[string]fileState // by absolute path
 	secrets *secret.Redactor     // mailcow.conf's secrets, read once for the first diff
+	undo    *undoLog             // what the last patch's writes replaced
 }
 
 // Seams for tests.
@@ -207,7 +268,11 @@ func Apply(w Writer, mailcowDir string, ps []*Bound, mode Mode) (*Result, error)
 	res := &Result{}
 	var errs []error
 	for _, b := range ps {
+		r.undo = nil
 		pr := r.patch(b)
+		if pr.Err == nil {
+			pr.undo = r.undo
+		}
 		if pr.Err != nil {
 			errs = append(errs, pr.Err)
 		}
@@ -398,7 +463,8 @@ func (r *run) read(abs string) (fileState, error) {
 }
 
 // write writes a patch's planned changes. When one write fails, the ones
-// already made are undone, so the patch stays all or none.
+// already made are undone, so the patch stays all or none. In ModeApply
+// it leaves in r.undo what a later [PatchResult.Revert] needs.
 func (r *run) write(b *Bound, plans []*planned) error {
 	if r.mode == ModeCheck || len(plans) == 0 {
 		return nil
@@ -428,16 +494,7 @@ func (r *run) write(b *Bound, plans []*planned) error {
 			}
 		}
 		for _, abs := range done {
-			old := first[abs].old
-			var err error
-			if old.exists {
-				err = r.w.WriteFile(abs, []byte(old.data), 0o644)
-			} else if rm, ok := r.w.(remover); ok {
-				err = rm.Remove(abs)
-			} else {
-				err = errors.New("the writer cannot remove the file this patch created")
-			}
-			if err != nil {
+			if err := restoreFile(r.w, abs, first[abs].old); err != nil {
 				errs = append(errs, fmt.Errorf("patch %s: restoring %s: %w", b.Name, abs, err))
 			}
 		}
@@ -463,6 +520,13 @@ func (r *run) write(b *Bound, plans []*planned) error {
 				return undo(&EditError{Patch: b.Name, Edit: p.be.Name, File: p.be.File, Err: err, mask: b.mask}, p.be.File)
 			}
 			doneModes = append(doneModes, op)
+		}
+	}
+
+	if r.mode == ModeApply {
+		r.undo = &undoLog{modes: doneModes}
+		for _, abs := range done {
+			r.undo.files = append(r.undo.files, fileUndo{abs: abs, old: first[abs].old})
 		}
 	}
 	return nil

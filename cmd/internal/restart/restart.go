@@ -8,7 +8,10 @@ package restart
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os/exec"
 	"path"
 	"sort"
 	"strings"
@@ -161,25 +164,56 @@ func runAll(ctx context.Context, dir string, compose []string, cmds [][]string, 
 		if errs != nil && stop {
 			break
 		}
-		args := append(append([]string(nil), compose[1:]...), c...)
 		t := Timeout
 		if len(c) > 0 && c[0] == "pull" {
 			t = PullTimeout
 		}
-		cctx, cancel := context.WithTimeout(ctx, t)
-		// Its own process group: on SIGTERM docker compose and the
-		// children it forked stop together and cannot hold the pipe.
-		cmd := proc.Command(cctx, compose[0], args...)
-		cmd.Dir = dir
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		cancel()
-		r := Result{Args: append([]string{compose[0]}, args...), OK: err == nil, Output: strings.TrimSpace(out.String())}
+		args, err := run(ctx, dir, compose, c, t, nil, &out, &out)
+		r := Result{Args: args, OK: err == nil, Output: strings.TrimSpace(out.String())}
 		results = append(results, r)
 		if err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w: %s", strings.Join(r.Args, " "), err, r.Output))
 		}
 	}
 	return results, errs.ErrorOrNil()
+}
+
+// Exec runs one compose subcommand (such as ["exec", "-T", SVC, "postfix",
+// "check"]) in dir with the compose command, bounded by timeout, with its
+// standard input from stdin (nil: none) and its standard output and
+// error to the writers given (nil discards). It
+// returns the full command line and the exit code: -1 when the command
+// could not be started or was stopped (timeout, signal), with err saying
+// why.
+func Exec(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdin io.Reader, stdout, stderr io.Writer) (args []string, code int, err error) {
+	if len(compose) == 0 {
+		return nil, -1, fmt.Errorf("no compose command configured ([restart] compose)")
+	}
+	args, err = run(ctx, dir, compose, sub, timeout, stdin, stdout, stderr)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return args, 0, nil
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return args, ee.ExitCode(), err
+	}
+	return args, -1, err
+}
+
+// run is the one place a compose command is started: in its own process
+// group, so that on SIGTERM docker compose and the children it forked
+// stop together and cannot hold the pipe.
+func run(ctx context.Context, dir string, compose, sub []string, timeout time.Duration, stdin io.Reader, stdout, stderr io.Writer) ([]string, error) {
+	args := append(append([]string(nil), compose[1:]...), sub...)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := proc.Command(cctx, compose[0], args...)
+	cmd.Dir = dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	err := cmd.Run()
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return append([]string{compose[0]}, args...), err
 }

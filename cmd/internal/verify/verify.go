@@ -105,6 +105,7 @@ const (
 	CheckUnprotected  = "unprotected"
 	CheckLost         = "customizations"
 	CheckLeftovers    = "leftovers"
+	CheckConfigs      = "configs"
 
 	CheckRelayNetworks = "relay-networks"
 	CheckDNSAliases    = "dns-aliases"
@@ -117,7 +118,7 @@ const (
 )
 
 // CheckNames lists the checks in the order they are reported.
-var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers,
+var CheckNames = []string{CheckGit, CheckDaemonJSON, CheckPatches, CheckOverrides, CheckOverrideRefs, CheckMessageSize, CheckUnprotected, CheckLost, CheckLeftovers, CheckConfigs,
 	CheckRelayNetworks, CheckDNSAliases, CheckExtraNetworks, CheckOverrideDNS, CheckFTSMemory, CheckPHPFPM, CheckUsernsRemap, CheckTLSCert}
 
 // ErrConfig is wrapped by the error Run returns when the configuration
@@ -212,6 +213,10 @@ type Options struct {
 	ProcRoot string
 	// Now is the time of the run; zero means time.Now().
 	Now time.Time
+	// Validate runs each service's own configuration checker inside its
+	// running container (verify --validate); else the configs check is
+	// skipped.
+	Validate bool
 	// Skip maps the names of checks the caller has already done to the
 	// detail they are reported with, as skipped, without running: the
 	// replay skips the overrides check after the post hook's restore step
@@ -301,6 +306,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return c
 	})
 	do(8, func() Check { return checkLeftovers(opt, bound) })
+	do(9, func() Check { return checkConfigs(ctx, opt, red) })
 	wg.Wait()
 	for i := range checks {
 		checks[i].Name = CheckNames[i]

@@ -216,17 +216,7 @@ func unprotectedAfter(dir, cfgPath string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := patch.Library()
-	if err != nil {
-		return nil, err
-	}
-	var own map[string]*patch.Patch
-	if c.PatchDir != "" {
-		if own, err = patch.LoadDir(c.PatchDir); err != nil {
-			return nil, err
-		}
-	}
-	bound, _, err := patch.Resolve(patch.Settings{Enabled: c.Enabled, Params: c.Params, Origin: c.ParamOrigin, EnableOrigin: c.EnableOrigin()}, lib, own)
+	l, err := patch.Load(c.PatchDir, c.PatchSettings())
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +224,7 @@ func unprotectedAfter(dir, cfgPath string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, unpro, err := verify.UnprotectedFiles(dir, verify.Branch(c.Branch, st.Branch), bound)
+	_, unpro, err := verify.UnprotectedFiles(dir, verify.Branch(c.Branch, st.Branch), l.Bound)
 	if err != nil {
 		return nil, err
 	}

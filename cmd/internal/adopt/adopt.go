@@ -129,19 +129,11 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 	pl := &planner{opt: opt, ctx: ctx, ov: &fsx.Recorder{}, plan: &Plan{Params: map[string][][2]string{}},
 		base: map[string][]byte{}, cur: map[string][]byte{}, written: map[string]bool{}, enabled: map[string]bool{}}
 	cfg := opt.Config
-	var err error
-	if pl.lib, err = patch.Library(); err != nil {
-		return nil, err
-	}
-	if cfg.PatchDir != "" {
-		if pl.own, err = patch.LoadDir(cfg.PatchDir); err != nil {
-			return nil, err
-		}
-	}
-	bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, pl.lib, pl.own)
+	l, err := patch.Load(cfg.PatchDir, cfg.PatchSettings())
 	if err != nil {
 		return nil, err
 	}
+	pl.lib, pl.own = l.Lib, l.Own
 	for _, n := range cfg.Enabled {
 		pl.enabled[n] = true
 	}
@@ -149,7 +141,7 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, unpro, err := verify.UnprotectedFiles(opt.MailcowDir, verify.Branch(cfg.Branch, st.Branch), bound)
+	cs, unpro, err := verify.UnprotectedFiles(opt.MailcowDir, verify.Branch(cfg.Branch, st.Branch), l.Bound)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +167,7 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 				continue
 			}
 			it.Covered = true
-			it.Blocks = pl.notGoverned(bound, f.File, ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil))
+			it.Blocks = pl.notGoverned(l.Bound, f.File, ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil))
 			if len(it.Blocks) > 0 {
 				pl.plan.Items = append(pl.plan.Items, it)
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 )
 
 // The values of [general] on_predicted_loss.
@@ -589,4 +590,11 @@ func (c *Config) PatchParams(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// PatchSettings is what binding the enabled patches needs of the
+// configuration: the enable list and each patch's parameters, with the
+// lines that set them for messages.
+func (c *Config) PatchSettings() patch.Settings {
+	return patch.Settings{Enabled: c.Enabled, Params: c.Params, Origin: c.ParamOrigin, EnableOrigin: c.EnableOrigin()}
 }

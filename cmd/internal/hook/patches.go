@@ -30,17 +30,11 @@ type loadedPatches struct {
 }
 
 func (env *Env) loadPatches() ([]*patch.Bound, []string, error) {
-	lib, err := patch.Library()
+	l, err := patch.Load(env.Config.PatchDir, env.Config.PatchSettings())
 	if err != nil {
 		return nil, nil, err
 	}
-	var own map[string]*patch.Patch
-	if env.Config.PatchDir != "" {
-		if own, err = patch.LoadDir(env.Config.PatchDir); err != nil {
-			return nil, nil, err
-		}
-	}
-	return patch.Resolve(patch.Settings{Enabled: env.Config.Enabled, Params: env.Config.Params, Origin: env.Config.ParamOrigin, EnableOrigin: env.Config.EnableOrigin()}, lib, own)
+	return l.Bound, l.Warnings, nil
 }
 
 // PatchedFiles is the set of files the enabled patches edit, for the risk

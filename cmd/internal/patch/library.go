@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -77,3 +78,48 @@ func load(fsys fs.FS, dir, origin string) (map[string]*Patch, error) {
 	}
 	return out, nil
 }
+
+// Loaded is what an install can enable and what it enabled: the shipped
+// patches, the admin's own, and the enabled ones bound to their
+// parameters.
+type Loaded struct {
+	Lib, Own map[string]*Patch
+	Bound    []*Bound
+	// Warnings are Resolve's (an own patch replacing a shipped one, ...).
+	Warnings []string
+}
+
+// Load stage errors: which part of loading failed, for callers that name
+// the configuration key behind it.
+var (
+	ErrLoadDir    = errors.New("patch dir")
+	ErrLoadEnable = errors.New("enabled patches")
+)
+
+// Load reads the shipped patches and, when dir is set, the admin's own
+// patches in dir, and binds the enabled ones with s: the one way every
+// command loads patches. The result holds what was read also when a
+// later stage fails; the error then wraps ErrLoadDir or ErrLoadEnable.
+func Load(dir string, s Settings) (*Loaded, error) {
+	l := &Loaded{}
+	var err error
+	if l.Lib, err = Library(); err != nil {
+		return l, err
+	}
+	if dir != "" {
+		if l.Own, err = LoadDir(dir); err != nil {
+			return l, stageErr{ErrLoadDir, err}
+		}
+	}
+	if l.Bound, l.Warnings, err = Resolve(s, l.Lib, l.Own); err != nil {
+		return l, stageErr{ErrLoadEnable, err}
+	}
+	return l, nil
+}
+
+// stageErr is a loading error that also matches its stage's sentinel,
+// with the underlying error's text unchanged.
+type stageErr struct{ stage, err error }
+
+func (e stageErr) Error() string   { return e.err.Error() }
+func (e stageErr) Unwrap() []error { return []error{e.err, e.stage} }

@@ -88,3 +88,38 @@ func TestLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadStages: Load says which stage failed (the admin's patch dir, or
+// binding the enabled patches) and keeps what it read before that.
+func TestLoadStages(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mine.ini"), []byte("description = mine\n[edit e]\nfile = data/conf/postfix/extra.cf\nkind = line\nline = smtpd_banner = x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(dir, Settings{Enabled: []string{"mine", "greylist-off"}})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(l.Bound) != 2 || l.Own["mine"] == nil || l.Lib["greylist-off"] == nil {
+		t.Fatalf("Load: bound %d, own %v, lib has greylist-off: %v", len(l.Bound), Names(l.Own), l.Lib["greylist-off"] != nil)
+	}
+
+	l, err = Load(dir, Settings{Enabled: []string{"no-such-patch"}})
+	if !errors.Is(err, ErrLoadEnable) || errors.Is(err, ErrLoadDir) || !errors.Is(err, ErrUnknownPatch) {
+		t.Fatalf("unknown enabled patch: %v", err)
+	}
+	if strings.Contains(err.Error(), ErrLoadEnable.Error()) || l.Lib == nil || l.Own == nil {
+		t.Errorf("stage in the text, or what was read is lost: %q, lib %v, own %v", err, l.Lib != nil, l.Own != nil)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "broken.ini"), []byte("[edit e]\nkind = nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Load(dir, Settings{})
+	if !errors.Is(err, ErrLoadDir) || errors.Is(err, ErrLoadEnable) || !strings.Contains(err.Error(), "broken.ini") {
+		t.Fatalf("broken own patch: %v", err)
+	}
+	if l.Lib == nil || l.Own != nil {
+		t.Errorf("after a dir error: lib %v, own %v", l.Lib != nil, l.Own != nil)
+	}
+}

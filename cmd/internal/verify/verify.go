@@ -344,21 +344,16 @@ func checkIndex(name string) int {
 // resolvePatches binds the enabled patches; the library is returned also
 // when binding fails, for the unprotected check's homes.
 func resolvePatches(cfg *config.Config) ([]*patch.Bound, map[string]*patch.Patch, error) {
-	lib, err := patch.Library()
-	if err != nil {
+	l, err := patch.Load(cfg.PatchDir, cfg.PatchSettings())
+	switch {
+	case errors.Is(err, patch.ErrLoadDir):
+		return nil, l.Lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
+	case errors.Is(err, patch.ErrLoadEnable):
+		return nil, l.Lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
+	case err != nil:
 		return nil, nil, fmt.Errorf("%w: shipped patches: %v", ErrConfig, err)
 	}
-	var own map[string]*patch.Patch
-	if cfg.PatchDir != "" {
-		if own, err = patch.LoadDir(cfg.PatchDir); err != nil {
-			return nil, lib, fmt.Errorf("%w: %s: [patches] dir: %w", ErrConfig, cfg.Path, err)
-		}
-	}
-	bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, own)
-	if err != nil {
-		return nil, lib, fmt.Errorf("%w: %s: [patches] enable: %w", ErrConfig, cfg.Path, err)
-	}
-	return bound, lib, nil
+	return l.Bound, l.Lib, nil
 }
 
 func (r *Report) redact(red *secret.Redactor) {

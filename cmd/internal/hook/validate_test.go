@@ -48,8 +48,7 @@ exit 0
 // mount); php-fpm's /usr/local/etc is the image's, with pools.conf as it
 // was when the container started (a file mount: a file replaced since is
 // not seen); rspamd's /etc/rspamd is the distribution's with mailcow's
-// local.d and override.d mounted over it (rspamadm takes the layout with
-// --var and -c).
+// local.d, override.d and custom over it.
 const (
 	postfixView = `#!/bin/sh
 for a do set -- "$@" "$(printf '%s' "$a" | sed "s#/opt/postfix/conf#@MAILCOW@/data/conf/postfix#g")"; shift; done
@@ -61,14 +60,14 @@ for a do set -- "$@" "$(printf '%s' "$a" | sed "s#/usr/local/etc#@IMAGE@/usr/loc
 exec "$@"
 `
 	rspamdView = `#!/bin/sh
-[ "$1 $2" = "rspamadm configtest" ] || exit 127
 L=$(mktemp -d)
 trap 'rm -rf "$L"' EXIT
 cp -a /etc/rspamd/. "$L/"
 for d in local.d override.d custom; do
-  if [ -d "@MAILCOW@/data/conf/rspamd/$d" ]; then rm -rf "$L/$d"; ln -s "@MAILCOW@/data/conf/rspamd/$d" "$L/$d"; fi
+  if [ -d "@MAILCOW@/data/conf/rspamd/$d" ]; then rm -rf "$L/$d"; cp -a "@MAILCOW@/data/conf/rspamd/$d" "$L/$d"; fi
 done
-rspamadm --var=CONFDIR="$L" --var=LOCAL_CONFDIR="$L" configtest -c "$L/rspamd.conf"
+for a do set -- "$@" "$(printf '%s' "$a" | sed "s#/etc/rspamd#$L#g")"; shift; done
+"$@"
 `
 )
 
@@ -256,7 +255,7 @@ func TestValidateRejectedRollsBack(t *testing.T) {
 		`missing '=' after attribute name: "relayhost_typo ` + secret.Redacted,
 		"postfix-mailcow: rolled back patch bad-postfix: " + extraCF + " as before the patch",
 		"postfix-mailcow: passed without patch bad-postfix",
-		"rspamd-mailcow: REJECTED by rspamadm configtest (exit 1)",
+		"rspamd-mailcow: REJECTED by rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input (exit 1)",
 		"ucl parser error",
 		"rspamd-mailcow: rolled back patch bad-rspamd: " + greylist,
 		"php-fpm-mailcow: REJECTED by php-fpm -t of a copy of /usr/local/etc, pools.conf from standard input (exit 78)",
@@ -350,7 +349,7 @@ func TestValidateCannotRun(t *testing.T) {
 	details := strings.Join(s.Details, "\n")
 	for _, w := range []string{
 		"postfix-mailcow: passed: postfix check of a copy",
-		"rspamd-mailcow: could not run rspamadm configtest: the container is not running: restarted as without the check",
+		"rspamd-mailcow: could not run rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input: the container is not running: restarted as without the check",
 		"php-fpm-mailcow: could not run php-fpm -t of a copy",
 		"the checker is missing or cannot be run in the container (exit 127): restarted as without the check",
 	} {
@@ -387,7 +386,7 @@ func TestValidateDryRun(t *testing.T) {
 		"postfix-mailcow: REJECTED by postfix check of a copy",
 		"relayhost_typo " + secret.Redacted,
 		"rspamd-mailcow: a dry run writes nothing the container reads: its check sees " + greylist + " as they are now",
-		"rspamd-mailcow: passed: rspamadm configtest",
+		"rspamd-mailcow: passed: rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("the dry run's output lacks %q:\n%s", w, out)

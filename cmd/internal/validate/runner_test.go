@@ -124,7 +124,7 @@ func TestTable(t *testing.T) {
 	if c := got["nginx-mailcow"]; strings.Join(c.Command, " ") != "sh -c nginx -t -q" || c.Origin != "m.ini [validate] nginx-mailcow" || c.Stdin != "" {
 		t.Errorf("nginx override: %+v", c)
 	}
-	if c := got["rspamd-mailcow"]; strings.Join(c.Command, " ") != "rspamadm configtest" || c.Origin != Builtin {
+	if c := got["rspamd-mailcow"]; c.Command[0] != "sh" || !strings.Contains(c.Command[2], "rspamadm") || c.Tree != "data/conf/rspamd" || c.Origin != Builtin {
 		t.Errorf("rspamd default: %+v", c)
 	}
 	if _, ok := got["sogo-mailcow"]; !ok {
@@ -184,5 +184,89 @@ func TestOwnCommandNamesItsOrigin(t *testing.T) {
 	res := r.Check(context.Background(), table["nginx-mailcow"])
 	if res.Verdict != NotRun || res.Command != "sh -c 'no-such-nginx -t' (/etc/mcupdate/mcupdate.ini:31 [validate] nginx-mailcow)" {
 		t.Errorf("%+v", res)
+	}
+}
+
+// TestRspamdCheckerReal runs the built-in rspamd check with the real
+// rspamadm (Debian's rspamd; the fake compose runs the script here, where
+// /etc/rspamd is the package's): the changed files reach the copy as a tar
+// archive in the version the run writes, which may differ from the disk
+// (a dry run's recorder), and only the files the container mounts go.
+func TestRspamdCheckerReal(t *testing.T) {
+	if _, err := exec.LookPath("rspamadm"); err != nil {
+		t.Skip("rspamadm is not installed (Debian: rspamd)")
+	}
+	if _, err := os.Stat("/etc/rspamd/rspamd.conf"); err != nil {
+		t.Skipf("no rspamd.conf from the rspamd package: %v", err)
+	}
+	c := Defaults()["rspamd-mailcow"]
+	c.Service = "rspamd-mailcow"
+	const greylist = "data/conf/rspamd/local.d/greylist.conf"
+	dir := t.TempDir()
+	for rel, data := range map[string]string{
+		greylist:                                "enabled = false;\n",
+		"data/conf/rspamd/dynmaps/settings.php": "<?php // not mounted under /etc/rspamd\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Files = []string{greylist, "data/conf/rspamd/dynmaps/settings.php", "data/conf/rspamd/local.d/new.d/gone.conf"}
+	if got := c.treeFiles(); strings.Join(got, " ") != "local.d/greylist.conf local.d/new.d/gone.conf" {
+		t.Fatalf("treeFiles = %q", got)
+	}
+	for _, tc := range []struct {
+		name     string
+		version  string // what the run writes; "" reads the disk
+		want     Verdict
+		wantText string
+	}{
+		{name: "the file on disk", want: Passed, wantText: "syntax OK"},
+		{name: "the run's version, broken", version: "enabled = false;\n} # a brace that closes nothing\n", want: Rejected},
+		{name: "the run's version, good", version: "enabled = false;\nexpire = 1d;\n", want: Passed, wantText: "syntax OK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docker, _ := fakeCompose(t, "rspamd-mailcow")
+			r := &Runner{Dir: dir, Compose: []string{docker, "compose"}}
+			if tc.version != "" {
+				r.ReadFile = func(name string) ([]byte, error) {
+					if name == filepath.Join(dir, greylist) {
+						return []byte(tc.version), nil
+					}
+					return os.ReadFile(name)
+				}
+			}
+			res := r.Check(context.Background(), c)
+			if res.Verdict != tc.want || !strings.Contains(res.Output, tc.wantText) {
+				t.Fatalf("%+v, want %s with %q", res, tc.want, tc.wantText)
+			}
+		})
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, greylist)); string(got) != "enabled = false;\n" {
+		t.Errorf("the check changed the file on disk: %q", got)
+	}
+}
+
+func TestTakes(t *testing.T) {
+	d := Defaults()
+	for _, tc := range []struct {
+		svc, file string
+		want      bool
+	}{
+		{"postfix-mailcow", "data/conf/postfix/extra.cf", true},
+		{"postfix-mailcow", "data/conf/postfix/main.cf", false},
+		{"rspamd-mailcow", "data/conf/rspamd/local.d/greylist.conf", true},
+		{"rspamd-mailcow", "data/conf/rspamd/rspamd.conf.local", true},
+		{"rspamd-mailcow", "data/conf/rspamd/rspamd.conf.localx", false},
+		{"rspamd-mailcow", "data/conf/rspamd/dynmaps/settings.php", false},
+		{"rspamd-mailcow", "data/conf/rspamdx/local.d/a.conf", false},
+		{"dovecot-mailcow", "data/conf/dovecot/conf.d/fts.conf", false},
+	} {
+		if got := d[tc.svc].Takes(tc.file); got != tc.want {
+			t.Errorf("%s takes %s: %v, want %v", tc.svc, tc.file, got, tc.want)
+		}
 	}
 }

@@ -23,18 +23,23 @@
 // rspamd.conf.local and .override) keeps showing the replaced version
 // until the container restarts: the php-fpm and unbound checkers take
 // pools.conf and unbound.conf on standard input and check a copy of the
-// container's configuration with it in place. The php.ini files
-// (php-memory-limit's other.ini; php-fpm -t does not judge php.ini
-// values anyway) and rspamd's two are not seen. postfix's main.cf is rebuilt from extra.cf when the container
-// starts: its checker builds that main.cf in a copy, with extra.cf from
-// standard input, and checks the copy.
+// container's configuration with it in place, and rspamd's checker takes
+// every changed file below data/conf/rspamd the container mounts (a tar
+// archive on standard input) and checks a copy of /etc/rspamd with them
+// in place. The php.ini files (php-memory-limit's other.ini; php-fpm -t
+// does not judge php.ini values anyway) are not seen. postfix's main.cf
+// is rebuilt from extra.cf when the container starts: its checker builds
+// that main.cf in a copy, with extra.cf from standard input, and checks
+// the copy.
 //
-// A dry run writes nothing where a service reads it: only the file a
-// checker takes on standard input can be checked in the version the run
-// would write.
+// A dry run writes nothing where a service reads it: what a checker takes
+// on standard input is checked in the version the run would write (for
+// postfix, php-fpm, unbound and rspamd); dovecot's and nginx's checkers
+// see their files as they are now.
 package validate
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -48,6 +53,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
@@ -68,6 +74,17 @@ type Checker struct {
 	Origin string
 	// Label names the check for people when the command is a script.
 	Label string
+	// Tree, when set, is a directory (relative to the mailcow dir) whose
+	// parts named by Mounted the container sees under the configuration
+	// dir its command copies: the command gets a tar archive of the
+	// run's changed files there (Files), paths relative to Tree, on
+	// standard input, in the version the run writes or a dry run would
+	// write. Stdin and Tree do not go together.
+	Tree    string
+	Mounted []string // below Tree: "dir/" for a directory, else a file
+	// Files are the files (relative to the mailcow dir) the run changed
+	// for this service; the caller sets them per run.
+	Files []string
 }
 
 // String names the check: its label, else the command as a shell would
@@ -88,6 +105,47 @@ func (c Checker) String() string {
 		s += " < " + c.Stdin
 	}
 	return s
+}
+
+// Takes reports whether the check gets file (relative to the mailcow
+// dir) on standard input, in the version the run writes: its Stdin
+// file, or a file below Tree the container mounts.
+func (c Checker) Takes(file string) bool {
+	if c.Stdin != "" {
+		return file == c.Stdin
+	}
+	_, ok := c.inTree(file)
+	return ok
+}
+
+// inTree returns file relative to Tree when the container mounts it.
+func (c Checker) inTree(file string) (string, bool) {
+	if c.Tree == "" {
+		return "", false
+	}
+	rel, ok := strings.CutPrefix(file, c.Tree+"/")
+	if !ok {
+		return "", false
+	}
+	for _, m := range c.Mounted {
+		if rel == m || (strings.HasSuffix(m, "/") && strings.HasPrefix(rel, m)) {
+			return rel, true
+		}
+	}
+	return "", false
+}
+
+// treeFiles returns the changed files the container mounts below Tree,
+// relative to Tree, sorted.
+func (c Checker) treeFiles() []string {
+	var out []string
+	for _, f := range c.Files {
+		if rel, ok := c.inTree(f); ok {
+			out = append(out, rel)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // The scripts of the default checkers that check a copy. Each copies
@@ -126,6 +184,19 @@ mkdir "$d/etc"
 cp -a /usr/local/etc/. "$d/etc/"
 cat > "$d/etc/php-fpm.d/z-pools.conf"
 php-fpm -t -p "$d" -y "$d/etc/php-fpm.conf"`
+	// rspamdScript checks a copy of /etc/rspamd (the image's, with
+	// mailcow's local.d, override.d, custom, plugins.d, lua and the two
+	// rspamd.conf files mounted over it) with the run's changed files
+	// from the tar archive on standard input put in place: the file
+	// mounts are seen in their new version, and a dry run is checked
+	// with what it would write. rspamadm takes the copy as its
+	// configuration dir with --var.
+	rspamdScript = `set -e
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+cp -a /etc/rspamd/. "$d/"
+tar -x -f - -C "$d"
+rspamadm --var=CONFDIR="$d" --var=LOCAL_CONFDIR="$d" configtest -c "$d/rspamd.conf"`
 	// unboundScript checks unbound.conf, mounted on its own, from
 	// standard input.
 	unboundScript = `set -e
@@ -145,7 +216,9 @@ func Defaults() map[string]Checker {
 	return map[string]Checker{
 		"postfix-mailcow": {Command: []string{"sh", "-c", postfixScript}, Stdin: "data/conf/postfix/extra.cf",
 			Label: "postfix check of a copy of /opt/postfix/conf, main.cf rebuilt with extra.cf from standard input"},
-		"rspamd-mailcow": {Command: []string{"rspamadm", "configtest"}},
+		"rspamd-mailcow": {Command: []string{"sh", "-c", rspamdScript}, Tree: "data/conf/rspamd",
+			Mounted: []string{"local.d/", "override.d/", "custom/", "plugins.d/", "lua/", "rspamd.conf.local", "rspamd.conf.override"},
+			Label:   "rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input"},
 		// doveconf -n prints the whole configuration, passwords
 		// included: its standard output is never kept (quietStdout).
 		"dovecot-mailcow": {Command: []string{"doveconf", "-n"}},
@@ -275,7 +348,14 @@ func (r *Runner) Check(ctx context.Context, c Checker) (res Result) {
 		return res
 	}
 	var stdin io.Reader
-	if c.Stdin != "" {
+	if c.Tree != "" {
+		data, err := r.tarOf(c)
+		if err != nil {
+			res.Verdict, res.Reason = NotRun, err.Error()
+			return res
+		}
+		stdin = bytes.NewReader(data)
+	} else if c.Stdin != "" {
 		read := r.ReadFile
 		if read == nil {
 			read = os.ReadFile
@@ -285,7 +365,7 @@ func (r *Runner) Check(ctx context.Context, c Checker) (res Result) {
 			data, err = nil, nil
 		}
 		if err != nil {
-			res.Verdict, res.Reason = NotRun, fmt.Sprintf("read %s: %v", c.Stdin, unwrapPath(err))
+			res.Verdict, res.Reason = NotRun, fmt.Sprintf("read %s: %v", c.Stdin, fsx.UnwrapPath(err))
 			return res
 		}
 		stdin = bytes.NewReader(data)
@@ -315,6 +395,58 @@ func (r *Runner) Check(ctx context.Context, c Checker) (res Result) {
 		res.Verdict = Rejected
 	}
 	return res
+}
+
+// tarOf archives c's changed files below its Tree, as the run leaves
+// them (read through r.ReadFile), paths relative to Tree. A file the run
+// removed is left out.
+func (r *Runner) tarOf(c Checker) ([]byte, error) {
+	read := r.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, rel := range c.treeFiles() {
+		data, err := read(filepath.Join(r.Dir, filepath.FromSlash(c.Tree), filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s: %v", c.Tree, rel, fsx.UnwrapPath(err))
+		}
+		// Parent directories first, so that a directory the run
+		// creates is made with a usable mode.
+		for _, d := range parents(rel) {
+			if dirs[d] {
+				continue
+			}
+			dirs[d] = true
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755}); err != nil {
+				return nil, err
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// parents returns the directories above rel, outermost first.
+func parents(rel string) []string {
+	var out []string
+	for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+		out = append([]string{d}, out...)
+	}
+	return out
 }
 
 // quietStdout says whether a command's standard output must never be
@@ -363,14 +495,6 @@ func tail(s string, max int) string {
 		cut = cut[i+1:]
 	}
 	return "[… earlier output cut]\n" + cut
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // Services returns the services of table, sorted.

@@ -172,18 +172,8 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 	if err != nil {
 		return fail(err)
 	}
-	var blocking []string
-	for _, pr := range st.Problems {
-		switch pr.Kind {
-		case gitstate.KindMergeInProgress, gitstate.KindOperation, gitstate.KindUnmerged, gitstate.KindIndexLock:
-			blocking = append(blocking, pr.String())
-		}
-	}
-	if len(blocking) > 0 {
-		return fail(fmt.Errorf("%s: git is in the middle of something: %s", env.MailcowDir, strings.Join(blocking, "; ")))
-	}
-	if st.Head == "" {
-		return fail(fmt.Errorf("%s: HEAD names no commit", env.MailcowDir))
+	if err := env.checkGitIdle(st); err != nil {
+		return fail(err)
 	}
 	rec, err := env.pickRecord(ctx, g, id, st.Head)
 	if err != nil {
@@ -192,16 +182,7 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 	if rec.MailcowDir != "" && filepath.Clean(rec.MailcowDir) != filepath.Clean(env.MailcowDir) {
 		return fail(fmt.Errorf("update %s was recorded for %s, not %s", rec.ID, rec.MailcowDir, env.MailcowDir))
 	}
-	p := &rollbackPlan{rec: rec, head: st.Head, branch: rec.Branch}
-	if p.branch == "" {
-		p.branch = st.Branch
-	}
-	if p.branch == "" {
-		p.branch = env.Config.Branch
-	}
-	if p.branch == "" {
-		p.branch = "master"
-	}
+	p := &rollbackPlan{rec: rec, head: st.Head, branch: env.rollbackBranch(rec, st)}
 	s.Message = fmt.Sprintf("update %s: pre-update commit %s on %s", rec.ID, gitx.Short(rec.Commit), orDetached(rec.Branch))
 	if rec.After != "" {
 		s.Message += ", updated to " + gitx.Short(rec.After)
@@ -221,14 +202,7 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 		return p, s, nil
 	}
 	if st.Head != target {
-		anc, err := gitIsAncestor(ctx, g, target, st.Head)
-		if err != nil {
-			return fail(err)
-		}
-		if !anc {
-			return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, gitx.Short(target), gitx.Short(st.Head)))
-		}
-		if p.before, err = beforeCommit(ctx, g, target, st.Head); err != nil {
+		if p.before, err = beforeInHistory(ctx, g, rec, target, st.Head); err != nil {
 			return fail(err)
 		}
 	}
@@ -246,28 +220,79 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 			return fail(err)
 		}
 	}
-	tree := p.pre()
-	// What the checkout changes in tracked files, and the untracked files
-	// in its way (git checkout -f overwrites them).
-	if p.changed, err = changedPaths(ctx, g, tree); err != nil {
+	if p.changed, p.dirty, p.inTheWay, err = env.checkoutEffects(ctx, g, st.Head, p.pre()); err != nil {
 		return fail(err)
-	}
-	dirty, err := g.DiffWorkTree(ctx, st.Head)
-	if err != nil {
-		return fail(err)
-	}
-	p.dirty = len(dirty) > 0
-	added, err := g.DiffTree(ctx, st.Head, tree, "A")
-	if err != nil {
-		return fail(err)
-	}
-	for _, c := range added {
-		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(c.Path))); err == nil {
-			p.inTheWay = append(p.inTheWay, c.Path)
-		}
 	}
 	s.Status = StatusOK
 	return p, s, nil
+}
+
+// checkGitIdle fails when git is in the middle of something in the
+// mailcow dir (a merge, another operation, unmerged paths, a held index
+// lock) or HEAD names no commit.
+func (env *Env) checkGitIdle(st *gitstate.State) error {
+	var blocking []string
+	for _, pr := range st.Problems {
+		switch pr.Kind {
+		case gitstate.KindMergeInProgress, gitstate.KindOperation, gitstate.KindUnmerged, gitstate.KindIndexLock:
+			blocking = append(blocking, pr.String())
+		}
+	}
+	if len(blocking) > 0 {
+		return fmt.Errorf("%s: git is in the middle of something: %s", env.MailcowDir, strings.Join(blocking, "; "))
+	}
+	if st.Head == "" {
+		return fmt.Errorf("%s: HEAD names no commit", env.MailcowDir)
+	}
+	return nil
+}
+
+// rollbackBranch is the branch to leave checked out: the recorded one,
+// else the current one, else [mailcow] branch, else master.
+func (env *Env) rollbackBranch(rec state.Record, st *gitstate.State) string {
+	for _, b := range []string{rec.Branch, st.Branch, env.Config.Branch} {
+		if b != "" {
+			return b
+		}
+	}
+	return "master"
+}
+
+// beforeInHistory checks that target, the pre-update commit, is in
+// head's history, and returns the "Before update" commit on top of it
+// (see beforeCommit).
+func beforeInHistory(ctx context.Context, g *gitx.Runner, rec state.Record, target, head string) (string, error) {
+	anc, err := gitIsAncestor(ctx, g, target, head)
+	if err != nil {
+		return "", err
+	}
+	if !anc {
+		return "", fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, gitx.Short(target), gitx.Short(head))
+	}
+	return beforeCommit(ctx, g, target, head)
+}
+
+// checkoutEffects reads what checking out tree over head changes: the
+// tracked files it changes, whether tracked files differ from head, and
+// the untracked files in its way (git checkout -f overwrites them).
+func (env *Env) checkoutEffects(ctx context.Context, g *gitx.Runner, head, tree string) (changed []string, dirty bool, inTheWay []string, err error) {
+	if changed, err = changedPaths(ctx, g, tree); err != nil {
+		return nil, false, nil, err
+	}
+	diff, err := g.DiffWorkTree(ctx, head)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	added, err := g.DiffTree(ctx, head, tree, "A")
+	if err != nil {
+		return nil, false, nil, err
+	}
+	for _, c := range added {
+		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(c.Path))); err == nil {
+			inTheWay = append(inTheWay, c.Path)
+		}
+	}
+	return changed, len(diff) > 0, inTheWay, nil
 }
 
 // pre is the commit whose tree the work tree goes back to.

@@ -530,59 +530,15 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		return s, nil
 	}
 	if p.sameCommit {
-		msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, gitx.Short(p.target))
-		if env.DryRun {
-			s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
-			return s, nil
-		}
-		// The branch's tip, when elsewhere, is kept before it moves.
-		tip, ok, err := g.RevParse(ctx, "refs/heads/"+p.branch)
-		if err != nil {
-			s.Status, s.Message = StatusError, err.Error()
-			return s, err
-		}
-		if ok && tip != p.target {
-			ref := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
-			if err := newRef(ctx, g, ref, tip); err != nil {
-				s.Status, s.Message = StatusError, err.Error()
-				return s, err
-			}
-			p.rec.Backup = ref
-			s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", gitx.Short(tip), p.branch, ref))
-		}
-		// HEAD does not move: checkout -B keeps every local change.
-		if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
-			s.Status, s.Message = StatusError, err.Error()
-			return s, err
-		}
-		s.Status, s.Message = StatusChanged, msg
-		return s, nil
+		return env.checkoutBranchInPlace(ctx, g, p, s)
 	}
 	base := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
-	verb := func(done, would string) string {
-		if env.DryRun {
-			return would
-		}
-		return done
-	}
 	var backup string
 	if p.head != p.target {
 		backup = base
-		s.Details = append(s.Details, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), gitx.Short(p.head), backup))
 	}
-	if p.dirty {
-		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted changes of tracked files as %s-worktree", verb("kept", "would keep"), base))
-	}
-	for _, f := range p.inTheWay {
-		s.Details = append(s.Details, fmt.Sprintf("%s the untracked %s as %s%s (the pre-update commit tracks it)", verb("kept", "would keep"), f, f, NewSuffix))
-	}
+	s.Details = append(s.Details, env.rollbackGitLines(p, base, backup)...)
 	move := fmt.Sprintf("branch %s from %s back to the pre-update commit %s", p.branch, gitx.Short(p.head), gitx.Short(p.target))
-	if p.before != "" {
-		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), gitx.Short(p.before)))
-	}
-	for _, c := range p.revert {
-		s.Details = append(s.Details, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, gitx.Short(p.target)))
-	}
 	if env.DryRun {
 		s.Status, s.Message = StatusChanged, "dry run: would move "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
 		return s, nil
@@ -594,44 +550,123 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		}
 		return s, err
 	}
-	// Keep everything the checkout will overwrite, before it does.
+	if err := env.keepBeforeCheckout(ctx, g, p, base, backup); err != nil {
+		return fail(err)
+	}
+	if err := env.checkoutPreUpdate(ctx, g, p); err != nil {
+		return fail(err)
+	}
+	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
+	return s, nil
+}
+
+// checkoutBranchInPlace checks the branch out at the pre-update commit,
+// which HEAD is at already, leaving the index and work tree as they are;
+// the branch's tip, when elsewhere, is kept before it moves.
+func (env *Env) checkoutBranchInPlace(ctx context.Context, g *gitx.Runner, p *rollbackPlan, s Step) (Step, error) {
+	msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, gitx.Short(p.target))
+	if env.DryRun {
+		s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
+		return s, nil
+	}
+	tip, ok, err := g.RevParse(ctx, "refs/heads/"+p.branch)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	if ok && tip != p.target {
+		ref := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
+		if err := newRef(ctx, g, ref, tip); err != nil {
+			s.Status, s.Message = StatusError, err.Error()
+			return s, err
+		}
+		p.rec.Backup = ref
+		s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", gitx.Short(tip), p.branch, ref))
+	}
+	// HEAD does not move: checkout -B keeps every local change.
+	if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	s.Status, s.Message = StatusChanged, msg
+	return s, nil
+}
+
+// rollbackGitLines says what the move back keeps and puts back (or, in
+// a dry run, would): the post-update tip as backup (when not ""), the
+// uncommitted changes under base, the untracked files in the way, the
+// admin's edits of then and update.sh's own files.
+func (env *Env) rollbackGitLines(p *rollbackPlan, base, backup string) []string {
+	verb := func(done, would string) string {
+		if env.DryRun {
+			return would
+		}
+		return done
+	}
+	var lines []string
+	if backup != "" {
+		lines = append(lines, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), gitx.Short(p.head), backup))
+	}
+	if p.dirty {
+		lines = append(lines, fmt.Sprintf("%s the uncommitted changes of tracked files as %s-worktree", verb("kept", "would keep"), base))
+	}
+	for _, f := range p.inTheWay {
+		lines = append(lines, fmt.Sprintf("%s the untracked %s as %s%s (the pre-update commit tracks it)", verb("kept", "would keep"), f, f, NewSuffix))
+	}
+	if p.before != "" {
+		lines = append(lines, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), gitx.Short(p.before)))
+	}
+	for _, c := range p.revert {
+		lines = append(lines, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, gitx.Short(p.target)))
+	}
+	return lines
+}
+
+// keepBeforeCheckout keeps everything the checkout will overwrite,
+// before it does: the uncommitted changes of tracked files as
+// base-worktree, the post-update tip as backup (when not ""), the
+// untracked files in the way beside themselves.
+func (env *Env) keepBeforeCheckout(ctx context.Context, g *gitx.Runner, p *rollbackPlan, base, backup string) error {
 	if p.dirty {
 		wt, err := (&gitx.Runner{Dir: g.Dir, Timeout: g.Timeout, Vars: gitx.Identity}).Output(ctx, "stash", "create", "mcupdate rollback: work tree before the rollback")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if wt != "" {
 			if err := newRef(ctx, g, base+"-worktree", wt); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
 	if backup != "" {
 		if err := newRef(ctx, g, backup, p.head); err != nil {
-			return fail(err)
+			return err
 		}
 		p.rec.Backup = backup
 	}
 	for _, f := range p.inTheWay {
 		if _, err := env.keepNew(f); err != nil {
-			return fail(err)
+			return err
 		}
 	}
+	return nil
+}
+
+// checkoutPreUpdate moves the branch to the pre-update commit and the
+// work tree to the pre-update state: the admin's edits of then
+// uncommitted again, update.sh's own files as at the pre-update commit.
+func (env *Env) checkoutPreUpdate(ctx context.Context, g *gitx.Runner, p *rollbackPlan) error {
 	if _, err := g.Output(ctx, "checkout", "-q", "-f", "-B", p.branch, p.pre()); err != nil {
-		return fail(err)
+		return err
 	}
 	if p.before != "" {
 		// The branch to the pre-update commit, the work tree stays: the
 		// admin's edits of then are uncommitted again, as before.
 		if _, err := g.Output(ctx, "reset", "-q", p.target); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	if err := revertUpdateFiles(ctx, g, env, p); err != nil {
-		return fail(err)
-	}
-	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
-	return s, nil
+	return revertUpdateFiles(ctx, g, env, p)
 }
 
 // revertUpdateFiles takes update.sh's own files back to the pre-update

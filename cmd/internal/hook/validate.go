@@ -323,13 +323,7 @@ func rebuildPlan(plan, base restart.Plan, res *patch.Result, held map[string]boo
 			if p.Err != nil || len(p.Changed) == 0 {
 				continue
 			}
-			m := restart.Restart
-			if p.Restart == patch.RestartRecreate {
-				m = restart.Recreate
-			}
-			for _, svc := range servicesToRestart(p) {
-				plan.Add(svc, m)
-			}
+			addRestarts(plan, p)
 		}
 	}
 	for svc := range held {

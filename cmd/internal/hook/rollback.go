@@ -749,30 +749,11 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 		s.Status, s.Message = StatusError, err.Error()
 		return s, nil, err
 	}
-	var restore []string
-	keptNew := map[string]bool{}
-	var added []string
-	for _, c := range changes {
-		switch c.Kind {
-		case snapshot.Missing, snapshot.TypeChanged:
-			restore = append(restore, c.Path)
-		case snapshot.Modified:
-			if c.Content {
-				kept, err := env.keepNew(c.Path)
-				if err != nil {
-					s.Status, s.Message = StatusError, err.Error()
-					return s, nil, err
-				}
-				keptNew[c.Path] = kept
-			}
-			restore = append(restore, c.Path)
-		case snapshot.Added:
-			if !strings.HasSuffix(c.Path, NewSuffix) {
-				added = append(added, c.Path)
-			}
-		}
+	restore, added, keptNew, err := env.rollbackChanges(changes)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, nil, err
 	}
-	sort.Strings(added)
 	if len(restore) == 0 {
 		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", ui.Count(len(m.Entries), "override file"), m.ID)
 		for _, a := range added {
@@ -807,6 +788,36 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 	}
 	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s from the pre-update snapshot %s", verb, ui.Count(len(res.Restored), "file"), m.ID)
 	return s, res.Restored, nil
+}
+
+// rollbackChanges sorts the snapshot's changed files into those to
+// restore, every one missing or changed, mailcow.conf too, and those
+// added since (sorted), which stay. Before a file whose content changed
+// is restored, its current version is kept beside it (keepNew); keptNew
+// says for which it was.
+func (env *Env) rollbackChanges(changes []snapshot.Change) (restore, added []string, keptNew map[string]bool, err error) {
+	keptNew = map[string]bool{}
+	for _, c := range changes {
+		switch c.Kind {
+		case snapshot.Missing, snapshot.TypeChanged:
+			restore = append(restore, c.Path)
+		case snapshot.Modified:
+			if c.Content {
+				kept, err := env.keepNew(c.Path)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				keptNew[c.Path] = kept
+			}
+			restore = append(restore, c.Path)
+		case snapshot.Added:
+			if !strings.HasSuffix(c.Path, NewSuffix) {
+				added = append(added, c.Path)
+			}
+		}
+	}
+	sort.Strings(added)
+	return restore, added, keptNew, nil
 }
 
 // stepRollbackCompose pulls the images of the rolled-back compose files,

@@ -55,7 +55,8 @@ func (a *app) demo(ctx context.Context, root string) error {
 	u := a.ui
 	tags := fixture.Tags()
 	from, to := tags[0], tags[1]
-	up, dir := filepath.Join(root, "upstream"), filepath.Join(root, "mailcow")
+	dir := filepath.Join(root, "mailcow")
+	override := filepath.Join(dir, "docker-compose.override.yml")
 	step := func(n int, format string, args ...any) {
 		u.Printf("\n%s", u.Bold(fmt.Sprintf("%d. ", n)+fmt.Sprintf(format, args...)))
 	}
@@ -64,40 +65,9 @@ func (a *app) demo(ctx context.Context, root string) error {
 	u.Printf("(fixtures built into mcupdate; no mailcow, no Docker; working in %s)", root)
 
 	step(1, "An admin's mailcow at release %s, customized in place", from)
-	if err := fixture.BuildUpstream(up, to); err != nil {
-		return err
-	}
-	if err := fixture.BuildInstall(dir, up, from); err != nil {
-		return err
-	}
-	// The demo's mailcow.conf holds (fake) secrets like a real one.
-	secrets := a.learnSecrets(dir)
-	cfg, err := config.Parse("mcupdate.ini (demo)", fixture.AdminConfig())
+	env, custom, err := a.demoInstall(root, from, to)
 	if err != nil {
 		return err
-	}
-	// No Docker here: say what would restart instead of restarting it.
-	cfg.Restart = false
-	cfg.DockerTimeout = 2 * time.Second
-	custom, err := demoCustomizations(from)
-	if err != nil {
-		return err
-	}
-	for _, c := range custom {
-		u.Printf("   %-45s %s", c.file, c.line)
-	}
-	u.Printf("   mcupdate.ini enables: %s", strings.Join(cfg.Enabled, " "))
-	daemon := filepath.Join(root, "etc", "docker", "daemon.json")
-	if err := os.MkdirAll(filepath.Dir(daemon), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(daemon, []byte(`{"log-driver": "local"}`+"\n"), 0o644); err != nil {
-		return err
-	}
-	env := &hook.Env{
-		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
-		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, Secrets: secrets,
-		TempDir: a.getenv("TMPDIR"),
 	}
 
 	step(2, "./update.sh starts and runs pre_update_hook.sh: mcupdate hook pre")
@@ -106,24 +76,88 @@ func (a *app) demo(ctx context.Context, root string) error {
 	}
 
 	step(3, "update.sh updates to %s: git commit \"Before update\", git merge -Xtheirs -Xpatience", to)
-	res, err := updatesh.Run(dir, updatesh.Options{Target: to, Date: time.Now().Format("2006-01-02_15_04_05"), Env: demoGitEnv()})
+	wasLost, lost, err := a.demoUpdate(dir, to, override, custom)
 	if err != nil {
 		return err
+	}
+
+	step(4, "update.sh ends with post_update_hook.sh: mcupdate hook post")
+	if _, err := hook.Post(ctx, env, hook.PostOptions{NoRestart: true}); err != nil {
+		u.Warnf("the post hook reported problems: see above")
+	}
+
+	step(5, "What came back (+), what the merge kept (=), what is still lost (!)")
+	a.demoOutcome(dir, override, custom, wasLost, lost)
+	u.Printf("\nNext: install.sh --mailcow-dir /opt/mailcow-dockerized puts the hooks in place (README.md).")
+	return nil
+}
+
+// demoInstall builds, under root, upstream's repository up to release
+// to and an admin's customized mailcow at release from, prints the
+// customizations, and returns the hooks' environment for it.
+func (a *app) demoInstall(root, from, to string) (*hook.Env, []demoLine, error) {
+	u := a.ui
+	up, dir := filepath.Join(root, "upstream"), filepath.Join(root, "mailcow")
+	if err := fixture.BuildUpstream(up, to); err != nil {
+		return nil, nil, err
+	}
+	if err := fixture.BuildInstall(dir, up, from); err != nil {
+		return nil, nil, err
+	}
+	// The demo's mailcow.conf holds (fake) secrets like a real one.
+	secrets := a.learnSecrets(dir)
+	cfg, err := config.Parse("mcupdate.ini (demo)", fixture.AdminConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	// No Docker here: say what would restart instead of restarting it.
+	cfg.Restart = false
+	cfg.DockerTimeout = 2 * time.Second
+	custom, err := demoCustomizations(from)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range custom {
+		u.Printf("   %-45s %s", c.file, c.line)
+	}
+	u.Printf("   mcupdate.ini enables: %s", strings.Join(cfg.Enabled, " "))
+	daemon := filepath.Join(root, "etc", "docker", "daemon.json")
+	if err := os.MkdirAll(filepath.Dir(daemon), 0o755); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(daemon, []byte(`{"log-driver": "local"}`+"\n"), 0o644); err != nil {
+		return nil, nil, err
+	}
+	env := &hook.Env{
+		MailcowDir: dir, Config: cfg, State: state.Dir{Path: filepath.Join(root, "state")},
+		DaemonJSON: daemon, Sys: fsx.Real{}, UI: u, Now: time.Now, Secrets: secrets,
+		TempDir: a.getenv("TMPDIR"),
+	}
+	return env, custom, nil
+}
+
+// demoUpdate does update.sh's git steps to release to in dir, empties
+// the override file as old update.sh releases could, and prints and
+// returns the customizations the update lost and their number (the
+// override file is counted apart).
+func (a *app) demoUpdate(dir, to, override string, custom []demoLine) (wasLost map[demoLine]bool, lost int, err error) {
+	u := a.ui
+	res, err := updatesh.Run(dir, updatesh.Options{Target: to, Date: time.Now().Format("2006-01-02_15_04_05"), Env: demoGitEnv()})
+	if err != nil {
+		return nil, 0, err
 	}
 	u.Printf("   merge exit %d; HEAD is now %q", res.MergeExit, "After update on …")
 	// Simulated, and said so: update.sh releases before the 2025-08
 	// modules split removed an ipv6nat-mailcow section from the override
 	// with sed -i '/ipv6nat-mailcow:$/,/^$/d', which deletes to the end
 	// of the file when no blank line follows.
-	override := filepath.Join(dir, "docker-compose.override.yml")
 	if err := os.WriteFile(override, nil, 0o644); err != nil {
-		return err
+		return nil, 0, err
 	}
 	u.Printf("   the demo then empties docker-compose.override.yml, as update.sh releases before 2025-08 could")
 	u.Printf("   (their sed -i '/ipv6nat-mailcow:$/,/^$/d' deleted to the end of the file when no blank line followed)")
 	u.Printf("   %s", u.Yellow("What the update silently dropped (upstream wins every conflict):"))
-	lost := 0
-	wasLost := map[demoLine]bool{}
+	wasLost = map[demoLine]bool{}
 	for _, c := range custom {
 		if ok, where := demoHas(dir, c); !ok || where != c.file {
 			lost++
@@ -133,13 +167,14 @@ func (a *app) demo(ctx context.Context, root string) error {
 	}
 	u.Printf("   %s %-43s %s", u.Red("-"), "docker-compose.override.yml", "(emptied)")
 	u.Printf("   %d of %d customizations lost. Without mcupdate the server now runs like that.", lost+1, len(custom)+1)
+	return wasLost, lost, nil
+}
 
-	step(4, "update.sh ends with post_update_hook.sh: mcupdate hook post")
-	if _, err := hook.Post(ctx, env, hook.PostOptions{NoRestart: true}); err != nil {
-		u.Warnf("the post hook reported problems: see above")
-	}
-
-	step(5, "What came back (+), what the merge kept (=), what is still lost (!)")
+// demoOutcome prints, after the post hook, which of the customizations
+// came back, which the merge kept and which are still lost; lost is the
+// number the update lost.
+func (a *app) demoOutcome(dir, override string, custom []demoLine, wasLost map[demoLine]bool, lost int) {
+	u := a.ui
 	back, kept := 0, 0
 	for _, c := range custom {
 		ok, where := demoHas(dir, c)
@@ -163,8 +198,6 @@ func (a *app) demo(ctx context.Context, root string) error {
 		u.Printf("   %s %-43s %s", u.Green("+"), "docker-compose.override.yml", "(restored from the snapshot)")
 	}
 	u.Printf("   %d of %d lost customizations are back, %d were kept; restarts a real run does are listed under \"restart\".", back, lost+1, kept)
-	u.Printf("\nNext: install.sh --mailcow-dir /opt/mailcow-dockerized puts the hooks in place (README.md).")
-	return nil
 }
 
 // demoCustomizations lists, for each tracked file the admin edited, the

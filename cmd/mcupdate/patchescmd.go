@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/config"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 )
@@ -54,6 +55,21 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	all, ownNames, err := withOwnPatches(cfg, lib)
+	if err != nil {
+		return err
+	}
+	list := patchList(cfg, all, lib, ownNames, *enabledOnly)
+	if *asJSON {
+		return a.writePatchesJSON(list)
+	}
+	return a.writePatchesText(list)
+}
+
+// withOwnPatches returns the shipped patches lib with the admin's own
+// ([patches] dir) added, an own patch replacing the shipped one of its
+// name, and the names of the own ones.
+func withOwnPatches(cfg *config.Config, lib map[string]*patch.Patch) (map[string]*patch.Patch, map[string]bool, error) {
 	all := map[string]*patch.Patch{}
 	for n, p := range lib {
 		all[n] = p
@@ -62,13 +78,19 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 	if cfg.PatchDir != "" {
 		own, err := patch.LoadDir(cfg.PatchDir)
 		if err != nil {
-			return &configError{fmt.Errorf("%s: [patches] dir: %w", cfg.Path, err)}
+			return nil, nil, &configError{fmt.Errorf("%s: [patches] dir: %w", cfg.Path, err)}
 		}
 		for n, p := range own {
 			all[n] = p // an own patch replaces the shipped one of its name
 			ownNames[n] = true
 		}
 	}
+	return all, ownNames, nil
+}
+
+// patchList describes the patches of all by name, only the enabled ones
+// with enabledOnly.
+func patchList(cfg *config.Config, all, lib map[string]*patch.Patch, ownNames map[string]bool, enabledOnly bool) []patchInfo {
 	position := map[string]int{}
 	for i, n := range cfg.Enabled {
 		if _, ok := position[n]; !ok {
@@ -86,42 +108,56 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 			}
 		}
 		pi.Enabled = pi.Position > 0
-		if *enabledOnly && !pi.Enabled {
+		if enabledOnly && !pi.Enabled {
 			continue
 		}
 		for _, k := range p.Params {
-			pp := patchParam{Name: k, Type: p.Types[k].Spec}
-			if pp.Type == "" {
-				pp.Type = "text"
-			}
-			if v, ok := cfg.Params[n][k]; ok {
-				pp.Value, pp.From = v, cfg.ParamOrigin(n, k)
-				if pp.From == "" {
-					pp.From = cfg.Path
-				}
-			} else if v, ok := p.Defaults[k]; ok {
-				pp.Value, pp.From = v, "default"
-			} else {
-				pp.From = "unset"
-			}
-			if secret.IsName(k) && pp.Value != "" {
-				pp.Value = secret.Redacted
-			}
-			pi.Params = append(pi.Params, pp)
+			pi.Params = append(pi.Params, paramInUse(cfg, n, p, k))
 		}
 		list = append(list, pi)
 	}
-	if *asJSON {
-		data, err := json.MarshalIndent(struct {
-			Schema  int         `json:"schema"`
-			Patches []patchInfo `json:"patches"`
-		}{1, list}, "", "  ")
-		if err != nil {
-			return err
+	return list
+}
+
+// paramInUse describes patch n's parameter k and the value in use: set
+// in mcupdate.ini, else the patch's default; a secret's value redacted.
+func paramInUse(cfg *config.Config, n string, p *patch.Patch, k string) patchParam {
+	pp := patchParam{Name: k, Type: p.Types[k].Spec}
+	if pp.Type == "" {
+		pp.Type = "text"
+	}
+	if v, ok := cfg.Params[n][k]; ok {
+		pp.Value, pp.From = v, cfg.ParamOrigin(n, k)
+		if pp.From == "" {
+			pp.From = cfg.Path
 		}
-		_, err = fmt.Fprintf(a.stdout, "%s\n", a.secrets.Bytes(data))
+	} else if v, ok := p.Defaults[k]; ok {
+		pp.Value, pp.From = v, "default"
+	} else {
+		pp.From = "unset"
+	}
+	if secret.IsName(k) && pp.Value != "" {
+		pp.Value = secret.Redacted
+	}
+	return pp
+}
+
+// writePatchesJSON prints the list as `patches --json` does.
+func (a *app) writePatchesJSON(list []patchInfo) error {
+	data, err := json.MarshalIndent(struct {
+		Schema  int         `json:"schema"`
+		Patches []patchInfo `json:"patches"`
+	}{1, list}, "", "  ")
+	if err != nil {
 		return err
 	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", a.secrets.Bytes(data))
+	return err
+}
+
+// writePatchesText prints the list a patch a line, its parameters
+// below it.
+func (a *app) writePatchesText(list []patchInfo) error {
 	var b strings.Builder
 	for _, p := range list {
 		state := "off"
@@ -145,6 +181,6 @@ func runPatchesCmd(_ context.Context, a *app, args []string) error {
 	if len(list) == 0 {
 		b.WriteString("no patches\n")
 	}
-	_, err = fmt.Fprint(a.stdout, a.secrets.String(b.String()))
+	_, err := fmt.Fprint(a.stdout, a.secrets.String(b.String()))
 	return err
 }

@@ -389,12 +389,37 @@ func daemonJSONStatus(ctx context.Context, env *hook.Env) statusDaemonJSON {
 }
 
 func (r *statusReport) writeText(w io.Writer) {
-	line := func(label, format string, args ...any) {
-		fmt.Fprintf(w, "%-15s %s\n", label, fmt.Sprintf(format, args...))
+	out := statusLines{w}
+	r.writeInstall(out)
+	r.writeLastUpdate(out)
+	r.writePatches(out)
+	r.writeLost(out)
+	r.writeNext(out)
+	if r.Snapshots.Count == 0 {
+		out.line("snapshots", "none")
+	} else {
+		out.line("snapshots", "%d, newest %s (%d files)", r.Snapshots.Count, r.Snapshots.Newest, r.Snapshots.Files)
 	}
-	more := func(format string, args ...any) {
-		fmt.Fprintf(w, "%-15s %s\n", "", fmt.Sprintf(format, args...))
+	r.writeDaemonJSON(out)
+	for _, p := range r.Problems {
+		out.line("problem", "%s", p)
 	}
+}
+
+// statusLines writes the text report's lines: a label, then the text in
+// a column.
+type statusLines struct{ w io.Writer }
+
+func (l statusLines) line(label, format string, args ...any) {
+	fmt.Fprintf(l.w, "%-15s %s\n", label, fmt.Sprintf(format, args...))
+}
+
+// more continues the text of the last label on a line of its own.
+func (l statusLines) more(format string, args ...any) {
+	l.line("", format, args...)
+}
+
+func (r *statusReport) writeInstall(out statusLines) {
 	branch := r.Branch
 	if r.Detached || branch == "" {
 		branch = "(detached HEAD)"
@@ -403,86 +428,90 @@ func (r *statusReport) writeText(w io.Writer) {
 	if r.Upstream != "" {
 		up = "tracking " + r.Upstream
 	}
-	line("install", "%s", r.MailcowDir)
-	more("branch %s, release %s (%s), %s", branch, orNone(r.Release), orNoCommit(r.Head), up)
+	out.line("install", "%s", r.MailcowDir)
+	out.more("branch %s, release %s (%s), %s", branch, orNone(r.Release), orNoCommit(r.Head), up)
 	for _, p := range r.GitIssues {
-		more("git: %s", p)
+		out.more("git: %s", p)
 	}
+}
 
-	if lu := r.LastUpdate; lu != nil {
-		from := ""
-		if lu.From != "" {
-			from = fmt.Sprintf(", %s -> %s", orHash(lu.FromRelease, lu.From), orHash(lu.ToRelease, lu.To))
-		}
-		line("last update", "%s%s", lu.Time.UTC().Format("2006-01-02 15:04 UTC"), from)
-		more("%s", lu.Result)
-		more("report %s", lu.Report)
-	} else {
-		line("last update", "none recorded (the post hook has not run)")
+func (r *statusReport) writeLastUpdate(out statusLines) {
+	lu := r.LastUpdate
+	if lu == nil {
+		out.line("last update", "none recorded (the post hook has not run)")
+		return
 	}
+	from := ""
+	if lu.From != "" {
+		from = fmt.Sprintf(", %s -> %s", orHash(lu.FromRelease, lu.From), orHash(lu.ToRelease, lu.To))
+	}
+	out.line("last update", "%s%s", lu.Time.UTC().Format("2006-01-02 15:04 UTC"), from)
+	out.more("%s", lu.Result)
+	out.more("report %s", lu.Report)
+}
 
+func (r *statusReport) writePatches(out statusLines) {
 	switch {
 	case r.PatchError != "":
-		line("patches", "cannot load: %s", r.PatchError)
+		out.line("patches", "cannot load: %s", r.PatchError)
+		return
 	case len(r.Patches) == 0:
-		line("patches", "none enabled ('mcupdate patches' lists them)")
-	default:
-		in := 0
-		for _, p := range r.Patches {
-			if p.InPlace {
-				in++
-			}
-		}
-		line("patches", "%d enabled, %d in place", len(r.Patches), in)
-		for _, p := range r.Patches {
-			more("  %-24s %s", p.Name, p.State)
-			for _, d := range p.Details {
-				more("    %s", d)
-			}
+		out.line("patches", "none enabled ('mcupdate patches' lists them)")
+		return
+	}
+	in := 0
+	for _, p := range r.Patches {
+		if p.InPlace {
+			in++
 		}
 	}
+	out.line("patches", "%d enabled, %d in place", len(r.Patches), in)
+	for _, p := range r.Patches {
+		out.more("  %-24s %s", p.Name, p.State)
+		for _, d := range p.Details {
+			out.more("    %s", d)
+		}
+	}
+}
 
+func (r *statusReport) writeLost(out statusLines) {
 	if len(r.Lost) == 0 {
-		line("customizations", "none lost")
-	} else {
-		line("customizations", "%d lost by an update, not acknowledged", len(r.Lost))
-		for _, l := range r.Lost {
-			more("  %s %s: %s (mcupdate ack %s)", l.ID, l.File, l.Status, l.ID)
-		}
+		out.line("customizations", "none lost")
+		return
 	}
-
-	if n := r.Next; n != nil {
-		line("next update", "merges %s (predicted %s): %d customizations, %d lost", orHash(n.UpstreamRelease, n.Upstream), orNone(n.Time), n.Customizations, len(n.Losses))
-		for _, l := range n.Losses {
-			more("  would lose %s", l)
-		}
-		if n.Aborted {
-			more("  update.sh's merge would give up, with mailcow down")
-		}
-		for _, e := range n.PatchErrors {
-			more("  patch would fail: %s", e)
-		}
-	} else {
-		line("next update", "no prediction pending (the pre hook predicts it)")
+	out.line("customizations", "%d lost by an update, not acknowledged", len(r.Lost))
+	for _, l := range r.Lost {
+		out.more("  %s %s: %s (mcupdate ack %s)", l.ID, l.File, l.Status, l.ID)
 	}
+}
 
-	if r.Snapshots.Count == 0 {
-		line("snapshots", "none")
-	} else {
-		line("snapshots", "%d, newest %s (%d files)", r.Snapshots.Count, r.Snapshots.Newest, r.Snapshots.Files)
+func (r *statusReport) writeNext(out statusLines) {
+	n := r.Next
+	if n == nil {
+		out.line("next update", "no prediction pending (the pre hook predicts it)")
+		return
 	}
+	out.line("next update", "merges %s (predicted %s): %d customizations, %d lost", orHash(n.UpstreamRelease, n.Upstream), orNone(n.Time), n.Customizations, len(n.Losses))
+	for _, l := range n.Losses {
+		out.more("  would lose %s", l)
+	}
+	if n.Aborted {
+		out.more("  update.sh's merge would give up, with mailcow down")
+	}
+	for _, e := range n.PatchErrors {
+		out.more("  patch would fail: %s", e)
+	}
+}
 
+func (r *statusReport) writeDaemonJSON(out statusLines) {
 	d := r.DaemonJSON
 	mark := "ok"
 	if !d.OK {
 		mark = "needs the pre hook"
 	}
-	line("daemon.json", "%s: %s", mark, d.Detail)
+	out.line("daemon.json", "%s: %s", mark, d.Detail)
 	if d.Reason != "" {
-		more("IPv6 for update.sh: %s (%s)", d.IPv6, d.Reason)
-	}
-	for _, p := range r.Problems {
-		line("problem", "%s", p)
+		out.more("IPv6 for update.sh: %s (%s)", d.IPv6, d.Reason)
 	}
 }
 

@@ -151,12 +151,30 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 		pl.plan.PatchDir = filepath.Join(filepath.Dir(cfg.Path), "patches")
 		pl.plan.SetDir = true
 	}
+	if err := pl.read(cs.Files); err != nil {
+		return nil, err
+	}
+	pl.addItems(cs, unpro, l.Bound)
+	pl.moves()
+	pl.shipped()
+	pl.owned()
+	pl.markUnprotected()
+	if err := pl.configure(); err != nil {
+		return nil, err
+	}
+	pl.collect()
+	return pl.plan, nil
+}
+
+// addItems puts in the plan an item for each changed file with blocks
+// to protect: every block of a file no enabled patch edits (unpro), the
+// blocks the patches do not set of one they edit (bound). A deleted
+// file, and one where only blanks differ, get their one block decided
+// here.
+func (pl *planner) addItems(cs *verify.Customizations, unpro []verify.Customization, bound []*patch.Bound) {
 	isUnpro := map[string]bool{}
 	for _, f := range unpro {
 		isUnpro[f.File] = true
-	}
-	if err := pl.read(cs.Files); err != nil {
-		return nil, err
 	}
 	for _, f := range cs.Files {
 		it := &Item{File: f.File, By: map[string]string{}, Patch: map[string]string{}, Why: map[string]string{}}
@@ -167,7 +185,7 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 				continue
 			}
 			it.Covered = true
-			it.Blocks = pl.notGoverned(l.Bound, f.File, ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil))
+			it.Blocks = pl.notGoverned(bound, f.File, ledger.Blocks(f.File, pl.base[f.File], pl.cur[f.File], false, nil))
 			if len(it.Blocks) > 0 {
 				pl.plan.Items = append(pl.plan.Items, it)
 			}
@@ -188,9 +206,11 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 			pl.put(f.File, pl.base[f.File], "back to upstream's version: only blank lines or trailing blanks differ")
 		}
 	}
-	pl.moves()
-	pl.shipped()
-	pl.owned()
+}
+
+// markUnprotected marks each block no protection was found for, and
+// counts them in the plan.
+func (pl *planner) markUnprotected() {
 	for _, it := range pl.plan.Items {
 		for _, b := range it.Blocks {
 			if it.By[b.ID] == "" {
@@ -204,11 +224,6 @@ func Make(ctx context.Context, opt Options) (*Plan, error) {
 			}
 		}
 	}
-	if err := pl.configure(); err != nil {
-		return nil, err
-	}
-	pl.collect()
-	return pl.plan, nil
 }
 
 // notGoverned returns the blocks of file whose added lines the enabled

@@ -97,34 +97,55 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patch.Result, error) {
 			failed = append(failed, p.Name)
 		case len(p.Changed) > 0:
 			changed = append(changed, p.Name)
-			m := restart.Restart
-			if p.Restart == patch.RestartRecreate {
-				m = restart.Recreate
-			}
-			for _, svc := range servicesToRestart(p) {
-				plan.Add(svc, m)
-			}
+			addRestarts(plan, p)
 		default:
 			inPlace = append(inPlace, p.Name)
 		}
-		for _, e := range p.Edits {
-			switch e.State {
-			case patch.StateAlreadyApplied:
-				continue
-			case patch.StateApplied, patch.StateWouldChange:
-				s.Details = append(s.Details, fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File))
-				if env.DryRun && e.Diff != "" {
-					env.UI.Printf("%s", strings.TrimRight(e.Diff, "\n"))
-				}
-			default:
-				detail := fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File)
-				if e.Err != nil {
-					detail = fmt.Sprintf("%s/%s: %s: %v", p.Name, e.Edit, e.State, e.Err)
-				}
-				s.Details = append(s.Details, detail)
+		s.Details = append(s.Details, env.editLines(p)...)
+	}
+	s.Status, s.Message = env.patchesSummary(changed, inPlace, failed)
+	return s, res, err
+}
+
+// addRestarts adds to plan the services whose files patch p changed, to
+// restart or, as p asks, recreate.
+func addRestarts(plan restart.Plan, p patch.PatchResult) {
+	m := restart.Restart
+	if p.Restart == patch.RestartRecreate {
+		m = restart.Recreate
+	}
+	for _, svc := range servicesToRestart(p) {
+		plan.Add(svc, m)
+	}
+}
+
+// editLines reports the edits of patch p that were not in place
+// already, a line each; a dry run prints the diff of each it would make.
+func (env *Env) editLines(p patch.PatchResult) []string {
+	var lines []string
+	for _, e := range p.Edits {
+		switch e.State {
+		case patch.StateAlreadyApplied:
+			continue
+		case patch.StateApplied, patch.StateWouldChange:
+			lines = append(lines, fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File))
+			if env.DryRun && e.Diff != "" {
+				env.UI.Printf("%s", strings.TrimRight(e.Diff, "\n"))
 			}
+		default:
+			detail := fmt.Sprintf("%s/%s: %s %s", p.Name, e.Edit, e.State, e.File)
+			if e.Err != nil {
+				detail = fmt.Sprintf("%s/%s: %s: %v", p.Name, e.Edit, e.State, e.Err)
+			}
+			lines = append(lines, detail)
 		}
 	}
+	return lines
+}
+
+// patchesSummary is the patches step's status and message from the
+// names of the patches that changed files, were in place, or failed.
+func (env *Env) patchesSummary(changed, inPlace, failed []string) (Status, string) {
 	verb := "re-applied"
 	if env.DryRun {
 		verb = "would re-apply"
@@ -139,17 +160,14 @@ func (env *Env) stepPatches(plan restart.Plan) (Step, *patch.Result, error) {
 	if len(failed) > 0 {
 		parts = append(parts, fmt.Sprintf("FAILED %s", strings.Join(failed, ", ")))
 	}
-	s.Message = strings.Join(parts, "; ")
 	switch {
 	case len(failed) > 0:
-		s.Status = StatusError
+		return StatusError, strings.Join(parts, "; ")
 	case len(changed) > 0:
-		s.Status = StatusChanged
+		return StatusChanged, strings.Join(parts, "; ")
 	default:
-		s.Status = StatusOK
-		s.Message = fmt.Sprintf("all %d enabled patches in place", len(inPlace))
+		return StatusOK, fmt.Sprintf("all %d enabled patches in place", len(inPlace))
 	}
-	return s, res, err
 }
 
 // servicesToRestart narrows a patch's services to those whose files it

@@ -170,28 +170,10 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 		s.Status, s.Message = StatusError, err.Error()
 		return s, err
 	}
-	var restore, kept []string
-	keptNew := map[string]bool{}
-	for _, c := range changes {
-		switch c.Kind {
-		case snapshot.Missing:
-			restore = append(restore, c.Path)
-		case snapshot.TypeChanged, snapshot.Modified:
-			if c.Kind == snapshot.Modified && c.Path == "mailcow.conf" {
-				kept = append(kept, c.Path)
-				continue
-			}
-			if c.Kind == snapshot.TypeChanged || c.Content {
-				// update.sh's version, when it is a file, is kept.
-				ok, err := env.keepNew(c.Path)
-				if err != nil {
-					s.Status, s.Message = StatusError, err.Error()
-					return s, err
-				}
-				keptNew[c.Path] = ok
-			}
-			restore = append(restore, c.Path)
-		}
+	restore, kept, keptNew, err := env.sortChanges(changes)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
 	}
 	for _, k := range kept {
 		s.Details = append(s.Details, k+": changed by update.sh (it adds and migrates keys): kept; the risk diff shows the change")
@@ -215,11 +197,7 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 			line += " (update.sh's version kept as " + p + NewSuffix + ")"
 		}
 		s.Details = append(s.Details, line)
-		if p == "docker-compose.override.yml" {
-			plan.Add(restart.All, restart.Recreate)
-		} else if svc, how, ok := restart.ServiceFor(p); ok {
-			plan.Add(svc, how)
-		}
+		planRestored(plan, p)
 	}
 	s.Details = append(s.Details, res.Notes...)
 	for _, n := range res.Notes {
@@ -231,6 +209,45 @@ func (env *Env) stepRestore(rec state.Record, haveRec bool, plan restart.Plan) (
 	}
 	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s lost or changed by the update (snapshot %s)", verb, ui.Count(len(res.Restored), "override file"), m.ID)
 	return s, nil
+}
+
+// sortChanges sorts the snapshot's changed files into those to restore
+// and those kept as update.sh left them (mailcow.conf). Before a changed
+// file is restored, update.sh's version is kept beside it (keepNew);
+// keptNew says for which it was.
+func (env *Env) sortChanges(changes []snapshot.Change) (restore, kept []string, keptNew map[string]bool, err error) {
+	keptNew = map[string]bool{}
+	for _, c := range changes {
+		switch c.Kind {
+		case snapshot.Missing:
+			restore = append(restore, c.Path)
+		case snapshot.TypeChanged, snapshot.Modified:
+			if c.Kind == snapshot.Modified && c.Path == "mailcow.conf" {
+				kept = append(kept, c.Path)
+				continue
+			}
+			if c.Kind == snapshot.TypeChanged || c.Content {
+				// update.sh's version, when it is a file, is kept.
+				ok, err := env.keepNew(c.Path)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				keptNew[c.Path] = ok
+			}
+			restore = append(restore, c.Path)
+		}
+	}
+	return restore, kept, keptNew, nil
+}
+
+// planRestored adds to plan the restart a restored override file needs:
+// every service recreated for the compose override, else its service's.
+func planRestored(plan restart.Plan, p string) {
+	if p == "docker-compose.override.yml" {
+		plan.Add(restart.All, restart.Recreate)
+	} else if svc, how, ok := restart.ServiceFor(p); ok {
+		plan.Add(svc, how)
+	}
 }
 
 // keepNew saves the current (update.sh's) version of rel beside it as

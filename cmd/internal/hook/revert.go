@@ -54,21 +54,63 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 	s := Step{Name: "revert"}
 	bound, _, err := env.LoadPatches()
 	if err != nil {
-		s.Status, s.Message = StatusError, err.Error()
-		return s, err
+		return failStep(s, err)
 	}
 	if len(bound) == 0 {
 		s.Status, s.Message = StatusOK, "no patches enabled: nothing to revert"
 		return s, nil
 	}
-	var files []string
+	files, modeNotes := revertFiles(bound)
+	s.Details = append(s.Details, modeNotes...)
+
+	scratch, err := os.MkdirTemp(env.TempDir, "mcupdate-revert-")
+	if err != nil {
+		return failStep(s, err)
+	}
+	defer os.RemoveAll(scratch)
+	base := filepath.Join(scratch, "mailcow")
+	before, err := env.committedVersions(ctx, files)
+	if err != nil {
+		s.Status, s.Message = StatusError, "read the committed files: "+err.Error()
+		return s, err
+	}
+	if err := writeScratch(base, files, before); err != nil {
+		return failStep(s, err)
+	}
+	// The patches applied to the files as they were before mcupdate.
+	if _, err := patch.Apply(scratchWriter{}, base, bound, patch.ModeApply); err != nil {
+		env.UI.Debugf("revert: applying to the committed versions: %v", err)
+	}
+
+	var reverted, removed, kept []string
+	var errs []error
+	for _, f := range files {
+		outcome, why, err := env.revertFile(ctx, scratch, base, f, before)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case outcome == revertReverted:
+			reverted = append(reverted, f)
+		case outcome == revertRemoved:
+			removed = append(removed, f)
+		case outcome == revertKept:
+			kept = append(kept, f+": "+why)
+		}
+	}
+	return env.revertReport(s, len(bound), reverted, removed, kept, errs)
+}
+
+// revertFiles lists, sorted, the files the patches edit other than by
+// modes and owners only, and a line for each edit of modes and owners,
+// which a revert leaves in place.
+func revertFiles(bound []*patch.Bound) (files, modeNotes []string) {
 	seen := map[string]bool{}
 	modeOnly := map[string]bool{}
 	for _, b := range bound {
 		for _, e := range b.Edits {
 			if e.Kind == patch.KindMode {
 				modeOnly[e.File] = true
-				s.Details = append(s.Details, fmt.Sprintf("left in place: patch %s, edit %s: modes and owners of %s (their values before are not known)", b.Name, e.Name, e.File))
+				modeNotes = append(modeNotes, fmt.Sprintf("left in place: patch %s, edit %s: modes and owners of %s (their values before are not known)", b.Name, e.Name, e.File))
 			}
 		}
 		for _, e := range b.Edits {
@@ -84,14 +126,12 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 		}
 	}
 	sort.Strings(files)
+	return files, modeNotes
+}
 
-	scratch, err := os.MkdirTemp(env.TempDir, "mcupdate-revert-")
-	if err != nil {
-		s.Status, s.Message = StatusError, err.Error()
-		return s, err
-	}
-	defer os.RemoveAll(scratch)
-	base := filepath.Join(scratch, "mailcow")
+// committedVersions reads files as committed (HEAD); a file that is not
+// tracked has no entry.
+func (env *Env) committedVersions(ctx context.Context, files []string) (map[string][]byte, error) {
 	g := &gitx.Runner{Dir: env.MailcowDir, Timeout: gitTimeout}
 	specs := make([]string, len(files))
 	for i, f := range files {
@@ -99,93 +139,103 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 	}
 	blobs, err := g.Blobs(ctx, specs, 64<<20)
 	if err != nil {
-		s.Status, s.Message = StatusError, "read the committed files: "+err.Error()
-		return s, err
+		return nil, err
 	}
-	before := map[string][]byte{} // nil: not tracked
+	before := map[string][]byte{}
 	for i, f := range files {
+		if b := blobs[specs[i]]; !b.Missing && b.Data != nil {
+			before[f] = b.Data
+		}
+	}
+	return before, nil
+}
+
+// writeScratch writes the committed versions of files under base, and
+// the directory of every file, tracked or not, for the patches to write
+// in.
+func writeScratch(base string, files []string, before map[string][]byte) error {
+	for _, f := range files {
 		p := filepath.Join(base, filepath.FromSlash(f))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return failStep(s, err)
+			return err
 		}
-		b := blobs[specs[i]]
-		if b.Missing || b.Data == nil {
-			continue
-		}
-		before[f] = b.Data
-		if err := os.WriteFile(p, b.Data, 0o600); err != nil {
-			return failStep(s, err)
-		}
-	}
-	// The patches applied to the files as they were before mcupdate.
-	if _, err := patch.Apply(scratchWriter{}, base, bound, patch.ModeApply); err != nil {
-		env.UI.Debugf("revert: applying to the committed versions: %v", err)
-	}
-
-	var reverted, removed, kept []string
-	var errs []error
-	for _, f := range files {
-		cur, curErr := os.ReadFile(filepath.Join(env.MailcowDir, filepath.FromSlash(f)))
-		if errors.Is(curErr, fs.ErrNotExist) {
-			continue
-		}
-		if curErr != nil {
-			errs = append(errs, curErr)
-			continue
-		}
-		patched, perr := os.ReadFile(filepath.Join(base, filepath.FromSlash(f)))
-		if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
-			errs = append(errs, perr)
-			continue
-		}
-		orig, tracked := before[f]
-		if bytes.Equal(patched, orig) || (!tracked && perr != nil) {
-			continue // the patches change nothing in the committed version
-		}
-		if f == "mailcow.conf" {
-			kept = append(kept, f+": the patches' settings are left (mailcow.conf is not tracked: its values before mcupdate are not known)")
-			continue
-		}
-		abs := filepath.Join(env.MailcowDir, filepath.FromSlash(f))
-		if bytes.Equal(cur, patched) && !tracked {
-			if err := env.Sys.Remove(abs); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			removed = append(removed, f)
-			continue
-		}
+		data, tracked := before[f]
 		if !tracked {
-			// No version before mcupdate: take the patches' lines out.
-			out := withoutLines(cur, patched)
-			if bytes.Equal(out, cur) {
-				continue
-			}
-			if err := env.Sys.WriteFile(abs, out, 0o644); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			reverted = append(reverted, f)
 			continue
 		}
-		out, clean, err := mergeFile(ctx, scratch, cur, patched, orig)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revertOutcome is what revertFile did to a file.
+type revertOutcome int
+
+const (
+	revertNothing  revertOutcome = iota // nothing of the patches in it
+	revertReverted                      // the patches' edits taken out
+	revertRemoved                       // created by the patches, removed
+	revertKept                          // left as it is, for the reason given
+)
+
+// revertFile takes the patches' edits out of the mailcow dir's f: the
+// difference between its committed version (before) and that patched
+// (under base) is taken out of the file as it is now. scratch is where
+// the three-way merge works.
+func (env *Env) revertFile(ctx context.Context, scratch, base, f string, before map[string][]byte) (revertOutcome, string, error) {
+	cur, curErr := os.ReadFile(filepath.Join(env.MailcowDir, filepath.FromSlash(f)))
+	if errors.Is(curErr, fs.ErrNotExist) {
+		return revertNothing, "", nil
+	}
+	if curErr != nil {
+		return revertNothing, "", curErr
+	}
+	patched, perr := os.ReadFile(filepath.Join(base, filepath.FromSlash(f)))
+	if perr != nil && !errors.Is(perr, fs.ErrNotExist) {
+		return revertNothing, "", perr
+	}
+	orig, tracked := before[f]
+	if bytes.Equal(patched, orig) || (!tracked && perr != nil) {
+		return revertNothing, "", nil // the patches change nothing in the committed version
+	}
+	if f == "mailcow.conf" {
+		return revertKept, "the patches' settings are left (mailcow.conf is not tracked: its values before mcupdate are not known)", nil
+	}
+	abs := filepath.Join(env.MailcowDir, filepath.FromSlash(f))
+	if bytes.Equal(cur, patched) && !tracked {
+		if err := env.Sys.Remove(abs); err != nil {
+			return revertNothing, "", err
+		}
+		return revertRemoved, "", nil
+	}
+	var out []byte
+	if !tracked {
+		// No version before mcupdate: take the patches' lines out.
+		out = withoutLines(cur, patched)
+	} else {
+		merged, clean, err := mergeFile(ctx, scratch, cur, patched, orig)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", f, err))
-			continue
+			return revertNothing, "", fmt.Errorf("%s: %w", f, err)
 		}
 		if !clean {
-			kept = append(kept, f+": your later edits overlap the patches' lines: left as it is, take them out by hand")
-			continue
+			return revertKept, "your later edits overlap the patches' lines: left as it is, take them out by hand", nil
 		}
-		if bytes.Equal(out, cur) {
-			continue
-		}
-		if err := env.Sys.WriteFile(abs, out, 0o644); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		reverted = append(reverted, f)
+		out = merged
 	}
+	if bytes.Equal(out, cur) {
+		return revertNothing, "", nil
+	}
+	if err := env.Sys.WriteFile(abs, out, 0o644); err != nil {
+		return revertNothing, "", err
+	}
+	return revertReverted, "", nil
+}
+
+// revertReport fills in the step from what the revert did to the
+// files; nBound is the number of enabled patches.
+func (env *Env) revertReport(s Step, nBound int, reverted, removed, kept []string, errs []error) (Step, error) {
 	verb, rverb := "reverted", "removed"
 	if env.DryRun {
 		verb, rverb = "would revert", "would remove"
@@ -208,7 +258,7 @@ func (env *Env) stepRevert(ctx context.Context) (Step, error) {
 		s.Status, s.Message = StatusOK, "none of the enabled patches' edits is in the mailcow dir"
 	default:
 		s.Status = StatusChanged
-		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, len(bound), ui.Count(len(reverted)+len(removed), "file"))
+		s.Message = fmt.Sprintf("%s the edits of %d enabled patches in %s; restart mailcow's services to use the files", verb, nBound, ui.Count(len(reverted)+len(removed), "file"))
 	}
 	if len(kept) > 0 {
 		s.Status = StatusWarning

@@ -172,18 +172,8 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 	if err != nil {
 		return fail(err)
 	}
-	var blocking []string
-	for _, pr := range st.Problems {
-		switch pr.Kind {
-		case gitstate.KindMergeInProgress, gitstate.KindOperation, gitstate.KindUnmerged, gitstate.KindIndexLock:
-			blocking = append(blocking, pr.String())
-		}
-	}
-	if len(blocking) > 0 {
-		return fail(fmt.Errorf("%s: git is in the middle of something: %s", env.MailcowDir, strings.Join(blocking, "; ")))
-	}
-	if st.Head == "" {
-		return fail(fmt.Errorf("%s: HEAD names no commit", env.MailcowDir))
+	if err := env.checkGitIdle(st); err != nil {
+		return fail(err)
 	}
 	rec, err := env.pickRecord(ctx, g, id, st.Head)
 	if err != nil {
@@ -192,16 +182,7 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 	if rec.MailcowDir != "" && filepath.Clean(rec.MailcowDir) != filepath.Clean(env.MailcowDir) {
 		return fail(fmt.Errorf("update %s was recorded for %s, not %s", rec.ID, rec.MailcowDir, env.MailcowDir))
 	}
-	p := &rollbackPlan{rec: rec, head: st.Head, branch: rec.Branch}
-	if p.branch == "" {
-		p.branch = st.Branch
-	}
-	if p.branch == "" {
-		p.branch = env.Config.Branch
-	}
-	if p.branch == "" {
-		p.branch = "master"
-	}
+	p := &rollbackPlan{rec: rec, head: st.Head, branch: env.rollbackBranch(rec, st)}
 	s.Message = fmt.Sprintf("update %s: pre-update commit %s on %s", rec.ID, gitx.Short(rec.Commit), orDetached(rec.Branch))
 	if rec.After != "" {
 		s.Message += ", updated to " + gitx.Short(rec.After)
@@ -221,14 +202,7 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 		return p, s, nil
 	}
 	if st.Head != target {
-		anc, err := gitIsAncestor(ctx, g, target, st.Head)
-		if err != nil {
-			return fail(err)
-		}
-		if !anc {
-			return fail(fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, gitx.Short(target), gitx.Short(st.Head)))
-		}
-		if p.before, err = beforeCommit(ctx, g, target, st.Head); err != nil {
+		if p.before, err = beforeInHistory(ctx, g, rec, target, st.Head); err != nil {
 			return fail(err)
 		}
 	}
@@ -246,28 +220,79 @@ func (env *Env) planRollback(ctx context.Context, g *gitx.Runner, id string) (*r
 			return fail(err)
 		}
 	}
-	tree := p.pre()
-	// What the checkout changes in tracked files, and the untracked files
-	// in its way (git checkout -f overwrites them).
-	if p.changed, err = changedPaths(ctx, g, tree); err != nil {
+	if p.changed, p.dirty, p.inTheWay, err = env.checkoutEffects(ctx, g, st.Head, p.pre()); err != nil {
 		return fail(err)
-	}
-	dirty, err := g.DiffWorkTree(ctx, st.Head)
-	if err != nil {
-		return fail(err)
-	}
-	p.dirty = len(dirty) > 0
-	added, err := g.DiffTree(ctx, st.Head, tree, "A")
-	if err != nil {
-		return fail(err)
-	}
-	for _, c := range added {
-		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(c.Path))); err == nil {
-			p.inTheWay = append(p.inTheWay, c.Path)
-		}
 	}
 	s.Status = StatusOK
 	return p, s, nil
+}
+
+// checkGitIdle fails when git is in the middle of something in the
+// mailcow dir (a merge, another operation, unmerged paths, a held index
+// lock) or HEAD names no commit.
+func (env *Env) checkGitIdle(st *gitstate.State) error {
+	var blocking []string
+	for _, pr := range st.Problems {
+		switch pr.Kind {
+		case gitstate.KindMergeInProgress, gitstate.KindOperation, gitstate.KindUnmerged, gitstate.KindIndexLock:
+			blocking = append(blocking, pr.String())
+		}
+	}
+	if len(blocking) > 0 {
+		return fmt.Errorf("%s: git is in the middle of something: %s", env.MailcowDir, strings.Join(blocking, "; "))
+	}
+	if st.Head == "" {
+		return fmt.Errorf("%s: HEAD names no commit", env.MailcowDir)
+	}
+	return nil
+}
+
+// rollbackBranch is the branch to leave checked out: the recorded one,
+// else the current one, else [mailcow] branch, else master.
+func (env *Env) rollbackBranch(rec state.Record, st *gitstate.State) string {
+	for _, b := range []string{rec.Branch, st.Branch, env.Config.Branch} {
+		if b != "" {
+			return b
+		}
+	}
+	return "master"
+}
+
+// beforeInHistory checks that target, the pre-update commit, is in
+// head's history, and returns the "Before update" commit on top of it
+// (see beforeCommit).
+func beforeInHistory(ctx context.Context, g *gitx.Runner, rec state.Record, target, head string) (string, error) {
+	anc, err := gitIsAncestor(ctx, g, target, head)
+	if err != nil {
+		return "", err
+	}
+	if !anc {
+		return "", fmt.Errorf("update %s: its pre-update commit %s is not in the history of HEAD (%s): the branch was moved elsewhere since; nothing changed", rec.ID, gitx.Short(target), gitx.Short(head))
+	}
+	return beforeCommit(ctx, g, target, head)
+}
+
+// checkoutEffects reads what checking out tree over head changes: the
+// tracked files it changes, whether tracked files differ from head, and
+// the untracked files in its way (git checkout -f overwrites them).
+func (env *Env) checkoutEffects(ctx context.Context, g *gitx.Runner, head, tree string) (changed []string, dirty bool, inTheWay []string, err error) {
+	if changed, err = changedPaths(ctx, g, tree); err != nil {
+		return nil, false, nil, err
+	}
+	diff, err := g.DiffWorkTree(ctx, head)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	added, err := g.DiffTree(ctx, head, tree, "A")
+	if err != nil {
+		return nil, false, nil, err
+	}
+	for _, c := range added {
+		if _, err := os.Lstat(filepath.Join(env.MailcowDir, filepath.FromSlash(c.Path))); err == nil {
+			inTheWay = append(inTheWay, c.Path)
+		}
+	}
+	return changed, len(diff) > 0, inTheWay, nil
 }
 
 // pre is the commit whose tree the work tree goes back to.
@@ -505,59 +530,15 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		return s, nil
 	}
 	if p.sameCommit {
-		msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, gitx.Short(p.target))
-		if env.DryRun {
-			s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
-			return s, nil
-		}
-		// The branch's tip, when elsewhere, is kept before it moves.
-		tip, ok, err := g.RevParse(ctx, "refs/heads/"+p.branch)
-		if err != nil {
-			s.Status, s.Message = StatusError, err.Error()
-			return s, err
-		}
-		if ok && tip != p.target {
-			ref := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
-			if err := newRef(ctx, g, ref, tip); err != nil {
-				s.Status, s.Message = StatusError, err.Error()
-				return s, err
-			}
-			p.rec.Backup = ref
-			s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", gitx.Short(tip), p.branch, ref))
-		}
-		// HEAD does not move: checkout -B keeps every local change.
-		if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
-			s.Status, s.Message = StatusError, err.Error()
-			return s, err
-		}
-		s.Status, s.Message = StatusChanged, msg
-		return s, nil
+		return env.checkoutBranchInPlace(ctx, g, p, s)
 	}
 	base := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
-	verb := func(done, would string) string {
-		if env.DryRun {
-			return would
-		}
-		return done
-	}
 	var backup string
 	if p.head != p.target {
 		backup = base
-		s.Details = append(s.Details, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), gitx.Short(p.head), backup))
 	}
-	if p.dirty {
-		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted changes of tracked files as %s-worktree", verb("kept", "would keep"), base))
-	}
-	for _, f := range p.inTheWay {
-		s.Details = append(s.Details, fmt.Sprintf("%s the untracked %s as %s%s (the pre-update commit tracks it)", verb("kept", "would keep"), f, f, NewSuffix))
-	}
+	s.Details = append(s.Details, env.rollbackGitLines(p, base, backup)...)
 	move := fmt.Sprintf("branch %s from %s back to the pre-update commit %s", p.branch, gitx.Short(p.head), gitx.Short(p.target))
-	if p.before != "" {
-		s.Details = append(s.Details, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), gitx.Short(p.before)))
-	}
-	for _, c := range p.revert {
-		s.Details = append(s.Details, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, gitx.Short(p.target)))
-	}
 	if env.DryRun {
 		s.Status, s.Message = StatusChanged, "dry run: would move "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
 		return s, nil
@@ -569,44 +550,123 @@ func (env *Env) stepRollbackGit(ctx context.Context, g *gitx.Runner, p *rollback
 		}
 		return s, err
 	}
-	// Keep everything the checkout will overwrite, before it does.
+	if err := env.keepBeforeCheckout(ctx, g, p, base, backup); err != nil {
+		return fail(err)
+	}
+	if err := env.checkoutPreUpdate(ctx, g, p); err != nil {
+		return fail(err)
+	}
+	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
+	return s, nil
+}
+
+// checkoutBranchInPlace checks the branch out at the pre-update commit,
+// which HEAD is at already, leaving the index and work tree as they are;
+// the branch's tip, when elsewhere, is kept before it moves.
+func (env *Env) checkoutBranchInPlace(ctx context.Context, g *gitx.Runner, p *rollbackPlan, s Step) (Step, error) {
+	msg := fmt.Sprintf("branch %s at the pre-update commit %s, checked out (index and work tree left as they are)", p.branch, gitx.Short(p.target))
+	if env.DryRun {
+		s.Status, s.Message = StatusChanged, "dry run: would check out "+msg
+		return s, nil
+	}
+	tip, ok, err := g.RevParse(ctx, "refs/heads/"+p.branch)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	if ok && tip != p.target {
+		ref := "refs/mcupdate/backup/" + p.branch + "-" + env.Now().UTC().Format("20060102T150405Z") + "-rollback"
+		if err := newRef(ctx, g, ref, tip); err != nil {
+			s.Status, s.Message = StatusError, err.Error()
+			return s, err
+		}
+		p.rec.Backup = ref
+		s.Details = append(s.Details, fmt.Sprintf("kept the tip %s of %s as %s", gitx.Short(tip), p.branch, ref))
+	}
+	// HEAD does not move: checkout -B keeps every local change.
+	if _, err := g.Output(ctx, "checkout", "-q", "-B", p.branch); err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, err
+	}
+	s.Status, s.Message = StatusChanged, msg
+	return s, nil
+}
+
+// rollbackGitLines says what the move back keeps and puts back (or, in
+// a dry run, would): the post-update tip as backup (when not ""), the
+// uncommitted changes under base, the untracked files in the way, the
+// admin's edits of then and update.sh's own files.
+func (env *Env) rollbackGitLines(p *rollbackPlan, base, backup string) []string {
+	verb := func(done, would string) string {
+		if env.DryRun {
+			return would
+		}
+		return done
+	}
+	var lines []string
+	if backup != "" {
+		lines = append(lines, fmt.Sprintf("%s the post-update tip %s as %s", verb("kept", "would keep"), gitx.Short(p.head), backup))
+	}
+	if p.dirty {
+		lines = append(lines, fmt.Sprintf("%s the uncommitted changes of tracked files as %s-worktree", verb("kept", "would keep"), base))
+	}
+	for _, f := range p.inTheWay {
+		lines = append(lines, fmt.Sprintf("%s the untracked %s as %s%s (the pre-update commit tracks it)", verb("kept", "would keep"), f, f, NewSuffix))
+	}
+	if p.before != "" {
+		lines = append(lines, fmt.Sprintf("%s the uncommitted edits of then (update.sh's 'Before update' commit %s) to the work tree", verb("put back", "would put back"), gitx.Short(p.before)))
+	}
+	for _, c := range p.revert {
+		lines = append(lines, fmt.Sprintf("%s %s as at %s (update.sh had fetched it for the update)", verb("left", "would leave"), c.Path, gitx.Short(p.target)))
+	}
+	return lines
+}
+
+// keepBeforeCheckout keeps everything the checkout will overwrite,
+// before it does: the uncommitted changes of tracked files as
+// base-worktree, the post-update tip as backup (when not ""), the
+// untracked files in the way beside themselves.
+func (env *Env) keepBeforeCheckout(ctx context.Context, g *gitx.Runner, p *rollbackPlan, base, backup string) error {
 	if p.dirty {
 		wt, err := (&gitx.Runner{Dir: g.Dir, Timeout: g.Timeout, Vars: gitx.Identity}).Output(ctx, "stash", "create", "mcupdate rollback: work tree before the rollback")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if wt != "" {
 			if err := newRef(ctx, g, base+"-worktree", wt); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 	}
 	if backup != "" {
 		if err := newRef(ctx, g, backup, p.head); err != nil {
-			return fail(err)
+			return err
 		}
 		p.rec.Backup = backup
 	}
 	for _, f := range p.inTheWay {
 		if _, err := env.keepNew(f); err != nil {
-			return fail(err)
+			return err
 		}
 	}
+	return nil
+}
+
+// checkoutPreUpdate moves the branch to the pre-update commit and the
+// work tree to the pre-update state: the admin's edits of then
+// uncommitted again, update.sh's own files as at the pre-update commit.
+func (env *Env) checkoutPreUpdate(ctx context.Context, g *gitx.Runner, p *rollbackPlan) error {
 	if _, err := g.Output(ctx, "checkout", "-q", "-f", "-B", p.branch, p.pre()); err != nil {
-		return fail(err)
+		return err
 	}
 	if p.before != "" {
 		// The branch to the pre-update commit, the work tree stays: the
 		// admin's edits of then are uncommitted again, as before.
 		if _, err := g.Output(ctx, "reset", "-q", p.target); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	if err := revertUpdateFiles(ctx, g, env, p); err != nil {
-		return fail(err)
-	}
-	s.Status, s.Message = StatusChanged, "moved "+move+fmt.Sprintf(" (%s changed)", ui.Count(len(p.changed), "tracked file"))
-	return s, nil
+	return revertUpdateFiles(ctx, g, env, p)
 }
 
 // revertUpdateFiles takes update.sh's own files back to the pre-update
@@ -689,30 +749,11 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 		s.Status, s.Message = StatusError, err.Error()
 		return s, nil, err
 	}
-	var restore []string
-	keptNew := map[string]bool{}
-	var added []string
-	for _, c := range changes {
-		switch c.Kind {
-		case snapshot.Missing, snapshot.TypeChanged:
-			restore = append(restore, c.Path)
-		case snapshot.Modified:
-			if c.Content {
-				kept, err := env.keepNew(c.Path)
-				if err != nil {
-					s.Status, s.Message = StatusError, err.Error()
-					return s, nil, err
-				}
-				keptNew[c.Path] = kept
-			}
-			restore = append(restore, c.Path)
-		case snapshot.Added:
-			if !strings.HasSuffix(c.Path, NewSuffix) {
-				added = append(added, c.Path)
-			}
-		}
+	restore, added, keptNew, err := env.rollbackChanges(changes)
+	if err != nil {
+		s.Status, s.Message = StatusError, err.Error()
+		return s, nil, err
 	}
-	sort.Strings(added)
 	if len(restore) == 0 {
 		s.Status, s.Message = StatusOK, fmt.Sprintf("%s as before the update (snapshot %s)", ui.Count(len(m.Entries), "override file"), m.ID)
 		for _, a := range added {
@@ -747,6 +788,36 @@ func (env *Env) stepRollbackOverrides(p *rollbackPlan, plan restart.Plan) (Step,
 	}
 	s.Status, s.Message = StatusChanged, fmt.Sprintf("%s %s from the pre-update snapshot %s", verb, ui.Count(len(res.Restored), "file"), m.ID)
 	return s, res.Restored, nil
+}
+
+// rollbackChanges sorts the snapshot's changed files into those to
+// restore, every one missing or changed, mailcow.conf too, and those
+// added since (sorted), which stay. Before a file whose content changed
+// is restored, its current version is kept beside it (keepNew); keptNew
+// says for which it was.
+func (env *Env) rollbackChanges(changes []snapshot.Change) (restore, added []string, keptNew map[string]bool, err error) {
+	keptNew = map[string]bool{}
+	for _, c := range changes {
+		switch c.Kind {
+		case snapshot.Missing, snapshot.TypeChanged:
+			restore = append(restore, c.Path)
+		case snapshot.Modified:
+			if c.Content {
+				kept, err := env.keepNew(c.Path)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				keptNew[c.Path] = kept
+			}
+			restore = append(restore, c.Path)
+		case snapshot.Added:
+			if !strings.HasSuffix(c.Path, NewSuffix) {
+				added = append(added, c.Path)
+			}
+		}
+	}
+	sort.Strings(added)
+	return restore, added, keptNew, nil
 }
 
 // stepRollbackCompose pulls the images of the rolled-back compose files,

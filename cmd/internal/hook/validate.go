@@ -68,12 +68,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		}
 		return s, errSkipStep
 	}
-	var services []string
-	for _, svc := range validate.Services(table) {
-		if _, ok := plan[svc]; ok {
-			services = append(services, svc)
-		}
-	}
+	services := plannedServices(table, plan)
 	if len(services) == 0 {
 		if onDemand {
 			s.Status, s.Message = StatusOK, "no service to restart, nothing to check"
@@ -81,25 +76,25 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		}
 		return s, errSkipStep
 	}
-	run := &validate.Runner{Dir: env.MailcowDir, Compose: env.Config.Compose, Secrets: env.Secrets}
-	if rf, ok := env.Sys.(interface {
-		ReadFile(string) ([]byte, error)
-	}); ok {
-		run.ReadFile = rf.ReadFile
+	run := env.validateRunner()
+	// check runs svc's checker and keeps the result in the report.
+	check := func(svc string) validate.Result {
+		r := run.Check(ctx, table[svc])
+		rep.Checks = append(rep.Checks, r)
+		return r
 	}
+
 	var passed, notRun, rejected []string
 	var errs []error
 	rolledBack := map[string]bool{}
 	held := map[string]bool{}
 	for _, svc := range services {
-		c := table[svc]
 		if env.DryRun {
-			if unseen := unseenFiles(res, svc, c); len(unseen) > 0 {
+			if unseen := unseenFiles(res, svc, table[svc]); len(unseen) > 0 {
 				s.Details = append(s.Details, fmt.Sprintf("%s: a dry run writes nothing the container reads: its check sees %s as they are now, not as the patches would change them", svc, strings.Join(unseen, ", ")))
 			}
 		}
-		r := run.Check(ctx, c)
-		rep.Checks = append(rep.Checks, r)
+		r := check(svc)
 		switch r.Verdict {
 		case validate.Passed:
 			passed = append(passed, svc)
@@ -116,76 +111,127 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 			errs = append(errs, &RejectedError{Service: svc})
 			continue
 		}
-		// The patches of this run that changed the service's files, the
-		// last applied first.
-		fixed, failed := false, false
-		for i := len(patchesOf(res)) - 1; i >= 0 && !fixed; i-- {
-			p := &res.Patches[i]
-			if rolledBack[p.Name] || p.Err != nil || len(p.Changed) == 0 || !slices.Contains(servicesToRestart(*p), svc) {
-				continue
-			}
-			files := p.Changed
-			if err := p.Revert(env.Sys); err != nil {
-				s.Details = append(s.Details, fmt.Sprintf("%s: rolling back patch %s FAILED: %v", svc, p.Name, err))
-				errs = append(errs, fmt.Errorf("%s: roll back patch %s: %w", svc, p.Name, err))
-				failed = true
-				break
-			}
-			rolledBack[p.Name] = true
-			rej := &RejectedError{Service: svc, Patch: p.Name, Files: files}
-			p.Err = rej
-			errs = append(errs, rej)
-			s.Details = append(s.Details, fmt.Sprintf("%s: rolled back patch %s: %s as before the patch", svc, p.Name, strings.Join(files, ", ")))
-			rep.RolledBack = append(rep.RolledBack, p.Name)
-			again := run.Check(ctx, c)
-			rep.Checks = append(rep.Checks, again)
-			switch again.Verdict {
-			case validate.Passed:
-				fixed = true
-				s.Details = append(s.Details, fmt.Sprintf("%s: passed without patch %s", svc, p.Name))
-			case validate.NotRun:
-				fixed = true
-				s.Details = append(s.Details, fmt.Sprintf("%s: could not run the check again (%s): restarted as without the check", svc, again.Reason))
-			}
-		}
-		if !fixed {
+		lines, rbErrs, hold := env.rollBackUntilAccepted(rep, check, svc, res, rolledBack)
+		s.Details = append(s.Details, lines...)
+		errs = append(errs, rbErrs...)
+		if hold {
 			held[svc] = true
-			if !anyRolledBackFor(res, rolledBack, svc) {
-				errs = append(errs, &RejectedError{Service: svc})
-			}
-			why := "its configuration is rejected without this run's patches too (an override file or update.sh's version)"
-			if failed {
-				why = "a patch could not be rolled back"
-			}
-			s.Details = append(s.Details, fmt.Sprintf("%s: NOT restarted: %s: fix it, check it with mcupdate verify --validate, then restart it", svc, why))
 		}
 	}
 	if !env.DryRun && (len(rolledBack) > 0 || len(held) > 0) {
 		rebuildPlan(plan, base, res, held)
-		// A rollback also put back the files other services read: one
-		// that passed before it and still restarts is checked again, on
-		// what it will load.
-		for _, svc := range slices.Clone(passed) {
-			if _, restarts := plan[svc]; !restarts || !anyRolledBackFor(res, rolledBack, svc) {
-				continue
-			}
-			r := run.Check(ctx, table[svc])
-			rep.Checks = append(rep.Checks, r)
-			switch r.Verdict {
-			case validate.Passed:
-				s.Details = append(s.Details, fmt.Sprintf("%s: passed again after the rollback", svc))
-			case validate.NotRun:
-				s.Details = append(s.Details, fmt.Sprintf("%s: could not run the check again after the rollback (%s): restarted as without the check", svc, r.Reason))
-			default:
-				rejected = append(rejected, svc)
-				s.Details = append(s.Details, rejectedLines(r)...)
-				s.Details = append(s.Details, fmt.Sprintf("%s: NOT restarted: rejected after another service's rollback put back its files", svc))
-				errs = append(errs, &RejectedError{Service: svc})
-				delete(plan, svc)
-				passed = slices.DeleteFunc(passed, func(p string) bool { return p == svc })
-			}
+		var lines, again []string
+		var reErrs []error
+		passed, again, lines, reErrs = recheckAfterRollback(check, plan, res, rolledBack, passed)
+		rejected = append(rejected, again...)
+		s.Details = append(s.Details, lines...)
+		errs = append(errs, reErrs...)
+	}
+	return validateReport(s, env.DryRun, passed, rejected, notRun, errs)
+}
+
+// plannedServices lists the services of table that plan restarts, in
+// the order of validate.Services.
+func plannedServices(table map[string]validate.Checker, plan restart.Plan) []string {
+	var services []string
+	for _, svc := range validate.Services(table) {
+		if _, ok := plan[svc]; ok {
+			services = append(services, svc)
 		}
 	}
+	return services
+}
+
+// validateRunner runs the checks in the mailcow dir; it reads the files
+// through env.Sys where that can read (a dry run's recorded writes).
+func (env *Env) validateRunner() *validate.Runner {
+	run := &validate.Runner{Dir: env.MailcowDir, Compose: env.Config.Compose, Secrets: env.Secrets}
+	if rf, ok := env.Sys.(interface {
+		ReadFile(string) ([]byte, error)
+	}); ok {
+		run.ReadFile = rf.ReadFile
+	}
+	return run
+}
+
+// rollBackUntilAccepted rolls back, the last applied first, the patches
+// of this run that changed svc's files, one at a time, until svc's
+// checker accepts its configuration or cannot run. It returns the
+// step's lines, the errors, and hold: svc is still rejected and must not
+// be restarted.
+func (env *Env) rollBackUntilAccepted(rep *Report, check func(string) validate.Result, svc string, res *patch.Result, rolledBack map[string]bool) (lines []string, errs []error, hold bool) {
+	fixed, failed := false, false
+	for i := len(patchesOf(res)) - 1; i >= 0 && !fixed; i-- {
+		p := &res.Patches[i]
+		if rolledBack[p.Name] || p.Err != nil || len(p.Changed) == 0 || !slices.Contains(servicesToRestart(*p), svc) {
+			continue
+		}
+		files := p.Changed
+		if err := p.Revert(env.Sys); err != nil {
+			lines = append(lines, fmt.Sprintf("%s: rolling back patch %s FAILED: %v", svc, p.Name, err))
+			errs = append(errs, fmt.Errorf("%s: roll back patch %s: %w", svc, p.Name, err))
+			failed = true
+			break
+		}
+		rolledBack[p.Name] = true
+		rej := &RejectedError{Service: svc, Patch: p.Name, Files: files}
+		p.Err = rej
+		errs = append(errs, rej)
+		lines = append(lines, fmt.Sprintf("%s: rolled back patch %s: %s as before the patch", svc, p.Name, strings.Join(files, ", ")))
+		rep.RolledBack = append(rep.RolledBack, p.Name)
+		again := check(svc)
+		switch again.Verdict {
+		case validate.Passed:
+			fixed = true
+			lines = append(lines, fmt.Sprintf("%s: passed without patch %s", svc, p.Name))
+		case validate.NotRun:
+			fixed = true
+			lines = append(lines, fmt.Sprintf("%s: could not run the check again (%s): restarted as without the check", svc, again.Reason))
+		}
+	}
+	if fixed {
+		return lines, errs, false
+	}
+	if !anyRolledBackFor(res, rolledBack, svc) {
+		errs = append(errs, &RejectedError{Service: svc})
+	}
+	why := "its configuration is rejected without this run's patches too (an override file or update.sh's version)"
+	if failed {
+		why = "a patch could not be rolled back"
+	}
+	lines = append(lines, fmt.Sprintf("%s: NOT restarted: %s: fix it, check it with mcupdate verify --validate, then restart it", svc, why))
+	return lines, errs, true
+}
+
+// recheckAfterRollback checks again the services that passed and still
+// restart: a rollback also put back the files other services read, so
+// each is checked on what it will load. One now rejected leaves plan and
+// passed, and is returned in rejected.
+func recheckAfterRollback(check func(string) validate.Result, plan restart.Plan, res *patch.Result, rolledBack map[string]bool, passed []string) (stillPassed, rejected, lines []string, errs []error) {
+	for _, svc := range slices.Clone(passed) {
+		if _, restarts := plan[svc]; !restarts || !anyRolledBackFor(res, rolledBack, svc) {
+			continue
+		}
+		r := check(svc)
+		switch r.Verdict {
+		case validate.Passed:
+			lines = append(lines, fmt.Sprintf("%s: passed again after the rollback", svc))
+		case validate.NotRun:
+			lines = append(lines, fmt.Sprintf("%s: could not run the check again after the rollback (%s): restarted as without the check", svc, r.Reason))
+		default:
+			rejected = append(rejected, svc)
+			lines = append(lines, rejectedLines(r)...)
+			lines = append(lines, fmt.Sprintf("%s: NOT restarted: rejected after another service's rollback put back its files", svc))
+			errs = append(errs, &RejectedError{Service: svc})
+			delete(plan, svc)
+			passed = slices.DeleteFunc(passed, func(p string) bool { return p == svc })
+		}
+	}
+	return passed, rejected, lines, errs
+}
+
+// validateReport sums up the checks in the step's message and status.
+func validateReport(s Step, dryRun bool, passed, rejected, notRun []string, errs []error) (Step, error) {
 	var parts []string
 	if len(passed) > 0 {
 		parts = append(parts, "passed "+strings.Join(passed, ", "))
@@ -197,7 +243,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		parts = append(parts, "could not run "+strings.Join(notRun, ", "))
 	}
 	s.Message = strings.Join(parts, "; ")
-	if env.DryRun {
+	if dryRun {
 		s.Message += " (dry run: see the details for what the checks could not see)"
 	}
 	switch {
@@ -277,13 +323,7 @@ func rebuildPlan(plan, base restart.Plan, res *patch.Result, held map[string]boo
 			if p.Err != nil || len(p.Changed) == 0 {
 				continue
 			}
-			m := restart.Restart
-			if p.Restart == patch.RestartRecreate {
-				m = restart.Recreate
-			}
-			for _, svc := range servicesToRestart(p) {
-				plan.Add(svc, m)
-			}
+			addRestarts(plan, p)
 		}
 	}
 	for svc := range held {

@@ -289,31 +289,15 @@ type replayer struct {
 // when ctx was cancelled, and is otherwise a failure of the replay itself
 // (git, the disk); a BROKEN target is not an error.
 func Run(ctx context.Context, opt Options) (_ *Report, err error) {
-	if opt.Config == nil {
-		opt.Config = config.Default()
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	u := opt.UI
-	if u == nil {
-		u = ui.Discard()
-	}
-	if err := checkOptions(opt); err != nil {
+	r, err := newReplayer(opt)
+	if err != nil {
 		return nil, err
 	}
-	secret := urlSecret(opt.Upstream)
-	r := &replayer{opt: opt, cfg: opt.Config, ui: u, now: opt.Now, git: newGit(opt.Env, secret), upstreamShown: secret(opt.Upstream)}
+	opt = r.opt
 	start := r.now()
-	r.report = &Report{Schema: Schema, Upstream: r.upstreamShown, Mode: "direct", Targets: []Target{}}
-	if opt.Chain {
-		r.report.Mode = "chain"
-	}
-	upstream := opt.Upstream
-	if fi, statErr := os.Stat(upstream); statErr == nil && fi.IsDir() {
-		if upstream, err = filepath.Abs(upstream); err != nil {
-			return nil, inputf("--upstream %s: %v", opt.Upstream, err)
-		}
+	upstream, err := absUpstream(opt.Upstream)
+	if err != nil {
+		return nil, err
 	}
 
 	if r.scratch, err = os.MkdirTemp(opt.TempDir, "mcupdate-replay-"); err != nil {
@@ -339,22 +323,10 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		return nil, err
 	}
 
-	if err := r.clone(ctx, upstream); err != nil {
-		return nil, err
-	}
-	refs, err := r.readRefs(ctx)
+	targets, err := r.cloneAndResolve(ctx, upstream)
 	if err != nil {
 		return nil, err
 	}
-	if r.from, err = r.resolve(ctx, refs, opt.From, "--from"); err != nil {
-		return nil, err
-	}
-	r.report.From = RefInfo{Ref: opt.From, Commit: r.from.commit}
-	targets, err := r.targets(ctx, refs)
-	if err != nil {
-		return nil, err
-	}
-
 	if opt.Local != "" {
 		if err := r.useLocal(ctx); err != nil {
 			return nil, err
@@ -369,6 +341,62 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	r.report.OK = r.report.Counts.Broken == 0
 	r.report.Seconds = seconds(r.now().Sub(start))
 	return r.report, nil
+}
+
+// newReplayer checks opt and fills in its defaults, and starts the
+// report.
+func newReplayer(opt Options) (*replayer, error) {
+	if opt.Config == nil {
+		opt.Config = config.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	u := opt.UI
+	if u == nil {
+		u = ui.Discard()
+	}
+	if err := checkOptions(opt); err != nil {
+		return nil, err
+	}
+	secret := urlSecret(opt.Upstream)
+	r := &replayer{opt: opt, cfg: opt.Config, ui: u, now: opt.Now, git: newGit(opt.Env, secret), upstreamShown: secret(opt.Upstream)}
+	r.report = &Report{Schema: Schema, Upstream: r.upstreamShown, Mode: "direct", Targets: []Target{}}
+	if opt.Chain {
+		r.report.Mode = "chain"
+	}
+	return r, nil
+}
+
+// absUpstream makes an upstream that is a local directory absolute; a
+// URL is left as it is.
+func absUpstream(upstream string) (string, error) {
+	fi, statErr := os.Stat(upstream)
+	if statErr != nil || !fi.IsDir() {
+		return upstream, nil
+	}
+	abs, err := filepath.Abs(upstream)
+	if err != nil {
+		return "", inputf("--upstream %s: %v", upstream, err)
+	}
+	return abs, nil
+}
+
+// cloneAndResolve clones upstream into the scratch install and resolves
+// the start (--from, into the report) and the targets.
+func (r *replayer) cloneAndResolve(ctx context.Context, upstream string) ([]ref, error) {
+	if err := r.clone(ctx, upstream); err != nil {
+		return nil, err
+	}
+	refs, err := r.readRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.from, err = r.resolve(ctx, refs, r.opt.From, "--from"); err != nil {
+		return nil, err
+	}
+	r.report.From = RefInfo{Ref: r.opt.From, Commit: r.from.commit}
+	return r.targets(ctx, refs)
 }
 
 // checkOptions refuses a replay that names no upstream, no start or no

@@ -35,7 +35,28 @@ func checkTLSCert(in *mailcowFiles) Check {
 		return Check{Status: StatusWarn, Detail: TLSCert + " is still mailcow's example certificate (" + exampleCert + "): acme-mailcow has not replaced it yet",
 			Fix: "check acme-mailcow's log ('docker compose logs acme-mailcow'), or put your own certificate in " + TLSCert}
 	}
-	var cert *x509.Certificate
+	cert, err := firstCertificate(data)
+	if err != nil {
+		return Check{Status: StatusFail, Detail: fmt.Sprintf("%s: %v", TLSCert, err), Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
+	}
+	if cert == nil {
+		return Check{Status: StatusFail, Detail: TLSCert + ": no PEM CERTIFICATE block", Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
+	}
+
+	items, missing, checked := nameCoverage(in, cert)
+	sans := cert.DNSNames
+	for _, ip := range cert.IPAddresses {
+		sans = append(sans, ip.String())
+	}
+	items = append(items, fmt.Sprintf("certificate names: %s; valid %s to %s", strings.Join(sans, ", "), cert.NotBefore.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly)))
+	c := certVerdict(cert, in.opt.Now, in.opt.Config.CertMinDays, missing, checked)
+	c.Items = items
+	return c
+}
+
+// firstCertificate parses the first PEM CERTIFICATE block of data; nil
+// when there is none.
+func firstCertificate(data []byte) (*x509.Certificate, error) {
 	for rest := data; len(rest) > 0; {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
@@ -43,21 +64,20 @@ func checkTLSCert(in *mailcowFiles) Check {
 			break
 		}
 		if b.Type == "CERTIFICATE" {
-			if cert, err = x509.ParseCertificate(b.Bytes); err != nil {
-				return Check{Status: StatusFail, Detail: fmt.Sprintf("%s: %v", TLSCert, err), Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
-			}
-			break
+			return x509.ParseCertificate(b.Bytes)
 		}
 	}
-	if cert == nil {
-		return Check{Status: StatusFail, Detail: TLSCert + ": no PEM CERTIFICATE block", Fix: "put the server certificate, then its chain, in " + TLSCert + " (PEM)"}
-	}
+	return nil, nil
+}
 
-	c := Check{Status: StatusOK}
-	var missing []string
+// nameCoverage checks the certificate against MAILCOW_HOSTNAME and the
+// ADDITIONAL_SAN names: the check's items, the names it does not cover,
+// and how many names were checked (a name per mail domain, imap.*, is
+// not).
+func nameCoverage(in *mailcowFiles, cert *x509.Certificate) (items, missing []string, checked int) {
 	host := in.confVar("MAILCOW_HOSTNAME", "")
 	if in.confErr != nil {
-		c.Items = append(c.Items, ui.FirstLine(in.confErr.Error())+": names not checked")
+		items = append(items, ui.FirstLine(in.confErr.Error())+": names not checked")
 	}
 	var names []confName
 	if host.Set && host.Value != "" {
@@ -69,7 +89,6 @@ func checkTLSCert(in *mailcowFiles) Check {
 			names = append(names, confName{n, san})
 		}
 	}
-	checked := 0
 	for _, n := range names {
 		if !strings.HasSuffix(n.name, ".*") {
 			checked++
@@ -78,22 +97,21 @@ func checkTLSCert(in *mailcowFiles) Check {
 		case strings.HasSuffix(n.name, ".*"):
 			// imap.* stands for imap.<every mail domain>: the domains are
 			// in the database.
-			c.Items = append(c.Items, fmt.Sprintf("%s (%s): one name per mail domain, not checked", n.name, n.from))
+			items = append(items, fmt.Sprintf("%s (%s): one name per mail domain, not checked", n.name, n.from))
 		case !certCovers(cert, n.name):
 			missing = append(missing, n.name)
-			c.Items = append(c.Items, fmt.Sprintf("%s (%s) is not in the certificate", n.name, n.from))
+			items = append(items, fmt.Sprintf("%s (%s) is not in the certificate", n.name, n.from))
 		}
 	}
-	sans := cert.DNSNames
-	for _, ip := range cert.IPAddresses {
-		sans = append(sans, ip.String())
-	}
-	c.Items = append(c.Items, fmt.Sprintf("certificate names: %s; valid %s to %s", strings.Join(sans, ", "), cert.NotBefore.UTC().Format(time.DateOnly), cert.NotAfter.UTC().Format(time.DateOnly)))
+	return items, missing, checked
+}
 
-	now := in.opt.Now
+// certVerdict judges the certificate at now: expired, not valid yet,
+// missing names, expiring in fewer than minDays days, or fine.
+func certVerdict(cert *x509.Certificate, now time.Time, minDays int, missing []string, checked int) Check {
+	c := Check{Status: StatusOK}
 	left := cert.NotAfter.Sub(now)
 	days := int(left.Hours() / 24)
-	minDays := in.opt.Config.CertMinDays
 	renew := "check acme-mailcow's log ('docker compose logs acme-mailcow'): renewal is failing; or, with your own certificate, replace " + TLSCert + " and restart nginx-mailcow, dovecot-mailcow and postfix-mailcow"
 	switch {
 	case !now.Before(cert.NotAfter):

@@ -30,27 +30,10 @@ const maxOwnerItems = 10
 // appear as nobody in the containers, which then cannot write them:
 // postfix, rspamd, the admin UI fail at start or at their first write.
 func checkUsernsRemap(in *mailcowFiles) Check {
-	data, err := os.ReadFile(in.opt.DaemonJSON)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Check{Status: StatusSkipped, Detail: "no " + in.opt.DaemonJSON}
+	remap, setting, c, done := readUsernsRemap(in)
+	if done {
+		return c
 	}
-	if err != nil {
-		return Check{Status: StatusSkipped, Detail: ui.FirstLine(err.Error()) + ": see the daemon.json check"}
-	}
-	m, ok, err := jsonedit.Lookup(data, []string{"userns-remap"})
-	if err != nil {
-		return Check{Status: StatusSkipped, Detail: in.opt.DaemonJSON + " is not valid JSON: see the daemon.json check"}
-	}
-	var remap string
-	if ok {
-		if err := json.Unmarshal(data[m.ValueStart:m.ValueEnd], &remap); err != nil {
-			return Check{Status: StatusFail, Detail: fmt.Sprintf("%s: userns-remap is %s, not a string: Docker refuses to start", at(in.opt.DaemonJSON, lineOf(data, m.KeyStart)), data[m.ValueStart:m.ValueEnd]), Fix: `set "userns-remap": "default" or remove it`}
-		}
-	}
-	if remap == "" {
-		return Check{Status: StatusOK, Detail: in.opt.DaemonJSON + " sets no userns-remap: containers run as the host's uids"}
-	}
-	setting := fmt.Sprintf("userns-remap %q (%s)", remap, at(in.opt.DaemonJSON, lineOf(data, m.KeyStart)))
 	user, _, _ := strings.Cut(remap, ":")
 	if user == "default" {
 		user = "dockremap"
@@ -64,8 +47,54 @@ func checkUsernsRemap(in *mailcowFiles) Check {
 	}
 
 	srcs := in.bindSources()
-	var bad []string
-	owner := map[string]uint32{}
+	bad, owner := in.ownedOutside(srcs, inRange)
+	if len(bad) == 0 {
+		return Check{Status: StatusOK, Detail: fmt.Sprintf("%s: the %d bind-mounted path(s) of the mailcow dir belong to the remapped users (%s)", setting, len(srcs), rangeNote)}
+	}
+	top, items := ownerItems(bad, owner, srcs)
+	c = Check{Status: StatusWarn, Items: items}
+	c.Items = append(c.Items, "remapped root: "+rangeNote)
+	root := "the remapped root"
+	if count > 0 {
+		root = strconv.FormatInt(start, 10)
+		root += ":" + root
+	}
+	c.Detail = fmt.Sprintf("%s, and %d bind-mounted path(s) of the mailcow dir are not owned by the remapped users: the containers see them as nobody and cannot write them", setting, len(bad))
+	c.Fix = fmt.Sprintf("own them as the remapped root: chown -R %s %s (an init container in %s can do it at every start, so that files update.sh adds are covered too)", root, strings.Join(top, " "), ComposeOverrideFile)
+	return c
+}
+
+// readUsernsRemap reads daemon.json's userns-remap, and setting, the
+// value and where it is set. done says there is no remap to check, and
+// c is the check's result then.
+func readUsernsRemap(in *mailcowFiles) (remap, setting string, c Check, done bool) {
+	data, err := os.ReadFile(in.opt.DaemonJSON)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", Check{Status: StatusSkipped, Detail: "no " + in.opt.DaemonJSON}, true
+	}
+	if err != nil {
+		return "", "", Check{Status: StatusSkipped, Detail: ui.FirstLine(err.Error()) + ": see the daemon.json check"}, true
+	}
+	m, ok, err := jsonedit.Lookup(data, []string{"userns-remap"})
+	if err != nil {
+		return "", "", Check{Status: StatusSkipped, Detail: in.opt.DaemonJSON + " is not valid JSON: see the daemon.json check"}, true
+	}
+	if ok {
+		if err := json.Unmarshal(data[m.ValueStart:m.ValueEnd], &remap); err != nil {
+			return "", "", Check{Status: StatusFail, Detail: fmt.Sprintf("%s: userns-remap is %s, not a string: Docker refuses to start", at(in.opt.DaemonJSON, lineOf(data, m.KeyStart)), data[m.ValueStart:m.ValueEnd]), Fix: `set "userns-remap": "default" or remove it`}, true
+		}
+	}
+	if remap == "" {
+		return "", "", Check{Status: StatusOK, Detail: in.opt.DaemonJSON + " sets no userns-remap: containers run as the host's uids"}, true
+	}
+	setting = fmt.Sprintf("userns-remap %q (%s)", remap, at(in.opt.DaemonJSON, lineOf(data, m.KeyStart)))
+	return remap, setting, Check{}, false
+}
+
+// ownedOutside returns the bind-mounted paths that exist and belong to
+// a uid outside the remapped range, and their owners.
+func (in *mailcowFiles) ownedOutside(srcs []bindSource, inRange func(uint32) bool) (bad []string, owner map[string]uint32) {
+	owner = map[string]uint32{}
 	for _, src := range srcs {
 		fi, err := os.Stat(filepath.Join(in.opt.MailcowDir, filepath.FromSlash(src.path)))
 		if err != nil {
@@ -78,12 +107,15 @@ func checkUsernsRemap(in *mailcowFiles) Check {
 		bad = append(bad, src.path)
 		owner[src.path] = st.Uid
 	}
-	if len(bad) == 0 {
-		return Check{Status: StatusOK, Detail: fmt.Sprintf("%s: the %d bind-mounted path(s) of the mailcow dir belong to the remapped users (%s)", setting, len(srcs), rangeNote)}
-	}
-	// A path under a listed one is the same fix: counted, not listed.
+	return bad, owner
+}
+
+// ownerItems lists the paths of bad, at most maxOwnerItems, with their
+// owners and the services that mount them; a path under a listed one is
+// the same fix: counted, not listed. top are the paths that are not
+// under another one.
+func ownerItems(bad []string, owner map[string]uint32, srcs []bindSource) (top, items []string) {
 	sort.Strings(bad)
-	var top []string
 	inside := map[string]int{}
 	for _, p := range bad {
 		if n := len(top); n > 0 && strings.HasPrefix(p, top[n-1]+"/") {
@@ -92,27 +124,18 @@ func checkUsernsRemap(in *mailcowFiles) Check {
 		}
 		top = append(top, p)
 	}
-	c := Check{Status: StatusWarn}
 	for i, p := range top {
 		if i == maxOwnerItems {
-			c.Items = append(c.Items, fmt.Sprintf("and %d more", len(top)-maxOwnerItems))
+			items = append(items, fmt.Sprintf("and %d more", len(top)-maxOwnerItems))
 			break
 		}
 		item := fmt.Sprintf("%s: owned by uid %d, bind-mounted into %s", p, owner[p], strings.Join(srcsFor(srcs, p), ", "))
 		if n := inside[p]; n > 0 {
 			item += fmt.Sprintf(" (and %d bind-mounted path(s) inside it)", n)
 		}
-		c.Items = append(c.Items, item)
+		items = append(items, item)
 	}
-	c.Items = append(c.Items, "remapped root: "+rangeNote)
-	root := "the remapped root"
-	if count > 0 {
-		root = strconv.FormatInt(start, 10)
-		root += ":" + root
-	}
-	c.Detail = fmt.Sprintf("%s, and %d bind-mounted path(s) of the mailcow dir are not owned by the remapped users: the containers see them as nobody and cannot write them", setting, len(bad))
-	c.Fix = fmt.Sprintf("own them as the remapped root: chown -R %s %s (an init container in %s can do it at every start, so that files update.sh adds are covered too)", root, strings.Join(top, " "), ComposeOverrideFile)
-	return c
+	return top, items
 }
 
 // bindSource is a file or directory of the mailcow dir that compose

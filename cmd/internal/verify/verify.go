@@ -228,6 +228,42 @@ type Options struct {
 // only for a configuration problem (wrapping ErrConfig), and then the
 // report is complete too.
 func Run(ctx context.Context, opt Options) (*Report, error) {
+	opt = opt.withDefaults()
+	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
+
+	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
+	red := secret.NewRedactor(conf)
+
+	bound, lib, cfgErr := resolvePatches(opt.Config)
+	checks, unpro, lost := runChecks(ctx, opt, red, bound, lib, cfgErr)
+	for i := range checks {
+		checks[i].Name = CheckNames[i]
+	}
+	r.Checks = checks
+	if unpro != nil {
+		r.Unprotected = unpro
+	}
+	if lost != nil {
+		r.Lost = lost
+	}
+	r.OK = true
+	for _, c := range r.Checks {
+		if c.Status == StatusFail {
+			r.OK = false
+		}
+	}
+	if t, ok := LastUpdate(state.Dir{Path: opt.StateDir}); ok {
+		r.LastUpdate = &t
+	}
+	r.redact(red)
+	if cfgErr != nil {
+		return r, cfgErr
+	}
+	return r, nil
+}
+
+// withDefaults fills in the options left zero.
+func (opt Options) withDefaults() Options {
 	if opt.Config == nil {
 		opt.Config = config.Default()
 	}
@@ -240,17 +276,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.SubUID == "" {
 		opt.SubUID = filepath.Join(filepath.Dir(filepath.Dir(opt.DaemonJSON)), "subuid")
 	}
-	r := &Report{Schema: Schema, Time: opt.Now.UTC().Truncate(time.Second), MailcowDir: opt.MailcowDir, Unprotected: []Unprotected{}, Lost: []Lost{}}
+	return opt
+}
 
-	conf, _ := os.ReadFile(filepath.Join(opt.MailcowDir, "mailcow.conf"))
-	red := secret.NewRedactor(conf)
-
-	bound, lib, cfgErr := resolvePatches(opt.Config)
-	checks := make([]Check, len(CheckNames))
-	var (
-		wg    sync.WaitGroup
-		unpro []Unprotected
-	)
+// runChecks runs every check of CheckNames once, or reports it skipped
+// (opt.Skip), and returns them in that order, with the unprotected
+// changes and the lost customizations they found. The slow checks run
+// beside the others.
+func runChecks(ctx context.Context, opt Options, red *secret.Redactor, bound []*patch.Bound, lib map[string]*patch.Patch, cfgErr error) (checks []Check, unpro []Unprotected, lost []Lost) {
+	checks = make([]Check, len(CheckNames))
+	var wg sync.WaitGroup
 	run := func(i int, f func() Check) {
 		wg.Add(1)
 		go func() {
@@ -299,36 +334,14 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	do(4, func() Check { return checkOverrideRefs(opt, in) })
 	do(5, func() Check { return checkMessageSize(opt) })
 	do(7, func() Check {
-		c, lost := checkLost(opt)
-		if lost != nil {
-			r.Lost = lost
-		}
+		c, l := checkLost(opt)
+		lost = l
 		return c
 	})
 	do(8, func() Check { return checkLeftovers(opt, bound) })
 	do(9, func() Check { return checkConfigs(ctx, opt, red) })
 	wg.Wait()
-	for i := range checks {
-		checks[i].Name = CheckNames[i]
-	}
-	r.Checks = checks
-	if unpro != nil {
-		r.Unprotected = unpro
-	}
-	r.OK = true
-	for _, c := range r.Checks {
-		if c.Status == StatusFail {
-			r.OK = false
-		}
-	}
-	if t, ok := LastUpdate(state.Dir{Path: opt.StateDir}); ok {
-		r.LastUpdate = &t
-	}
-	r.redact(red)
-	if cfgErr != nil {
-		return r, cfgErr
-	}
-	return r, nil
+	return checks, unpro, lost
 }
 
 // checkIndex is the position of a check in CheckNames.

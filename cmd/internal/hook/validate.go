@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcupdate/mcupdate/cmd/internal/errlist"
 	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/restart"
 	"github.com/mcupdate/mcupdate/cmd/internal/validate"
@@ -79,7 +80,9 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 	run := env.validateRunner()
 	// check runs svc's checker and keeps the result in the report.
 	check := func(svc string) validate.Result {
-		r := run.Check(ctx, table[svc])
+		c := table[svc]
+		c.Files = changedFiles(res, svc)
+		r := run.Check(ctx, c)
 		rep.Checks = append(rep.Checks, r)
 		return r
 	}
@@ -88,9 +91,11 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 	var errs []error
 	rolledBack := map[string]bool{}
 	held := map[string]bool{}
+	anyUnseen := false
 	for _, svc := range services {
 		if env.DryRun {
 			if unseen := unseenFiles(res, svc, table[svc]); len(unseen) > 0 {
+				anyUnseen = true
 				s.Details = append(s.Details, fmt.Sprintf("%s: a dry run writes nothing the container reads: its check sees %s as they are now, not as the patches would change them", svc, strings.Join(unseen, ", ")))
 			}
 		}
@@ -127,7 +132,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 		s.Details = append(s.Details, lines...)
 		errs = append(errs, reErrs...)
 	}
-	return validateReport(s, env.DryRun, passed, rejected, notRun, errs)
+	return validateReport(s, anyUnseen, passed, rejected, notRun, errs)
 }
 
 // plannedServices lists the services of table that plan restarts, in
@@ -231,7 +236,7 @@ func recheckAfterRollback(check func(string) validate.Result, plan restart.Plan,
 }
 
 // validateReport sums up the checks in the step's message and status.
-func validateReport(s Step, dryRun bool, passed, rejected, notRun []string, errs []error) (Step, error) {
+func validateReport(s Step, unseen bool, passed, rejected, notRun []string, errs []error) (Step, error) {
 	var parts []string
 	if len(passed) > 0 {
 		parts = append(parts, "passed "+strings.Join(passed, ", "))
@@ -243,13 +248,13 @@ func validateReport(s Step, dryRun bool, passed, rejected, notRun []string, errs
 		parts = append(parts, "could not run "+strings.Join(notRun, ", "))
 	}
 	s.Message = strings.Join(parts, "; ")
-	if dryRun {
+	if unseen {
 		s.Message += " (dry run: see the details for what the checks could not see)"
 	}
 	switch {
 	case len(errs) > 0:
 		s.Status = StatusError
-		return s, errors.Join(errs...)
+		return s, errlist.Join(errs...)
 	case len(notRun) > 0:
 		s.Status = StatusWarning
 	default:
@@ -258,18 +263,30 @@ func validateReport(s Step, dryRun bool, passed, rejected, notRun []string, errs
 	return s, nil
 }
 
-// unseenFiles lists the files the patches would change for svc that its
-// checker does not take on standard input: a dry run cannot show them.
-func unseenFiles(res *patch.Result, svc string, c validate.Checker) []string {
+// changedFiles lists the files the patches changed (or, in a dry run,
+// would change) for svc, in the order the patches ran.
+func changedFiles(res *patch.Result, svc string) []string {
 	var out []string
 	for _, p := range patchesOf(res) {
 		if p.Err != nil || !slices.Contains(servicesToRestart(p), svc) {
 			continue
 		}
 		for _, f := range p.Changed {
-			if f != c.Stdin && !slices.Contains(out, f) {
+			if !slices.Contains(out, f) {
 				out = append(out, f)
 			}
+		}
+	}
+	return out
+}
+
+// unseenFiles lists the files the patches would change for svc that its
+// checker does not take on standard input: a dry run cannot show them.
+func unseenFiles(res *patch.Result, svc string, c validate.Checker) []string {
+	var out []string
+	for _, f := range changedFiles(res, svc) {
+		if !c.Takes(f) {
+			out = append(out, f)
 		}
 	}
 	return out

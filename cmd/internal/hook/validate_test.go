@@ -13,8 +13,10 @@ import (
 
 	"github.com/mcupdate/mcupdate/cmd/internal/fsx"
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
 	"github.com/mcupdate/mcupdate/cmd/internal/secret"
 	"github.com/mcupdate/mcupdate/cmd/internal/state"
+	"github.com/mcupdate/mcupdate/cmd/internal/validate"
 )
 
 // The configuration checks before a restart (issue 19), end to end: a
@@ -361,8 +363,8 @@ func TestValidateCannotRun(t *testing.T) {
 
 // TestValidateDryRun: apply --dry-run --validate writes nothing; the
 // postfix check sees the extra.cf the run would write (on its standard
-// input) and rejects it; rspamd's check cannot see greylist.conf's
-// change, and the step says so.
+// input), rspamd's the greylist.conf (in a tar archive on its standard
+// input), and both reject them.
 func TestValidateDryRun(t *testing.T) {
 	v := newValidateSetup(t, "postfix-mailcow rspamd-mailcow", "postfix-mailcow", "rspamd-mailcow")
 	v.env.Config.Enabled = []string{"bad-postfix", "bad-rspamd"}
@@ -385,12 +387,15 @@ func TestValidateDryRun(t *testing.T) {
 	for _, w := range []string{
 		"postfix-mailcow: REJECTED by postfix check of a copy",
 		"relayhost_typo " + secret.Redacted,
-		"rspamd-mailcow: a dry run writes nothing the container reads: its check sees " + greylist + " as they are now",
-		"rspamd-mailcow: passed: rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input",
+		"rspamd-mailcow: REJECTED by rspamadm configtest of a copy of /etc/rspamd, the changed files from standard input",
+		"local.d/greylist.conf:6 unmatched open brace",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("the dry run's output lacks %q:\n%s", w, out)
 		}
+	}
+	if strings.Contains(out, "as they are now") || strings.Contains(out, "could not see") {
+		t.Errorf("the dry run says a check could not see a file both checks take:\n%s", out)
 	}
 
 	// Without --validate a dry run checks nothing.
@@ -456,5 +461,26 @@ func BenchmarkApplyValidate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnseenFiles: a dry run names the changed files a service's check
+// does not take in the run's version (dovecot's check reads its files
+// as they are).
+func TestUnseenFiles(t *testing.T) {
+	res := &patch.Result{Patches: []patch.PatchResult{
+		{Name: "a", Changed: []string{"data/conf/rspamd/local.d/greylist.conf", "data/conf/rspamd/rspamd.conf.local"}, Services: []string{"rspamd-mailcow"}},
+		{Name: "b", Changed: []string{"data/conf/dovecot/conf.d/fts.conf"}, Services: []string{"dovecot-mailcow"}},
+		{Name: "c", Changed: []string{"data/conf/rspamd/local.d/x.conf"}, Services: []string{"rspamd-mailcow"}, Err: errors.New("failed")},
+	}}
+	d := validate.Defaults()
+	if got := changedFiles(res, "rspamd-mailcow"); strings.Join(got, " ") != "data/conf/rspamd/local.d/greylist.conf data/conf/rspamd/rspamd.conf.local" {
+		t.Errorf("changedFiles(rspamd) = %q", got)
+	}
+	if got := unseenFiles(res, "rspamd-mailcow", d["rspamd-mailcow"]); len(got) != 0 {
+		t.Errorf("unseen for rspamd: %q", got)
+	}
+	if got := unseenFiles(res, "dovecot-mailcow", d["dovecot-mailcow"]); strings.Join(got, " ") != "data/conf/dovecot/conf.d/fts.conf" {
+		t.Errorf("unseen for dovecot: %q", got)
 	}
 }

@@ -49,6 +49,17 @@ type Options struct {
 	// when the caller has them already (the pre hook's ledger step);
 	// nil scans.
 	Set *ledger.Set
+	// Repo is the install's repository, opened by the caller, and Base
+	// the merge base of Head and Upstream. With a Set scanned from the
+	// work tree against Base they let Run answer without the scratch
+	// merge where the merge cannot touch what the install changed (the
+	// common case, see quick); without them Run always merges.
+	Repo *gitx.Repo
+	Base string
+
+	// merge makes Run always make the scratch merge (tests compare the
+	// two ways).
+	merge bool
 }
 
 // Prediction is what update.sh's merge will do.
@@ -94,6 +105,11 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 			err = fmt.Errorf("remove scratch dir: %w", rmErr)
 		}
 	}()
+	if !opt.merge {
+		if p, ok, err := quick(ctx, opt, scratch); ok || err != nil {
+			return p, err
+		}
+	}
 	// Where the install's index and objects are, as git finds them (a
 	// .git file, commondir, alternates), without a git process.
 	layout, err := gitx.Discover(opt.Dir)
@@ -154,7 +170,12 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	}
 	p.PatchErrors = applyPatches(opt, work)
 	p.Results, err = ledger.JudgeSet(set, func(file string) (ledger.Files, error) {
-		return versions(ctx, sg, opt, work, file)
+		blobs, err := sg.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
+		if err != nil {
+			return ledger.Files{}, err
+		}
+		b := blobs["HEAD:"+file]
+		return versions(opt, work, file, b.Data, !b.Missing && b.Data != nil)
 	})
 	if err != nil {
 		return nil, err
@@ -315,16 +336,13 @@ type scratchSys struct{ fsx.Real }
 func (scratchSys) Lchown(string, int, int) error { return nil }
 
 // versions are a customized file's versions after the predicted update:
-// the merge result, the file after the patches, and its override as the
-// post hook will have restored it (the install's own).
-func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file string) (ledger.Files, error) {
+// the merge result (merged, when mergedOK), the file after the patches,
+// and its override as the post hook will have restored it (the
+// install's own).
+func versions(opt Options, work, file string, merged []byte, mergedOK bool) (ledger.Files, error) {
 	var f ledger.Files
-	blobs, err := sg.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
-	if err != nil {
-		return f, err
-	}
-	if b := blobs["HEAD:"+file]; !b.Missing && b.Data != nil {
-		f.Merged, f.MergedOK = b.Data, true
+	if mergedOK {
+		f.Merged, f.MergedOK = merged, true
 	}
 	if data, err := os.ReadFile(filepath.Join(work, filepath.FromSlash(file))); err == nil {
 		f.Now, f.NowOK = data, true

@@ -1,0 +1,209 @@
+package predict
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/config"
+	"github.com/mcupdate/mcupdate/cmd/internal/fixture"
+	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
+	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
+	"github.com/mcupdate/mcupdate/cmd/internal/ledger"
+	"github.com/mcupdate/mcupdate/cmd/internal/patch"
+	"github.com/mcupdate/mcupdate/cmd/internal/updatesh"
+)
+
+// preOptions are the options the pre hook passes: the install opened, its
+// upstream base, its customizations scanned from the work tree.
+func preOptions(t *testing.T, inst string, bound []*patch.Bound) (Options, *gitx.Repo) {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := gitx.Open(inst, gitx.Options{Env: gittest.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { repo.Close() })
+	head := gittest.Git(t, inst, "rev-parse", "HEAD")
+	up := gittest.Git(t, inst, "rev-parse", "origin/master")
+	base, err := repo.Git().MergeBase(ctx, head, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := ledger.Scan(ctx, repo.Git(), base, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(t.TempDir(), "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return Options{Dir: inst, Head: head, Upstream: up, Patches: bound, TempDir: tmp, Env: gittest.Env(), Set: set, Repo: repo, Base: base}, repo
+}
+
+// both predicts the merge both ways, the scratch merge and quick, and
+// fails when they disagree; it returns whether quick could answer.
+func both(t *testing.T, name string, opt Options) bool {
+	t.Helper()
+	ctx := context.Background()
+	full := opt
+	full.merge = true
+	want, err := Run(ctx, full)
+	if err != nil {
+		t.Fatalf("%s: the scratch merge: %v", name, err)
+	}
+	scratch := t.TempDir()
+	got, ok, err := quick(ctx, opt, scratch)
+	if err != nil {
+		t.Fatalf("%s: quick: %v", name, err)
+	}
+	// Run itself answers the same, whichever way it takes.
+	viaRun, err := Run(ctx, opt)
+	if err != nil {
+		t.Fatalf("%s: Run: %v", name, err)
+	}
+	w, _ := json.MarshalIndent(want, "", " ")
+	if r, _ := json.MarshalIndent(viaRun, "", " "); string(r) != string(w) {
+		t.Errorf("%s: Run predicted\n%s\nthe scratch merge\n%s", name, r, w)
+	}
+	if !ok {
+		return false
+	}
+	if g, _ := json.MarshalIndent(got, "", " "); string(g) != string(w) {
+		t.Errorf("%s: quick predicted\n%s\nthe scratch merge\n%s", name, g, w)
+	}
+	return true
+}
+
+// TestQuickSameAsMerge takes the fixtures' install through every release
+// with the admin's patches, with uncommitted edits each time (one of them
+// where upstream changes nothing): wherever quick answers, its prediction
+// is the scratch merge's, field for field.
+func TestQuickSameAsMerge(t *testing.T) {
+	root := t.TempDir()
+	up, inst := filepath.Join(root, "upstream"), filepath.Join(root, "mailcow")
+	if err := fixture.BuildUpstream(up, ""); err != nil {
+		t.Fatal(err)
+	}
+	tags := fixture.Tags()
+	if err := fixture.BuildInstall(inst, up, tags[0]); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(root, "mcupdate.ini"), fixture.AdminConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := patch.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, _, err := patch.Resolve(patch.Settings{Enabled: cfg.Enabled, Params: cfg.Params, Origin: cfg.ParamOrigin, EnableOrigin: cfg.EnableOrigin()}, lib, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quickly, merged := 0, 0
+	for i, tag := range tags[1:] {
+		gittest.Git(t, inst, "update-ref", "refs/remotes/origin/master", gittest.Git(t, inst, "rev-parse", tag+"^{commit}"))
+		for _, patches := range [][]*patch.Bound{bound, nil} {
+			opt, _ := preOptions(t, inst, patches)
+			if both(t, tag, opt) {
+				quickly++
+			} else {
+				merged++
+			}
+		}
+		if _, err := updatesh.Run(inst, updatesh.Options{Target: "origin/master", Date: tag, Env: gittest.Env()}); err != nil {
+			t.Fatalf("%s: update.sh's steps: %v", tag, err)
+		}
+		// The next update starts from a clean work tree every other time.
+		if i%2 == 0 {
+			gittest.WriteFiles(t, inst, map[string]string{"data/conf/mcupdate-test.conf": "round = " + tag + "\n"})
+			gittest.Git(t, inst, "add", "data/conf/mcupdate-test.conf")
+		}
+	}
+	t.Logf("quick answered %d predictions, the scratch merge %d", quickly, merged)
+	if quickly == 0 {
+		t.Fatal("quick never answered: the test compares nothing")
+	}
+}
+
+// TestQuickCases: small installs where quick must answer (and agree), or
+// must leave the prediction to the scratch merge.
+func TestQuickCases(t *testing.T) {
+	base := map[string]string{
+		"a.conf":     "x = 1\ny = 1\n",
+		"b.conf":     "p = 1\n\n\n\nq = 1\n",
+		"d/one.conf": "one = 1\n",
+		"d/two.conf": "two = 2\n",
+		"run.sh":     "#!/bin/sh\necho run\n",
+	}
+	for _, c := range []struct {
+		name      string
+		upstream  map[string]string // the release's changes
+		upRemove  []string
+		committed map[string]string // a Before update commit of an earlier update
+		edits     map[string]string // uncommitted
+		quick     bool
+	}{
+		{name: "disjoint, uncommitted", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, edits: map[string]string{"b.conf": "p = 1\n\n\n\nq = 1\nmine = 1\n"}, quick: true},
+		{name: "disjoint, committed only", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, committed: map[string]string{"b.conf": "p = 1\nmine = 1\n\n\n\nq = 1\n"}, quick: true},
+		{name: "disjoint, committed and undone", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, committed: map[string]string{"b.conf": "p = 1\nmine = 1\n\n\n\nq = 1\n"}, edits: map[string]string{"b.conf": base["b.conf"]}, quick: true},
+		{name: "disjoint, committed and edited again", upstream: map[string]string{"d/one.conf": "one = 2\n"}, committed: map[string]string{"b.conf": "p = 1\nmine = 1\n\n\n\nq = 1\n"}, edits: map[string]string{"b.conf": "p = 1\nmine = 2\n\n\n\nq = 1\n"}, quick: true},
+		{name: "disjoint, a new file", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, committed: map[string]string{"d/mine.conf": "mine = 1\n"}, quick: true},
+		{name: "same file", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, edits: map[string]string{"a.conf": "x = 1 # mine\ny = 1\n"}},
+		{name: "same file, committed", upstream: map[string]string{"b.conf": "p = 2\n\n\n\nq = 1\n"}, committed: map[string]string{"b.conf": "p = 1\n\n\n\nq = 1\nmine = 1\n"}},
+		{name: "directory moved upstream", upstream: map[string]string{"e/one.conf": "one = 1\n", "e/two.conf": "two = 2\n"}, upRemove: []string{"d/one.conf", "d/two.conf"}, committed: map[string]string{"d/mine.conf": "mine = 1\n"}},
+		{name: "a file where the install has a directory", upstream: map[string]string{"c": "file\n"}, committed: map[string]string{"c/mine.conf": "mine = 1\n"}},
+		{name: "attributes upstream", upstream: map[string]string{".gitattributes": "*.conf eol=crlf\n"}, edits: map[string]string{"b.conf": "p = 1\n\n\n\nq = 1\nmine = 1\n"}},
+		{name: "attributes of the install", upstream: map[string]string{"a.conf": "x = 2\ny = 1\n"}, committed: map[string]string{"d/.gitattributes": "*.conf eol=crlf\n", "d/one.conf": "one = 1\nmine = 1\n"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			upd, inst := filepath.Join(root, "up"), filepath.Join(root, "inst")
+			gittest.Init(t, upd)
+			gittest.Commit(t, upd, "2026-01", base)
+			gittest.Git(t, upd, "update-index", "--chmod=+x", "run.sh")
+			gittest.Git(t, upd, "commit", "-q", "--amend", "--no-edit")
+			gittest.Git(t, root, "clone", "-q", upd, inst)
+			if c.committed != nil {
+				gittest.Commit(t, inst, "Before update on 2026-02", c.committed)
+			}
+			for _, f := range c.upRemove {
+				gittest.Git(t, upd, "rm", "-q", f)
+			}
+			gittest.Commit(t, upd, "2026-03", c.upstream)
+			gittest.Git(t, inst, "fetch", "-q")
+			gittest.WriteFiles(t, inst, c.edits)
+			opt, _ := preOptions(t, inst, nil)
+			if got := both(t, c.name, opt); got != c.quick {
+				t.Errorf("quick answered: %v, want %v", got, c.quick)
+			}
+		})
+	}
+}
+
+func TestPlainConfigText(t *testing.T) {
+	for text, want := range map[string]bool{
+		"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n": true,
+		"[user]\n\tname = root\n[safe]\n\tdirectory = /opt/mailcow-dockerized\n":                                true,
+		"[core]\n\tfilemode = false\n":                  false,
+		"[core]\n\tautocrlf = input\n":                  false,
+		"[core]\n\teol = crlf\n":                        false,
+		"[filter \"lfs\"]\n\tclean = git-lfs clean\n":   false,
+		"[core]\n\tattributesFile = ~/.attributes\n":    false,
+		"[include]\n\tpath = other.conf\n":              false,
+		"[core]\n\tsymlinks = false\n":                  false,
+		"[core]\n\tignorecase = true\n":                 false,
+		"[core]\n\tignorecase\n":                        false,
+		"[core]\n\tFileMode = yes\n\tsymlinks=on\n":     true,
+		"[core]\n\tsparseCheckout = true\n":             false,
+		"[extensions]\n\tworktreeConfig = true\n":       false,
+		"[merge]\n\tff = only\n[pull]\n\trebase = true": true,
+	} {
+		if got := plainConfigText(text); got != want {
+			t.Errorf("plainConfigText(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

@@ -219,8 +219,9 @@ func (r *Repo) blobs(specs []string, max int64) (map[string]Blob, error) {
 		}
 		blob := Blob{Size: int64(len(b))}
 		if blob.Size <= max {
-			// A copy: the store may keep b as a delta base.
-			blob.Data = append([]byte(nil), b...)
+			// A copy: the store may keep b as a delta base. Never nil,
+			// as git's answer: nil is a blob over the limit.
+			blob.Data = append(make([]byte, 0, len(b)), b...)
 		}
 		out[spec] = blob
 	}

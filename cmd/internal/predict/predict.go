@@ -57,9 +57,9 @@ type Options struct {
 	Repo *gitx.Repo
 	Base string
 
-	// merge makes Run always make the scratch merge (tests compare the
-	// two ways).
-	merge bool
+	// merge makes Run always make the scratch merge, gitBefore makes
+	// it make the Before update commit with git (tests compare the ways).
+	merge, gitBefore bool
 }
 
 // Prediction is what update.sh's merge will do.
@@ -141,13 +141,24 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	}
 
 	p := &Prediction{Upstream: opt.Upstream}
-	ours, err := beforeUpdate(ctx, opt, sg, filepath.Join(layout.GitDir, "index"), scratch, scratchObjects, objects)
+	var ours string
+	known := false
+	if !opt.gitBefore {
+		ours, known, err = beforeUpdateHere(ctx, opt, scratchObjects)
+	}
+	if err == nil && !known {
+		ours, err = beforeUpdate(ctx, opt, sg, filepath.Join(layout.GitDir, "index"), scratch, scratchObjects, objects)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the Before update commit update.sh would make: %w", err)
 	}
 	p.Before = ours != opt.Head
-	if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
-		return nil, err
+	// The Before update commit's only parent is HEAD: its merge base
+	// with upstream is HEAD's, when the caller knows that.
+	if p.UpstreamBase = opt.Base; p.UpstreamBase == "" {
+		if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
+			return nil, err
+		}
 	}
 	set := opt.Set
 	if set == nil || set.Base != p.UpstreamBase {
@@ -169,8 +180,15 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	p.PatchErrors = applyPatches(opt, work)
+	// The merge's files, read in process from the scratch repository
+	// (its new objects and the install's), else by git.
+	read := sg
+	if sr, err := gitx.Open(work, gitx.Options{Ctx: ctx, Env: opt.Env}); err == nil {
+		defer sr.Close()
+		read = sr.Git()
+	}
 	p.Results, err = ledger.JudgeSet(set, func(file string) (ledger.Files, error) {
-		blobs, err := sg.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
+		blobs, err := read.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
 		if err != nil {
 			return ledger.Files{}, err
 		}
@@ -196,6 +214,15 @@ func beforeUpdate(ctx context.Context, opt Options, sg *gitx.Runner, index, scra
 	}
 	if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
 		return "", err
+	}
+	// The copy keeps the index's mtime: git compares the content of an
+	// entry written in the index's last second ("racily clean") instead
+	// of trusting its stat data, and a new mtime would hide an edit made
+	// then.
+	if fi, err := os.Stat(index); err == nil {
+		if err := os.Chtimes(tmpIndex, fi.ModTime(), fi.ModTime()); err != nil {
+			return "", err
+		}
 	}
 	redirected := &gitx.Runner{Dir: opt.Dir, Env: opt.Env, Vars: []string{
 		"GIT_INDEX_FILE=" + tmpIndex,

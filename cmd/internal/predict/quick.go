@@ -33,13 +33,10 @@ import (
 // quick predicts without the scratch merge where the merge is clean by
 // construction; ok is false when it cannot tell, and Run then merges.
 func quick(ctx context.Context, opt Options, scratch string) (_ *Prediction, ok bool, err error) {
+	if !plainInstall(opt) {
+		return nil, false, nil
+	}
 	repo, set := opt.Repo, opt.Set
-	if repo == nil || set == nil || set.Mine != "" || opt.Base == "" || set.Base != opt.Base {
-		return nil, false, nil
-	}
-	if !plainConfig(repo.Layout, opt.Env) {
-		return nil, false, nil
-	}
 	g := repo.Git()
 	up, err := g.DiffTree(ctx, opt.Base, opt.Upstream, "")
 	if err != nil {
@@ -108,6 +105,40 @@ func quick(ctx context.Context, opt Options, scratch string) (_ *Prediction, ok 
 		return nil, false, err
 	}
 	return p, true, nil
+}
+
+// plainInstall reports whether the install's work tree can be read here
+// as git add reads it: the caller gave its repository and its changes
+// against the upstream base, and no git configuration or index flag makes
+// git store a file otherwise than as its bytes.
+func plainInstall(opt Options) bool {
+	repo, set := opt.Repo, opt.Set
+	if repo == nil || set == nil || set.Mine != "" || opt.Base == "" || set.Base != opt.Base {
+		return false
+	}
+	for _, c := range set.Changes {
+		if c.Status != 'A' && c.Status != 'M' && c.Status != 'D' {
+			return false // a type change: a link, a submodule
+		}
+	}
+	return plainConfig(repo.Layout, opt.Env) && plainIndex(repo.Layout)
+}
+
+// plainIndex reports whether the install's index is merged and has no
+// entry git trusts over the work tree or leaves out of it
+// (assume-unchanged, skip-worktree, intent-to-add).
+func plainIndex(l *gitx.Layout) bool {
+	data, err := os.ReadFile(l.IndexPath())
+	if err != nil {
+		return false
+	}
+	plain := true
+	_, err = gitx.ScanIndex(data, func(e *gitx.IndexEntry) {
+		if e.Stage != 0 || e.AssumeValid || e.SkipWorktree || e.IntentToAdd {
+			plain = false
+		}
+	})
+	return err == nil && plain
 }
 
 // disjoint reports whether the merge of upstream's changes up into the

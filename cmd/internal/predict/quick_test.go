@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/config"
@@ -48,8 +50,9 @@ func preOptions(t *testing.T, inst string, bound []*patch.Bound) (Options, *gitx
 func both(t *testing.T, name string, opt Options) bool {
 	t.Helper()
 	ctx := context.Background()
+	sameBefore(t, name, opt)
 	full := opt
-	full.merge = true
+	full.merge, full.gitBefore = true, true
 	want, err := Run(ctx, full)
 	if err != nil {
 		t.Fatalf("%s: the scratch merge: %v", name, err)
@@ -75,6 +78,62 @@ func both(t *testing.T, name string, opt Options) bool {
 		t.Errorf("%s: quick predicted\n%s\nthe scratch merge\n%s", name, g, w)
 	}
 	return true
+}
+
+// sameBefore checks that the Before update commit made in process has the
+// tree git add -u and write-tree make.
+func sameBefore(t *testing.T, name string, opt Options) {
+	t.Helper()
+	objs := filepath.Join(t.TempDir(), "objects")
+	if err := os.MkdirAll(filepath.Join(objs, "info"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, known, err := beforeUpdateHere(context.Background(), opt, objs)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !known {
+		return
+	}
+	inst := filepath.Join(opt.Repo.Layout.CommonDir, "objects")
+	idx, err := os.ReadFile(opt.Repo.Layout.IndexPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpIdx := filepath.Join(t.TempDir(), "index")
+	if err := os.WriteFile(tmpIdx, idx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(opt.Repo.Layout.IndexPath()); err != nil {
+		t.Fatal(err)
+	} else if err := os.Chtimes(tmpIdx, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	gitObjs := filepath.Join(t.TempDir(), "objects")
+	if err := os.Mkdir(gitObjs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	git := func(objects string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = opt.Dir
+		cmd.Env = append(gittest.Env(), "GIT_INDEX_FILE="+tmpIdx, "GIT_OBJECT_DIRECTORY="+objects, "GIT_ALTERNATE_OBJECT_DIRECTORIES="+inst)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: git %v: %v\n%s", name, args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git(gitObjs, "add", "-u")
+	want := git(gitObjs, "write-tree")
+	if c == opt.Head {
+		if h := git(gitObjs, "rev-parse", opt.Head+"^{tree}"); h != want {
+			t.Errorf("%s: no Before update commit in process, but git's tree %s is not HEAD's %s", name, want, h)
+		}
+		return
+	}
+	if got := git(objs, "rev-parse", c+"^{tree}"); got != want {
+		t.Errorf("%s: the Before update commit's tree in process is %s, git's %s", name, got, want)
+	}
 }
 
 // TestQuickSameAsMerge takes the fixtures' install through every release

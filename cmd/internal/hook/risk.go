@@ -38,6 +38,7 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		FailedPatches:  opt.FailedPatches,
 		OldMailcowConf: old,
 		Redactor:       secret.NewRedactor(cur, old),
+		Full:           opt.Full,
 	})
 }
 

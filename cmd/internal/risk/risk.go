@@ -143,6 +143,9 @@ type Options struct {
 	// OldMailcowConf. Either way it also learns every file the analysis
 	// reads.
 	Redactor *secret.Redactor
+	// Full makes the diffs of every changed file with the analysis, for
+	// a full rendering, while the repository is open.
+	Full bool
 }
 
 // Finding is one thing the admin should look at.
@@ -220,6 +223,7 @@ type source struct {
 	dir      string
 	changes  []change
 	redactor *secret.Redactor
+	diffs    map[string]string // made with the analysis (Options.Full)
 }
 
 type change struct {
@@ -235,10 +239,24 @@ func Analyze(opt Options) (*Report, error) {
 	}
 	defer gx.Close()
 	a := &analysis{opt: opt, repo: gx.Repository, gx: gx}
+	var pf *prefetch
+	defer func() {
+		// The prefetch reads the repository: it ends before it closes.
+		if a.prefetch != nil && pf == nil {
+			<-a.prefetch
+		}
+	}()
 	if err := a.run(); err != nil {
 		return nil, err
 	}
-	return a.report(), nil
+	r := a.report()
+	if a.prefetch != nil {
+		pf = <-a.prefetch
+		if r.src.diffs, err = r.src.fullDiffs(gx, r.Base, r.Head, shownDiffs(r.Findings), pf); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // openRepo opens the repository in dir through gitx, the way git opens
@@ -271,7 +289,8 @@ type analysis struct {
 	upstreamBase       string // merge-base of the pre-update commit and what was merged
 	upstream           string // the commit merged
 	trees              map[string]*object.Tree
-	custom             []ledger.Result // every customization's outcome
+	custom             []ledger.Result  // every customization's outcome
+	prefetch           <-chan *prefetch // the full diffs being made (Options.Full)
 }
 
 func (a *analysis) run() error {
@@ -292,6 +311,11 @@ func (a *analysis) run() error {
 	a.changed = make(map[string]change, len(a.changes))
 	for _, c := range a.changes {
 		a.changed[c.path] = c
+	}
+	if a.opt.Full && len(a.changes) > 0 {
+		// Every file's diff, made on the other core while the analysis
+		// runs.
+		a.prefetch = startPrefetch(a.gx, a.base.Hash.String(), a.head.Hash.String(), a.changes)
 	}
 
 	currentConf, err := os.ReadFile(filepath.Join(a.opt.Dir, ConfFile))
@@ -1096,6 +1120,21 @@ func (a *analysis) diff(c change) (string, error) {
 }
 
 func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, error) {
+	return prepareChange(repo, c).text(red)
+}
+
+// prepared is a change's diff before redaction: what diffChange needs
+// of the repository, made apart from (concurrently with) the analysis
+// whose Redactor hides its secrets.
+type prepared struct {
+	final   string           // a text to show as it is (binary, too large)
+	diff    string           // else the unified diff,
+	learned *secret.Redactor // with the secrets both versions set
+	err     error
+}
+
+// prepareChange reads and diffs both versions of c.
+func prepareChange(repo *git.Repository, c change) prepared {
 	read := func(h plumbing.Hash) ([]byte, error) {
 		if h.IsZero() {
 			return nil, nil
@@ -1131,16 +1170,27 @@ func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, e
 		newb, err = read(c.to)
 		if err == nil {
 			if isBinary(oldb) || isBinary(newb) {
-				return fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName), nil
+				return prepared{final: fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName)}
 			}
 			// Context lines too: both versions' secrets are hidden.
-			return red.Learn(oldb, newb).String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
+			return prepared{diff: udiff.Unified(oldName, newName, string(oldb), string(newb)), learned: secret.NewRedactor(oldb, newb)}
 		}
 	}
 	if errors.Is(err, errTooLarge) {
-		return fmt.Sprintf("--- %s\n+++ %s\n(larger than %d bytes, diff not shown)\n", oldName, newName, maxDiffBytes), nil
+		return prepared{final: fmt.Sprintf("--- %s\n+++ %s\n(larger than %d bytes, diff not shown)\n", oldName, newName, maxDiffBytes)}
 	}
-	return "", err
+	return prepared{err: err}
+}
+
+// text is the diff with the secrets red and both versions set hidden.
+func (p prepared) text(red *secret.Redactor) (string, error) {
+	switch {
+	case p.err != nil:
+		return "", p.err
+	case p.final != "":
+		return p.final, nil
+	}
+	return red.Join(p.learned).String(p.diff), nil
 }
 
 var errTooLarge = errors.New("too large to diff")

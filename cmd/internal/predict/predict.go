@@ -129,8 +129,12 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	// No template: nothing to copy, no sample hooks.
-	if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+	if ok, err := initScratch(work); err != nil {
 		return nil, err
+	} else if !ok {
+		if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(work, ".git", "objects", "info"), 0o700); err != nil {
 		return nil, err
@@ -199,6 +203,49 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// initScratch makes work a new repository as `git init --template= -b
+// mcupdate-predict` makes it, without a git process, where git's probes of
+// the file system (file modes kept, symbolic links, case) find what git
+// assumes; ok is false, and nothing is left, where they do not: git init
+// then writes what it finds.
+func initScratch(work string) (ok bool, err error) {
+	gitDir := filepath.Join(work, ".git")
+	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags"} {
+		if err := os.MkdirAll(filepath.Join(gitDir, filepath.FromSlash(d)), 0o755); err != nil {
+			return false, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/mcupdate-predict\n"), 0o644); err != nil {
+		return false, err
+	}
+	cfg := filepath.Join(gitDir, "config")
+	if err := os.WriteFile(cfg, []byte("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"), 0o644); err != nil {
+		return false, err
+	}
+	probe := func() bool {
+		// The executable bit is kept.
+		if os.Chmod(cfg, 0o755) != nil {
+			return false
+		}
+		fi, err := os.Lstat(cfg)
+		if err != nil || fi.Mode().Perm()&0o100 == 0 || os.Chmod(cfg, 0o644) != nil {
+			return false
+		}
+		// Links can be made.
+		link := filepath.Join(gitDir, "tXXXXXX")
+		if os.Symlink("testing", link) != nil || os.Remove(link) != nil {
+			return false
+		}
+		// Names are case sensitive.
+		_, err = os.Lstat(filepath.Join(gitDir, "CoNfIg"))
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	if probe() {
+		return true, nil
+	}
+	return false, os.RemoveAll(gitDir)
 }
 
 // beforeUpdate returns the commit update.sh's `git add -u; git commit -am`

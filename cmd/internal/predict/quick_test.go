@@ -266,3 +266,49 @@ func TestPlainConfigText(t *testing.T) {
 		}
 	}
 }
+
+// TestInitScratch: the scratch repository made without git is the one git
+// init makes here: the same files and config, as git reads them.
+func TestInitScratch(t *testing.T) {
+	root := t.TempDir()
+	mine, theirs := filepath.Join(root, "mine"), filepath.Join(root, "git")
+	if ok, err := initScratch(mine); err != nil || !ok {
+		t.Fatalf("initScratch: %v %v", ok, err)
+	}
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("git", "init", "-q", "--template=", "-b", "mcupdate-predict")
+	cmd.Dir, cmd.Env = theirs, append(gittest.Env(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v\n%s", err, out)
+	}
+	list := func(dir string) string {
+		var out []string
+		filepath.WalkDir(filepath.Join(dir, ".git"), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(dir, p)
+			data := ""
+			if !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				data = string(b)
+			}
+			out = append(out, rel+" "+data)
+			return nil
+		})
+		return strings.Join(out, "\n")
+	}
+	if m, g := list(mine), list(theirs); m != g {
+		t.Errorf("made here:\n%s\ngit init:\n%s", m, g)
+	}
+	for _, key := range []string{"core.filemode", "core.bare", "core.logallrefupdates", "core.repositoryformatversion"} {
+		if m, g := gittest.Git(t, mine, "config", key), gittest.Git(t, theirs, "config", key); m != g {
+			t.Errorf("%s: %s here, %s by git init", key, m, g)
+		}
+	}
+	if h := gittest.Git(t, mine, "symbolic-ref", "HEAD"); h != "refs/heads/mcupdate-predict" {
+		t.Errorf("HEAD is %s", h)
+	}
+}

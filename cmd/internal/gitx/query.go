@@ -50,6 +50,14 @@ func (r *Runner) AbbrevRef(ctx context.Context, rev string) (string, error) {
 // MergeBase returns the best common ancestor of a and b, as `git merge`
 // picks it.
 func (r *Runner) MergeBase(ctx context.Context, a, b string) (string, error) {
+	if r.local() {
+		if base, known := r.repo.mergeBase(a, b); known {
+			if base == "" {
+				return "", ErrNoMergeBase
+			}
+			return base, nil
+		}
+	}
 	out, err := r.Output(ctx, "merge-base", a, b)
 	if ExitCode(err) == 1 && out == "" {
 		return "", ErrNoMergeBase

@@ -241,9 +241,13 @@ func Analyze(opt Options) (*Report, error) {
 	a := &analysis{opt: opt, repo: gx.Repository, gx: gx}
 	var pf *prefetch
 	defer func() {
-		// The prefetch reads the repository: it ends before it closes.
+		// What runs beside the analysis reads the repository: it ends
+		// before it closes.
 		if a.prefetch != nil && pf == nil {
 			<-a.prefetch
+		}
+		if a.parsed != nil {
+			<-a.parsed
 		}
 	}()
 	if err := a.run(); err != nil {
@@ -291,6 +295,76 @@ type analysis struct {
 	trees              map[string]*object.Tree
 	custom             []ledger.Result  // every customization's outcome
 	prefetch           <-chan *prefetch // the full diffs being made (Options.Full)
+	parsed             <-chan []parsedCompose
+	parsedDone         []parsedCompose
+}
+
+// parsedCompose is a compose file parsed beside the analysis.
+type parsedCompose struct {
+	label string
+	data  []byte
+	f     *compose.File
+	err   error
+}
+
+// startParse parses, in the background, the compose files composeChecks
+// will read: docker-compose.yml at the base and at HEAD when the update
+// changed it, and the override and the work tree's compose file.
+func (a *analysis) startParse() <-chan []parsedCompose {
+	type src struct {
+		label string
+		h     plumbing.Hash
+		file  string
+	}
+	var srcs []src
+	if c, ok := a.changed[ComposeFile]; ok {
+		srcs = append(srcs, src{label: ComposeFile + " (base)", h: c.from}, src{label: ComposeFile + " (HEAD)", h: c.to})
+	}
+	srcs = append(srcs, src{label: OverrideFile, file: OverrideFile}, src{label: ComposeFile, file: ComposeFile})
+	ch := make(chan []parsedCompose, 1)
+	go func() {
+		var out []parsedCompose
+		for _, s := range srcs {
+			var data []byte
+			var err error
+			switch {
+			case s.file != "":
+				data, err = os.ReadFile(filepath.Join(a.opt.Dir, s.file))
+			case !s.h.IsZero():
+				var b *object.Blob
+				if b, err = a.repo.BlobObject(s.h); err == nil && b.Size <= maxDiffBytes {
+					var rd io.ReadCloser
+					if rd, err = b.Reader(); err == nil {
+						data, err = io.ReadAll(rd)
+						rd.Close()
+					}
+				}
+			}
+			if err != nil || data == nil {
+				continue
+			}
+			p := parsedCompose{label: s.label, data: data}
+			p.f, p.err = compose.Parse(s.label, data)
+			out = append(out, p)
+		}
+		ch <- out
+	}()
+	return ch
+}
+
+// parse is compose.Parse, answered by the background parse where it read
+// the same bytes.
+func (a *analysis) parse(label string, data []byte) (*compose.File, error) {
+	if a.parsed != nil {
+		a.parsedDone = <-a.parsed
+		a.parsed = nil
+	}
+	for _, p := range a.parsedDone {
+		if p.label == label && bytes.Equal(p.data, data) {
+			return p.f, p.err
+		}
+	}
+	return compose.Parse(label, data)
 }
 
 func (a *analysis) run() error {
@@ -312,9 +386,11 @@ func (a *analysis) run() error {
 	for _, c := range a.changes {
 		a.changed[c.path] = c
 	}
+	// What is slow and needs nothing of the analysis runs beside it, on
+	// the other core: the compose files' parse, and with Full every
+	// file's diff.
+	a.parsed = a.startParse()
 	if a.opt.Full && len(a.changes) > 0 {
-		// Every file's diff, made on the other core while the analysis
-		// runs.
 		a.prefetch = startPrefetch(a.gx, a.base.Hash.String(), a.head.Hash.String(), a.changes)
 	}
 
@@ -829,11 +905,11 @@ func (a *analysis) composeChecks() error {
 		}
 		// A compose file git holds but compose cannot read is itself the
 		// finding; the other checks then have nothing to stand on.
-		if oldF, err = compose.Parse(ComposeFile+" (base)", oldb); err != nil {
+		if oldF, err = a.parse(ComposeFile+" (base)", oldb); err != nil {
 			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: "cannot compare services: " + err.Error()})
 			oldF = nil
 		}
-		if newF, err = compose.Parse(ComposeFile+" (HEAD)", newb); err != nil {
+		if newF, err = a.parse(ComposeFile+" (HEAD)", newb); err != nil {
 			a.add(Finding{Risk: High, File: ComposeFile, DiffFile: ComposeFile, Reason: "compose file at HEAD does not parse: " + err.Error()})
 			newF = nil
 		}
@@ -849,7 +925,7 @@ func (a *analysis) composeChecks() error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", OverrideFile, err)
 	}
-	ovr, err := compose.Parse(OverrideFile, ovrb)
+	ovr, err := a.parse(OverrideFile, ovrb)
 	if err != nil {
 		a.add(Finding{Risk: High, File: OverrideFile, Reason: "does not parse, docker compose will refuse it: " + err.Error()})
 		return nil
@@ -866,7 +942,7 @@ func (a *analysis) composeChecks() error {
 	// patch edits it), as after most updates.
 	cur := newF
 	if cur == nil || !bytes.Equal(curb, newb) {
-		cur, err = compose.Parse(ComposeFile, curb)
+		cur, err = a.parse(ComposeFile, curb)
 	}
 	if err != nil {
 		a.add(Finding{Risk: High, File: ComposeFile, Reason: "does not parse: " + err.Error()})

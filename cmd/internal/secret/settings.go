@@ -357,31 +357,33 @@ var reference = regexp.MustCompile(`^(?:/[^\s]*|<\s*/[^\s]*|\$[A-Za-z_][A-Za-z0-
 // line of every file it reads.
 func secretWordIn(s string) bool {
 	for i := 0; i+3 <= len(s); i++ {
-		var w string
-		switch s[i] | 0x20 {
-		case 'p':
-			w = "pass"
-		case 's':
-			w = "secret"
-		case 'k':
-			w = "key"
-		case 't':
-			w = "token"
-		case 'd':
-			w = "dbroot"
-		default:
+		k := wordAt[s[i]]
+		if k == 0 {
 			continue
 		}
+		w := nameWords[k-1]
 		if len(s)-i < len(w) {
 			continue
 		}
-		k := 1
-		for k < len(w) && s[i+k]|0x20 == w[k] {
-			k++
+		j := 1
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
 		}
-		if k == len(w) {
+		if j == len(w) {
 			return true
 		}
 	}
 	return false
 }
+
+// nameWords are the words secretWordIn looks for, lower case; wordAt maps
+// a first letter, in either case, to its word (1-based).
+var (
+	nameWords = [...]string{"pass", "secret", "key", "token", "dbroot"}
+	wordAt    = func() (t [256]byte) {
+		for i, w := range nameWords {
+			t[w[0]], t[w[0]-'a'+'A'] = byte(i+1), byte(i+1)
+		}
+		return t
+	}()
+)

@@ -340,6 +340,9 @@ func (a *analysis) startParse() <-chan []parsedCompose {
 					}
 				}
 			}
+			if s.label == OverrideFile && errors.Is(err, os.ErrNotExist) {
+				break // no override: the work tree's compose file is not compared
+			}
 			if err != nil || data == nil {
 				continue
 			}

@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
@@ -184,9 +187,24 @@ func startPrefetch(gx *gitx.Repo, base, head string, changes []change) <-chan *p
 			pf.git = true
 			pf.patches, pf.perr = gx.Git().Patches(context.Background(), base, head)
 		} else {
+			// Files taken in turn by as many workers as there are
+			// cores: the analysis, done first, leaves its core to them.
+			out := make([]prepared, len(changes))
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := min(runtime.GOMAXPROCS(0), 4, len(changes)); w > 0; w-- {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := int(next.Add(1)) - 1; i < len(changes); i = int(next.Add(1)) - 1 {
+						out[i] = prepareChange(gx.Repository, changes[i])
+					}
+				}()
+			}
+			wg.Wait()
 			pf.prepared = make(map[string]prepared, len(changes))
-			for _, c := range changes {
-				pf.prepared[c.path] = prepareChange(gx.Repository, c)
+			for i, c := range changes {
+				pf.prepared[c.path] = out[i]
 			}
 		}
 		ch <- pf

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/hook"
 	"github.com/mcupdate/mcupdate/cmd/internal/risk"
@@ -24,6 +25,10 @@ chooses it. With --exit-code, exit 1 when there is a HIGH finding (as
 git diff --exit-code does for a difference).`
 
 func runDiffCmd(_ context.Context, a *app, args []string) error {
+	// A short run that reads a release's files: collect garbage less
+	// often (a quarter of the collections), within a bounded heap.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 	fs := a.flags("diff")
 	base := fs.String("base", "", "compare with this revision instead of the pre-update state")
 	full := fs.Bool("full", false, "show the diffs of every changed file, not only the HIGH ones")
@@ -44,7 +49,7 @@ func runDiffCmd(_ context.Context, a *app, args []string) error {
 	if err != nil {
 		a.ui.Warnf("pre-update record: %v", err)
 	}
-	r, err := env.Risk(hook.RiskOptions{Base: *base, Recorded: rec.Commit, SnapshotID: rec.SnapshotID, Full: *full})
+	r, err := env.Risk(hook.RiskOptions{Base: *base, Recorded: rec.Commit, SnapshotID: rec.SnapshotID, Full: *full && !*asJSON})
 	if err != nil {
 		return err
 	}

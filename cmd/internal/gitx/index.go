@@ -32,6 +32,9 @@ type IndexEntry struct {
 	CtimeSec, CtimeNsec, MtimeSec, MtimeNsec uint32
 	Dev, Ino, UID, GID, Size                 uint32
 	SkipWorktree, IntentToAdd                bool
+	// AssumeValid is git's assume-unchanged bit: git then trusts the
+	// entry over the work tree.
+	AssumeValid bool
 }
 
 // ModTime is the entry's recorded mtime.
@@ -80,6 +83,7 @@ func ScanIndex(data []byte, fn func(*IndexEntry)) (*index.Tree, error) {
 		copy(e.Hash[:], d[40:40+indexHashSize])
 		flags := binary.BigEndian.Uint16(d[fixed-2:])
 		e.Stage = int(flags>>12) & 3
+		e.AssumeValid = flags&0x8000 != 0
 		off += fixed
 		if flags&0x4000 != 0 { // extended flags, version 3 and later
 			if version < 3 {

@@ -1,6 +1,7 @@
 package gitx
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"container/list"
@@ -279,27 +280,24 @@ func readLoose(dir string, h plumbing.Hash) (plumbing.ObjectType, []byte, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	var zr io.ReadCloser
+	if v := zlibPool.Get(); v != nil {
+		zr = v.(io.ReadCloser)
+		err = zr.(zlib.Resetter).Reset(bytes.NewReader(raw), nil)
+	} else {
+		zr, err = zlib.NewReader(bytes.NewReader(raw))
+	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w: %v", p, errCorrupt, err)
 	}
-	defer zr.Close()
-	// The header is "<type> <size>\0".
-	var hdr [32]byte
-	n := 0
-	for {
-		if n == len(hdr) {
-			return 0, nil, fmt.Errorf("%s: %w: bad header", p, errCorrupt)
-		}
-		if _, err := io.ReadFull(zr, hdr[n:n+1]); err != nil {
-			return 0, nil, fmt.Errorf("%s: %w: %v", p, errCorrupt, err)
-		}
-		if hdr[n] == 0 {
-			break
-		}
-		n++
+	defer zlibPool.Put(zr)
+	// The header is "<type> <size>\0", within its first 32 bytes.
+	br := bufio.NewReaderSize(zr, 64)
+	hdrb, err := br.ReadSlice(0)
+	if err != nil || len(hdrb) > 32 {
+		return 0, nil, fmt.Errorf("%s: %w: bad header", p, errCorrupt)
 	}
-	name, sz, ok := bytes.Cut(hdr[:n], []byte{' '})
+	name, sz, ok := bytes.Cut(hdrb[:len(hdrb)-1], []byte{' '})
 	size, err := strconv.ParseInt(string(sz), 10, 64)
 	if !ok || err != nil || size < 0 || size > 1<<40 {
 		return 0, nil, fmt.Errorf("%s: %w: bad header", p, errCorrupt)
@@ -309,7 +307,7 @@ func readLoose(dir string, h plumbing.Hash) (plumbing.ObjectType, []byte, error)
 		return 0, nil, fmt.Errorf("%s: %w: bad type %q", p, errCorrupt, name)
 	}
 	body := make([]byte, size)
-	if _, err := io.ReadFull(zr, body); err != nil {
+	if _, err := io.ReadFull(br, body); err != nil {
 		return 0, nil, fmt.Errorf("%s: %w: %v", p, errCorrupt, err)
 	}
 	return t, body, nil

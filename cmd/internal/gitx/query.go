@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // ErrNoMergeBase means two commits share no history.
@@ -14,6 +18,11 @@ var ErrNoMergeBase = errors.New("no common history")
 // RevParse resolves rev to a commit hash; ok is false when rev names no
 // commit.
 func (r *Runner) RevParse(ctx context.Context, rev string) (hash string, ok bool, err error) {
+	if r.local() {
+		if h, ok, known := r.repo.revParse(rev); known {
+			return h, ok, nil
+		}
+	}
 	out, err := r.Output(ctx, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if ExitCode(err) == 1 {
 		return "", false, nil
@@ -24,9 +33,31 @@ func (r *Runner) RevParse(ctx context.Context, rev string) (hash string, ok bool
 	return out, true, nil
 }
 
+// AbbrevRef returns the short name of the ref rev names, as `git
+// rev-parse --abbrev-ref` prints it ("origin/master" for
+// "master@{upstream}").
+func (r *Runner) AbbrevRef(ctx context.Context, rev string) (string, error) {
+	if r.local() {
+		if name, ok := r.repo.upstreamRef(rev); ok {
+			if short, ok := r.repo.shorten(name); ok {
+				return short, nil
+			}
+		}
+	}
+	return r.Output(ctx, "rev-parse", "--abbrev-ref", rev)
+}
+
 // MergeBase returns the best common ancestor of a and b, as `git merge`
 // picks it.
 func (r *Runner) MergeBase(ctx context.Context, a, b string) (string, error) {
+	if r.local() {
+		if base, known := r.repo.mergeBase(a, b); known {
+			if base == "" {
+				return "", ErrNoMergeBase
+			}
+			return base, nil
+		}
+	}
 	out, err := r.Output(ctx, "merge-base", a, b)
 	if ExitCode(err) == 1 && out == "" {
 		return "", ErrNoMergeBase
@@ -78,7 +109,8 @@ func (r *Runner) Ignored(ctx context.Context, paths []string) ([]string, error) 
 }
 
 func (r *Runner) others(ctx context.Context, paths []string, ignored bool) ([]string, error) {
-	if len(paths) == 0 {
+	if len(paths) == 0 || len(r.Vars) == 0 && !r.anyExists(paths) {
+		// git lists only files that are there.
 		return nil, nil
 	}
 	args := []string{"--literal-pathspecs", "ls-files", "-z", "--others", "--exclude-standard"}
@@ -92,6 +124,19 @@ func (r *Runner) others(ctx context.Context, paths []string, ignored bool) ([]st
 	list := splitZ(out)
 	sort.Strings(list)
 	return list, nil
+}
+
+// anyExists reports whether anything is at one of paths (relative to the
+// work tree); an error other than "not there" counts as there, for git to
+// tell.
+func (r *Runner) anyExists(paths []string) bool {
+	for _, p := range paths {
+		_, err := os.Lstat(filepath.Join(r.Dir, filepath.FromSlash(p)))
+		if err == nil || !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return true
+		}
+	}
+	return false
 }
 
 func splitZ(b []byte) []string {

@@ -135,6 +135,22 @@ func TestQueries(t *testing.T) {
 	if u, err := r.Untracked(ctx, []string{"*"}); err != nil || len(u) != 0 {
 		t.Errorf("Untracked(*) = %q %v", u, err)
 	}
+	// Paths with nothing there (one below a file) list nothing, as git
+	// would, without asking it; the same paths with something there are
+	// git's to list.
+	none := []string{"gone", "gone/x", "a/below-a-file", "d/none"}
+	for _, f := range []func(context.Context, []string) ([]string, error){r.Untracked, r.Ignored} {
+		if got, err := f(ctx, none); err != nil || len(got) != 0 {
+			t.Errorf("nothing there: %q %v", got, err)
+		}
+	}
+	gittest.WriteFiles(t, dir, map[string]string{"gone/x": "1", "d/none.log": "2"})
+	if u, err := r.Untracked(ctx, append(none, "d/none.log")); err != nil || strings.Join(u, ",") != "gone/x" {
+		t.Errorf("Untracked = %q %v", u, err)
+	}
+	if ig, err := r.Ignored(ctx, append(none, "d/none.log")); err != nil || strings.Join(ig, ",") != "d/none.log" {
+		t.Errorf("Ignored = %q %v", ig, err)
+	}
 	orphan := gittest.Git(t, dir, "commit-tree", "-m", "orphan", gittest.Git(t, dir, "rev-parse", "HEAD^{tree}"))
 	if _, err := r.MergeBase(ctx, base, orphan); !errors.Is(err, ErrNoMergeBase) {
 		t.Errorf("MergeBase of unrelated commits: %v, want ErrNoMergeBase", err)

@@ -219,8 +219,9 @@ func (r *Repo) blobs(specs []string, max int64) (map[string]Blob, error) {
 		}
 		blob := Blob{Size: int64(len(b))}
 		if blob.Size <= max {
-			// A copy: the store may keep b as a delta base.
-			blob.Data = append([]byte(nil), b...)
+			// A copy: the store may keep b as a delta base. Never nil,
+			// as git's answer: nil is a blob over the limit.
+			blob.Data = append(make([]byte, 0, len(b)), b...)
 		}
 		out[spec] = blob
 	}
@@ -249,4 +250,35 @@ func (r *Repo) lookup(root plumbing.Hash, path string) (h plumbing.Hash, found b
 		}
 	}
 	return h, true, nil
+}
+
+// Entry returns the id and mode of the entry at path in the tree of rev
+// (a commit, a tag or a tree), read from the repository; found is false
+// when the tree has no such entry.
+func (r *Repo) Entry(rev, path string) (h plumbing.Hash, mode filemode.FileMode, found bool, err error) {
+	h, err = r.treeOf(rev)
+	if err != nil {
+		return plumbing.ZeroHash, 0, false, err
+	}
+	mode = filemode.Dir
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		if mode != filemode.Dir {
+			return plumbing.ZeroHash, 0, false, nil
+		}
+		es, err := r.entries(h)
+		if err != nil {
+			return plumbing.ZeroHash, 0, false, err
+		}
+		found = false
+		for _, e := range es {
+			if e.Name == name {
+				h, mode, found = e.Hash, e.Mode, true
+				break
+			}
+		}
+		if !found {
+			return plumbing.ZeroHash, 0, false, nil
+		}
+	}
+	return h, mode, true, nil
 }

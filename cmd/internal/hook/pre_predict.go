@@ -56,6 +56,7 @@ func stepPredict(ctx context.Context, env *Env, ps *preState) (Step, error) {
 	p, err := predict.Run(ctx, predict.Options{
 		Dir: env.MailcowDir, Head: ps.head, Upstream: up, Patches: bound,
 		Redact: env.redactor().String, TempDir: env.TempDir, Set: ps.set,
+		Repo: ps.repo, Base: u.Base,
 	})
 	if err != nil {
 		s.Status, s.Message = StatusWarning, "cannot predict the merge: "+ui.FirstLine(err.Error())

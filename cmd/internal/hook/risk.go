@@ -40,6 +40,7 @@ func (env *Env) Risk(opt RiskOptions) (*risk.Report, error) {
 		FailedPatches:  opt.FailedPatches,
 		OldMailcowConf: old,
 		Redactor:       secret.NewRedactor(cur, old),
+		Full:           opt.Full,
 	})
 }
 

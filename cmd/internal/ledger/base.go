@@ -45,7 +45,7 @@ func UpstreamBase(ctx context.Context, g *gitx.Runner, head, branch string) (*Up
 		return nil, fmt.Errorf("%w: neither %s@{upstream} nor origin/%s is there (git fetch origin)", ErrNoUpstream, branch, branch)
 	}
 	if strings.HasSuffix(u.Name, "@{upstream}") {
-		if name, err := g.Output(ctx, "rev-parse", "--abbrev-ref", u.Name); err == nil && name != "" {
+		if name, err := g.AbbrevRef(ctx, u.Name); err == nil && name != "" {
 			u.Name = name
 		}
 	} else {

@@ -113,6 +113,9 @@ type Set struct {
 	// commit, or "" for the work tree.
 	Base, Mine string
 	Blocks     []Block
+	// Changes are the paths mine differs in from base, as git lists
+	// them (also the deleted, binary and skipped ones).
+	Changes []gitx.Change
 	// Skipped names files not read (too large, binary), with why.
 	Skipped []string
 }
@@ -145,7 +148,7 @@ func Scan(ctx context.Context, g *gitx.Runner, base, mine string, red func(strin
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Base: base, Mine: mine}
+	set := &Set{Base: base, Mine: mine, Changes: cs}
 	var specs []string
 	for _, c := range cs {
 		switch c.Status {

@@ -50,6 +50,17 @@ type Options struct {
 	// when the caller has them already (the pre hook's ledger step);
 	// nil scans.
 	Set *ledger.Set
+	// Repo is the install's repository, opened by the caller, and Base
+	// the merge base of Head and Upstream. With a Set scanned from the
+	// work tree against Base they let Run answer without the scratch
+	// merge where the merge cannot touch what the install changed (the
+	// common case, see quick); without them Run always merges.
+	Repo *gitx.Repo
+	Base string
+
+	// merge makes Run always make the scratch merge, gitBefore makes
+	// it make the Before update commit with git (tests compare the ways).
+	merge, gitBefore bool
 }
 
 // Prediction is what update.sh's merge will do.
@@ -95,6 +106,11 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 			err = fmt.Errorf("remove scratch dir: %w", rmErr)
 		}
 	}()
+	if !opt.merge {
+		if p, ok, err := quick(ctx, opt, scratch); ok || err != nil {
+			return p, err
+		}
+	}
 	// Where the install's index and objects are, as git finds them (a
 	// .git file, commondir, alternates), without a git process.
 	layout, err := gitx.Discover(opt.Dir)
@@ -114,8 +130,12 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	// No template: nothing to copy, no sample hooks.
-	if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+	if ok, err := initScratch(work); err != nil {
 		return nil, err
+	} else if !ok {
+		if _, err := sg.Run(ctx, "init", "-q", "--template=", "-b", "mcupdate-predict"); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(work, ".git", "objects", "info"), 0o700); err != nil {
 		return nil, err
@@ -126,13 +146,24 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 	}
 
 	p := &Prediction{Upstream: opt.Upstream}
-	ours, err := beforeUpdate(ctx, opt, sg, filepath.Join(layout.GitDir, "index"), scratch, scratchObjects, objects)
+	var ours string
+	known := false
+	if !opt.gitBefore {
+		ours, known, err = beforeUpdateHere(ctx, opt, scratchObjects)
+	}
+	if err == nil && !known {
+		ours, err = beforeUpdate(ctx, opt, sg, filepath.Join(layout.GitDir, "index"), scratch, scratchObjects, objects)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("the Before update commit update.sh would make: %w", err)
 	}
 	p.Before = ours != opt.Head
-	if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
-		return nil, err
+	// The Before update commit's only parent is HEAD: its merge base
+	// with upstream is HEAD's, when the caller knows that.
+	if p.UpstreamBase = opt.Base; p.UpstreamBase == "" {
+		if p.UpstreamBase, err = sg.MergeBase(ctx, ours, opt.Upstream); err != nil {
+			return nil, err
+		}
 	}
 	set := opt.Set
 	if set == nil || set.Base != p.UpstreamBase {
@@ -154,13 +185,68 @@ func Run(ctx context.Context, opt Options) (_ *Prediction, err error) {
 		return nil, err
 	}
 	p.PatchErrors = applyPatches(opt, work)
+	// The merge's files, read in process from the scratch repository
+	// (its new objects and the install's), else by git.
+	read := sg
+	if sr, err := gitx.Open(work, gitx.Options{Ctx: ctx, Env: opt.Env}); err == nil {
+		defer sr.Close()
+		read = sr.Git()
+	}
 	p.Results, err = ledger.JudgeSet(set, func(file string) (ledger.Files, error) {
-		return versions(ctx, sg, opt, work, file)
+		blobs, err := read.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
+		if err != nil {
+			return ledger.Files{}, err
+		}
+		b := blobs["HEAD:"+file]
+		return versions(opt, work, file, b.Data, !b.Missing && b.Data != nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// initScratch makes work a new repository as `git init --template= -b
+// mcupdate-predict` makes it, without a git process, where git's probes of
+// the file system (file modes kept, symbolic links, case) find what git
+// assumes; ok is false, and nothing is left, where they do not: git init
+// then writes what it finds.
+func initScratch(work string) (ok bool, err error) {
+	gitDir := filepath.Join(work, ".git")
+	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags"} {
+		if err := os.MkdirAll(filepath.Join(gitDir, filepath.FromSlash(d)), 0o755); err != nil {
+			return false, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/mcupdate-predict\n"), 0o644); err != nil {
+		return false, err
+	}
+	cfg := filepath.Join(gitDir, "config")
+	if err := os.WriteFile(cfg, []byte("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"), 0o644); err != nil {
+		return false, err
+	}
+	probe := func() bool {
+		// The executable bit is kept.
+		if os.Chmod(cfg, 0o755) != nil {
+			return false
+		}
+		fi, err := os.Lstat(cfg)
+		if err != nil || fi.Mode().Perm()&0o100 == 0 || os.Chmod(cfg, 0o644) != nil {
+			return false
+		}
+		// Links can be made.
+		link := filepath.Join(gitDir, "tXXXXXX")
+		if os.Symlink("testing", link) != nil || os.Remove(link) != nil {
+			return false
+		}
+		// Names are case sensitive.
+		_, err = os.Lstat(filepath.Join(gitDir, "CoNfIg"))
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	if probe() {
+		return true, nil
+	}
+	return false, os.RemoveAll(gitDir)
 }
 
 // beforeUpdate returns the commit update.sh's `git add -u; git commit -am`
@@ -176,6 +262,15 @@ func beforeUpdate(ctx context.Context, opt Options, sg *gitx.Runner, index, scra
 	}
 	if err := os.WriteFile(tmpIndex, data, 0o600); err != nil {
 		return "", err
+	}
+	// The copy keeps the index's mtime: git compares the content of an
+	// entry written in the index's last second ("racily clean") instead
+	// of trusting its stat data, and a new mtime would hide an edit made
+	// then.
+	if fi, err := os.Stat(index); err == nil {
+		if err := os.Chtimes(tmpIndex, fi.ModTime(), fi.ModTime()); err != nil {
+			return "", err
+		}
 	}
 	redirected := &gitx.Runner{Dir: opt.Dir, Env: opt.Env, Vars: []string{
 		"GIT_INDEX_FILE=" + tmpIndex,
@@ -316,16 +411,13 @@ type scratchSys struct{ fsx.Real }
 func (scratchSys) Lchown(string, int, int) error { return nil }
 
 // versions are a customized file's versions after the predicted update:
-// the merge result, the file after the patches, and its override as the
-// post hook will have restored it (the install's own).
-func versions(ctx context.Context, sg *gitx.Runner, opt Options, work, file string) (ledger.Files, error) {
+// the merge result (merged, when mergedOK), the file after the patches,
+// and its override as the post hook will have restored it (the
+// install's own).
+func versions(opt Options, work, file string, merged []byte, mergedOK bool) (ledger.Files, error) {
 	var f ledger.Files
-	blobs, err := sg.Blobs(ctx, []string{"HEAD:" + file}, ledger.MaxFileBytes)
-	if err != nil {
-		return f, err
-	}
-	if b := blobs["HEAD:"+file]; !b.Missing && b.Data != nil {
-		f.Merged, f.MergedOK = b.Data, true
+	if mergedOK {
+		f.Merged, f.MergedOK = merged, true
 	}
 	if data, err := os.ReadFile(filepath.Join(work, filepath.FromSlash(file))); err == nil {
 		f.Now, f.NowOK = data, true

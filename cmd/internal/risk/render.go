@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gitx"
@@ -86,31 +89,24 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 		p.line("the diffs of the HIGH files: mcupdate diff")
 	}
 	if opt.Full && !opt.Brief && r.src != nil && len(r.src.changes) > 0 {
-		gx, err := openRepo(r.src.dir)
-		if err != nil {
-			return err
-		}
-		defer gx.Close()
-		repo := gx.Repository
-		// Many files' diffs are git's own, all from one git diff-tree:
-		// what `git diff` shows, at its speed (reading and diffing a
-		// large release's 1,300 files here took twice its time); a few
-		// are diffed here, cheaper than a git process. A file git's
-		// answer lacks is diffed here too.
-		var patches map[string]string
-		var perr error
-		if len(r.src.changes)-len(shown) > gitPatchesFrom {
-			patches, perr = gx.Git().Patches(context.Background(), r.Base, r.Head)
+		diffs := r.src.diffs
+		if diffs == nil {
+			var err error
+			if diffs, err = r.src.fullDiffs(nil, r.Base, r.Head, shown, nil); err != nil {
+				return err
+			}
 		}
 		for _, c := range r.src.changes {
 			if shown[c.path] {
 				continue
 			}
-			d, ok := patches[c.path]
-			if ok && perr == nil {
-				d = r.src.redactor.String(d)
-			} else if d, err = diffChange(repo, r.src.redactor, c); err != nil {
-				return err
+			d, ok := diffs[c.path]
+			if !ok {
+				// Shown with a finding when the diffs were made, not now.
+				var err error
+				if d, err = r.src.diff(c); err != nil {
+					return err
+				}
 			}
 			p.line("")
 			p.diff(d)
@@ -120,6 +116,123 @@ func (r *Report) Render(w io.Writer, opt RenderOptions) error {
 		return fmt.Errorf("write risk diff: %w", err)
 	}
 	return nil
+}
+
+// fullDiffs returns the diff of every changed file but those shown with
+// a finding, redacted, keyed by path. gx is the repository the analysis
+// has open, nil to open it; pf what was made of them beforehand, or nil.
+func (src *source) fullDiffs(gx *gitx.Repo, base, head string, shown map[string]bool, pf *prefetch) (map[string]string, error) {
+	if gx == nil {
+		var err error
+		if gx, err = openRepo(src.dir); err != nil {
+			return nil, err
+		}
+		defer gx.Close()
+	}
+	if pf == nil {
+		pf = &prefetch{}
+	}
+	// Many files' diffs are git's own, all from one git diff-tree:
+	// what `git diff` shows, at its speed (reading and diffing a large
+	// release's 1,300 files here took twice its time); a few are diffed
+	// here, cheaper than a git process. A file git's answer lacks is
+	// diffed here too.
+	var patches map[string]string
+	var perr error
+	if len(src.changes)-len(shown) > gitPatchesFrom {
+		if pf.git {
+			patches, perr = pf.patches, pf.perr
+		} else {
+			patches, perr = gx.Git().Patches(context.Background(), base, head)
+		}
+	}
+	out := make(map[string]string, len(src.changes))
+	for _, c := range src.changes {
+		if shown[c.path] {
+			continue
+		}
+		if d, ok := patches[c.path]; ok && perr == nil {
+			out[c.path] = src.redactor.String(d)
+			continue
+		}
+		p, ok := pf.prepared[c.path]
+		if !ok {
+			p = prepareChange(gx.Repository, c)
+		}
+		d, err := p.text(src.redactor)
+		if err != nil {
+			return nil, err
+		}
+		out[c.path] = d
+	}
+	return out, nil
+}
+
+// prefetch is what a full rendering's diffs need of the repository, made
+// while the analysis runs: git's patches where there are many files, else
+// each file's prepared diff.
+type prefetch struct {
+	git      bool
+	patches  map[string]string
+	perr     error
+	prepared map[string]prepared
+}
+
+// startPrefetch makes the prefetch of changes between base and head in
+// the background; the channel gives it when done.
+func startPrefetch(gx *gitx.Repo, base, head string, changes []change) <-chan *prefetch {
+	ch := make(chan *prefetch, 1)
+	go func() {
+		pf := &prefetch{}
+		if len(changes) > gitPatchesFrom {
+			pf.git = true
+			pf.patches, pf.perr = gx.Git().Patches(context.Background(), base, head)
+		} else {
+			// Files taken in turn by as many workers as there are
+			// cores: the analysis, done first, leaves its core to them.
+			out := make([]prepared, len(changes))
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := min(runtime.GOMAXPROCS(0), 4, len(changes)); w > 0; w-- {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := int(next.Add(1)) - 1; i < len(changes); i = int(next.Add(1)) - 1 {
+						out[i] = prepareChange(gx.Repository, changes[i])
+					}
+				}()
+			}
+			wg.Wait()
+			pf.prepared = make(map[string]prepared, len(changes))
+			for i, c := range changes {
+				pf.prepared[c.path] = out[i]
+			}
+		}
+		ch <- pf
+	}()
+	return ch
+}
+
+// diff diffs one change, opening the repository for it.
+func (src *source) diff(c change) (string, error) {
+	gx, err := openRepo(src.dir)
+	if err != nil {
+		return "", err
+	}
+	defer gx.Close()
+	return diffChange(gx.Repository, src.redactor, c)
+}
+
+// shownDiffs are the files whose diffs a full rendering shows with their
+// HIGH findings.
+func shownDiffs(fs []Finding) map[string]bool {
+	shown := map[string]bool{}
+	for _, f := range fs {
+		if f.Risk == High && f.Diff != "" {
+			shown[f.DiffFile] = true
+		}
+	}
+	return shown
 }
 
 // gitPatchesFrom is how many files' diffs make one git process cheaper

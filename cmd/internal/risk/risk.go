@@ -144,6 +144,9 @@ type Options struct {
 	// OldMailcowConf. Either way it also learns every file the analysis
 	// reads.
 	Redactor *secret.Redactor
+	// Full makes the diffs of every changed file with the analysis, for
+	// a full rendering, while the repository is open.
+	Full bool
 }
 
 // Finding is one thing the admin should look at.
@@ -221,6 +224,7 @@ type source struct {
 	dir      string
 	changes  []change
 	redactor *secret.Redactor
+	diffs    map[string]string // made with the analysis (Options.Full)
 }
 
 type change struct {
@@ -236,10 +240,28 @@ func Analyze(opt Options) (*Report, error) {
 	}
 	defer gx.Close()
 	a := &analysis{opt: opt, repo: gx.Repository, gx: gx}
+	var pf *prefetch
+	defer func() {
+		// What runs beside the analysis reads the repository: it ends
+		// before it closes.
+		if a.prefetch != nil && pf == nil {
+			<-a.prefetch
+		}
+		if a.parsed != nil {
+			<-a.parsed
+		}
+	}()
 	if err := a.run(); err != nil {
 		return nil, err
 	}
-	return a.report(), nil
+	r := a.report()
+	if a.prefetch != nil {
+		pf = <-a.prefetch
+		if r.src.diffs, err = r.src.fullDiffs(gx, r.Base, r.Head, shownDiffs(r.Findings), pf); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // openRepo opens the repository in dir through gitx, the way git opens
@@ -272,7 +294,81 @@ type analysis struct {
 	upstreamBase       string // merge-base of the pre-update commit and what was merged
 	upstream           string // the commit merged
 	trees              map[string]*object.Tree
-	custom             []ledger.Result // every customization's outcome
+	custom             []ledger.Result  // every customization's outcome
+	prefetch           <-chan *prefetch // the full diffs being made (Options.Full)
+	parsed             <-chan []parsedCompose
+	parsedDone         []parsedCompose
+}
+
+// parsedCompose is a compose file parsed beside the analysis.
+type parsedCompose struct {
+	label string
+	data  []byte
+	f     *compose.File
+	err   error
+}
+
+// startParse parses, in the background, the compose files composeChecks
+// will read: docker-compose.yml at the base and at HEAD when the update
+// changed it, and the override and the work tree's compose file.
+func (a *analysis) startParse() <-chan []parsedCompose {
+	type src struct {
+		label string
+		h     plumbing.Hash
+		file  string
+	}
+	var srcs []src
+	if c, ok := a.changed[ComposeFile]; ok {
+		srcs = append(srcs, src{label: ComposeFile + " (base)", h: c.from}, src{label: ComposeFile + " (HEAD)", h: c.to})
+	}
+	srcs = append(srcs, src{label: OverrideFile, file: OverrideFile}, src{label: ComposeFile, file: ComposeFile})
+	ch := make(chan []parsedCompose, 1)
+	go func() {
+		var out []parsedCompose
+		for _, s := range srcs {
+			var data []byte
+			var err error
+			switch {
+			case s.file != "":
+				data, err = os.ReadFile(filepath.Join(a.opt.Dir, s.file))
+			case !s.h.IsZero():
+				var b *object.Blob
+				if b, err = a.repo.BlobObject(s.h); err == nil && b.Size <= maxDiffBytes {
+					var rd io.ReadCloser
+					if rd, err = b.Reader(); err == nil {
+						data, err = io.ReadAll(rd)
+						rd.Close()
+					}
+				}
+			}
+			if s.label == OverrideFile && errors.Is(err, os.ErrNotExist) {
+				break // no override: the work tree's compose file is not compared
+			}
+			if err != nil || data == nil {
+				continue
+			}
+			p := parsedCompose{label: s.label, data: data}
+			p.f, p.err = compose.Parse(s.label, data)
+			out = append(out, p)
+		}
+		ch <- out
+	}()
+	return ch
+}
+
+// parse is compose.Parse, answered by the background parse where it read
+// the same bytes.
+func (a *analysis) parse(label string, data []byte) (*compose.File, error) {
+	if a.parsed != nil {
+		a.parsedDone = <-a.parsed
+		a.parsed = nil
+	}
+	for _, p := range a.parsedDone {
+		if p.label == label && bytes.Equal(p.data, data) {
+			return p.f, p.err
+		}
+	}
+	return compose.Parse(label, data)
 }
 
 func (a *analysis) run() error {
@@ -293,6 +389,13 @@ func (a *analysis) run() error {
 	a.changed = make(map[string]change, len(a.changes))
 	for _, c := range a.changes {
 		a.changed[c.path] = c
+	}
+	// What is slow and needs nothing of the analysis runs beside it, on
+	// the other core: the compose files' parse, and with Full every
+	// file's diff.
+	a.parsed = a.startParse()
+	if a.opt.Full && len(a.changes) > 0 {
+		a.prefetch = startPrefetch(a.gx, a.base.Hash.String(), a.head.Hash.String(), a.changes)
 	}
 
 	currentConf, err := os.ReadFile(filepath.Join(a.opt.Dir, ConfFile))
@@ -806,11 +909,11 @@ func (a *analysis) composeChecks() error {
 		}
 		// A compose file git holds but compose cannot read is itself the
 		// finding; the other checks then have nothing to stand on.
-		if oldF, err = compose.Parse(ComposeFile+" (base)", oldb); err != nil {
+		if oldF, err = a.parse(ComposeFile+" (base)", oldb); err != nil {
 			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: "cannot compare services: " + err.Error()})
 			oldF = nil
 		}
-		if newF, err = compose.Parse(ComposeFile+" (HEAD)", newb); err != nil {
+		if newF, err = a.parse(ComposeFile+" (HEAD)", newb); err != nil {
 			a.add(Finding{Risk: High, File: ComposeFile, DiffFile: ComposeFile, Reason: "compose file at HEAD does not parse: " + err.Error()})
 			newF = nil
 		}
@@ -826,7 +929,7 @@ func (a *analysis) composeChecks() error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", OverrideFile, err)
 	}
-	ovr, err := compose.Parse(OverrideFile, ovrb)
+	ovr, err := a.parse(OverrideFile, ovrb)
 	if err != nil {
 		a.add(Finding{Risk: High, File: OverrideFile, Reason: "does not parse, docker compose will refuse it: " + err.Error()})
 		return nil
@@ -843,7 +946,7 @@ func (a *analysis) composeChecks() error {
 	// patch edits it), as after most updates.
 	cur := newF
 	if cur == nil || !bytes.Equal(curb, newb) {
-		cur, err = compose.Parse(ComposeFile, curb)
+		cur, err = a.parse(ComposeFile, curb)
 	}
 	if err != nil {
 		a.add(Finding{Risk: High, File: ComposeFile, Reason: "does not parse: " + err.Error()})
@@ -1097,6 +1200,21 @@ func (a *analysis) diff(c change) (string, error) {
 }
 
 func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, error) {
+	return prepareChange(repo, c).text(red)
+}
+
+// prepared is a change's diff before redaction: what diffChange needs
+// of the repository, made apart from (concurrently with) the analysis
+// whose Redactor hides its secrets.
+type prepared struct {
+	final   string           // a text to show as it is (binary, too large)
+	diff    string           // else the unified diff,
+	learned *secret.Redactor // with the secrets both versions set
+	err     error
+}
+
+// prepareChange reads and diffs both versions of c.
+func prepareChange(repo *git.Repository, c change) prepared {
 	read := func(h plumbing.Hash) ([]byte, error) {
 		if h.IsZero() {
 			return nil, nil
@@ -1132,16 +1250,27 @@ func diffChange(repo *git.Repository, red *secret.Redactor, c change) (string, e
 		newb, err = read(c.to)
 		if err == nil {
 			if isBinary(oldb) || isBinary(newb) {
-				return fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName), nil
+				return prepared{final: fmt.Sprintf("Binary files %s and %s differ\n", oldName, newName)}
 			}
 			// Context lines too: both versions' secrets are hidden.
-			return red.Learn(oldb, newb).String(udiff.Unified(oldName, newName, string(oldb), string(newb))), nil
+			return prepared{diff: udiff.Unified(oldName, newName, string(oldb), string(newb)), learned: secret.NewRedactor(oldb, newb)}
 		}
 	}
 	if errors.Is(err, errTooLarge) {
-		return fmt.Sprintf("--- %s\n+++ %s\n(larger than %d bytes, diff not shown)\n", oldName, newName, maxDiffBytes), nil
+		return prepared{final: fmt.Sprintf("--- %s\n+++ %s\n(larger than %d bytes, diff not shown)\n", oldName, newName, maxDiffBytes)}
 	}
-	return "", err
+	return prepared{err: err}
+}
+
+// text is the diff with the secrets red and both versions set hidden.
+func (p prepared) text(red *secret.Redactor) (string, error) {
+	switch {
+	case p.err != nil:
+		return "", p.err
+	case p.final != "":
+		return p.final, nil
+	}
+	return red.Join(p.learned).String(p.diff), nil
 }
 
 var errTooLarge = errors.New("too large to diff")

@@ -764,3 +764,39 @@ func TestSecretsOutsideMailcowConf(t *testing.T) {
 		}
 	}
 }
+
+// TestFullWithAnalysis: the diffs made with the analysis (Options.Full,
+// while its repository is open) render as those Render makes itself:
+// the HIGH file's diff once, with its finding, the others after, secrets
+// hidden alike.
+func TestFullWithAnalysis(t *testing.T) {
+	s := newScenario(t)
+	edit(t, s.inst, "docker-compose.yml", "MYSQL_PASSWORD=${DBPASS}", "MYSQL_PASSWORD="+dbPass)
+	s.upstream(t, "docker-compose.yml", "    environment:\n      - MYSQL_PASSWORD=${DBPASS}", "    environment:\n      - TZ=${TZ}\n      - MYSQL_PASSWORD=${DBPASS}")
+	s.upstream(t, "data/web/index.php", "echo 1;", "echo 1; // "+dbPass)
+	s.upstream(t, "data/conf/sogo/sogo.conf", "5", "6")
+	s.update(t)
+	render := func(full bool) string {
+		r := analyze(t, Options{Dir: s.inst, Full: full})
+		if full && r.src.diffs == nil {
+			t.Fatal("Options.Full made no diffs")
+		}
+		var b bytes.Buffer
+		if err := r.Render(&b, RenderOptions{Full: true}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	lazy, made := render(false), render(true)
+	if made != lazy {
+		t.Errorf("rendered from the analysis' diffs:\n%s\nrendered by Render:\n%s", made, lazy)
+	}
+	for _, w := range []string{"== HIGH docker-compose.yml", "+WOWorkersCount = 6;", "+++ b/data/web/index.php", "<redacted>"} {
+		if !strings.Contains(made, w) {
+			t.Errorf("no %q in:\n%s", w, made)
+		}
+	}
+	if strings.Contains(made, dbPass) {
+		t.Errorf("the secret is shown:\n%s", made)
+	}
+}

@@ -133,6 +133,38 @@ func (r *Redactor) Learn(texts ...[]byte) *Redactor {
 	return out
 }
 
+// Join returns a Redactor that hides what r and o hide: r.Join(NewRedactor(a,
+// b)) hides what r.Learn(a, b) does, for a caller that learns texts apart
+// (concurrently) from the Redactor it adds them to. r itself is
+// unchanged.
+func (r *Redactor) Join(o *Redactor) *Redactor {
+	if o.Len() == 0 {
+		return r
+	}
+	if r.Len() == 0 {
+		return o
+	}
+	out := &Redactor{values: make([]string, 0, len(r.values)+len(o.values))}
+	i, j := 0, 0
+	for i < len(r.values) || j < len(o.values) {
+		switch {
+		case j == len(o.values) || i < len(r.values) && r.values[i] < o.values[j]:
+			out.values = append(out.values, r.values[i])
+			i++
+		case i == len(r.values) || o.values[j] < r.values[i]:
+			out.values = append(out.values, o.values[j])
+			j++
+		default:
+			out.values = append(out.values, r.values[i])
+			i, j = i+1, j+1
+		}
+	}
+	if len(out.values) == len(r.values) {
+		return r
+	}
+	return out
+}
+
 // Len returns the number of distinct values r hides wherever they appear.
 func (r *Redactor) Len() int {
 	if r == nil {

@@ -200,3 +200,46 @@ func BenchmarkLearn(b *testing.B) {
 		}
 	}
 }
+
+// TestSecretWordIn: every name IsName takes holds a word secretWordIn
+// finds, so that its shortcut skips no secret setting.
+func TestSecretWordIn(t *testing.T) {
+	names := []string{"DBPASS", "DBROOT", "dbroot", "API_KEY_READ_ONLY", "smtp_sasl_password_maps", "bindPassword",
+		"SOGoURLPathEncryptionKey", "REDISPASS", "MAILCOW_PASSPHRASE2", "client_secret", "access-token", "x.passwd"}
+	for _, w := range secretWords {
+		names = append(names, w, strings.ToLower(w), "my_"+w+"9")
+	}
+	for _, n := range names {
+		if !IsName(n) {
+			t.Errorf("precondition: IsName(%q) is false", n)
+		}
+		if !secretWordIn("  " + n + " = value") {
+			t.Errorf("secretWordIn misses %q", n)
+		}
+	}
+	for _, l := range []string{"", "ab", "hostname = mail.example.org", "MAILCOW_HOSTNAME=mx", `"port": 25,`} {
+		if secretWordIn(l) {
+			t.Errorf("secretWordIn(%q) = true", l)
+		}
+	}
+}
+
+// TestJoin: r.Join(NewRedactor(texts…)) hides what r.Learn(texts…) does.
+func TestJoin(t *testing.T) {
+	a := []byte("DBPASS=aaaaaaaaaaaa\nREDISPASS=bbbbbbbbbbbb\n")
+	b := []byte("password = cccccccccccc\nDBPASS=aaaaaaaaaaaa\n")
+	c := []byte("api_key = dddddddddddd\n")
+	for _, r := range []*Redactor{nil, NewRedactor(), NewRedactor(a), NewRedactor(c), NewRedactor(a, c)} {
+		for _, texts := range [][][]byte{nil, {a}, {b}, {b, c}} {
+			vals := func(r *Redactor) string {
+				if r == nil {
+					return ""
+				}
+				return strings.Join(r.values, ",")
+			}
+			if want, got := vals(r.Learn(texts...)), vals(r.Join(NewRedactor(texts...))); got != want {
+				t.Errorf("Join %v, Learn %v", got, want)
+			}
+		}
+	}
+}

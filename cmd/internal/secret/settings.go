@@ -106,6 +106,9 @@ func (w *walker) line(line string) ([]span, []string) {
 		}
 		w.continued = false
 	}
+	if !secretWordIn(line) && !strings.Contains(line, "://") {
+		return nil, nil // no name IsName takes, no URL
+	}
 	for i := 0; i < len(line); {
 		if !keyChar(line[i]) || i > 0 && keyChar(line[i-1]) {
 			i++
@@ -347,3 +350,40 @@ func exempt(v string) bool {
 // reference is a value that names where a secret is: a file (/…, dovecot's
 // <file), a variable ($NAME, ${NAME…}, dovecot's %{…} and %w).
 var reference = regexp.MustCompile(`^(?:/[^\s]*|<\s*/[^\s]*|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|%[A-Za-z]|%\{[^}]*\})$`)
+
+// secretWordIn reports whether s holds, in any case, PASS, SECRET, KEY,
+// TOKEN or DBROOT, one of which every secret name holds (secretWords): a
+// line without one sets no secret but in a URL. It allocates nothing: the redactor asks it for every
+// line of every file it reads.
+func secretWordIn(s string) bool {
+	for i := 0; i+3 <= len(s); i++ {
+		k := wordAt[s[i]]
+		if k == 0 {
+			continue
+		}
+		w := nameWords[k-1]
+		if len(s)-i < len(w) {
+			continue
+		}
+		j := 1
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameWords are the words secretWordIn looks for, lower case; wordAt maps
+// a first letter, in either case, to its word (1-based).
+var (
+	nameWords = [...]string{"pass", "secret", "key", "token", "dbroot"}
+	wordAt    = func() (t [256]byte) {
+		for i, w := range nameWords {
+			t[w[0]], t[w[0]-'a'+'A'] = byte(i+1), byte(i+1)
+		}
+		return t
+	}()
+)

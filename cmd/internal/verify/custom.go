@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -162,10 +165,17 @@ func (out *Customizations) compare(dir string, idx *index.Index, indexMtime time
 	add := func(name string, deleted bool, where string) {
 		out.Files = append(out.Files, Customization{File: name, Deleted: deleted, Where: where})
 	}
-	for _, e := range idx.Entries {
-		// Stage 0 is a merged entry (go-git's index.Merged is 1, which
-		// is the merge base's stage).
-		if e.Stage != 0 || e.IntentToAdd || e.Mode == filemode.Submodule {
+	// Stage 0 is a merged entry (go-git's index.Merged is 1, which is the
+	// merge base's stage).
+	merged := func(e *index.Entry) bool {
+		return e.Stage == 0 && !e.IntentToAdd && e.Mode != filemode.Submodule
+	}
+	wt := worktreeHashes(dir, idx.Entries, indexMtime, func(e *index.Entry) bool {
+		_, inBase := baseHash(e.Name)
+		return merged(e) && inBase && !e.SkipWorktree
+	})
+	for i, e := range idx.Entries {
+		if !merged(e) {
 			continue
 		}
 		seen[e.Name] = true
@@ -184,7 +194,7 @@ func (out *Customizations) compare(dir string, idx *index.Index, indexMtime time
 			continue
 		}
 		// What counts is the work tree: update.sh commits it as it is.
-		h, hashed, gone, err := worktreeHash(dir, e, indexMtime)
+		h, hashed, gone, err := wt[i].h, wt[i].hashed, wt[i].gone, wt[i].err
 		if err != nil {
 			return err
 		}
@@ -427,6 +437,43 @@ func worktreeHash(dir string, e *index.Entry, indexMtime time.Time) (h plumbing.
 		return plumbing.ZeroHash, true, false, fmt.Errorf("%s: %w", p, err)
 	}
 	return blobHash(data), true, false, nil
+}
+
+// worktreeHashed is worktreeHash's answer for one entry.
+type worktreeHashed struct {
+	h            plumbing.Hash
+	hashed, gone bool
+	err          error
+}
+
+// worktreeHashes is worktreeHash of every entry want takes, by index,
+// on every core: the lstat of thousands of files is most of verify's
+// time, and git's preload-index spreads it alike.
+func worktreeHashes(dir string, es []*index.Entry, indexMtime time.Time, want func(*index.Entry) bool) []worktreeHashed {
+	out := make([]worktreeHashed, len(es))
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), 8, len(es)/chunk+1); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				from := int(next.Add(chunk)) - chunk
+				if from >= len(es) {
+					return
+				}
+				for i := from; i < min(from+chunk, len(es)); i++ {
+					if want(es[i]) {
+						r := &out[i]
+						r.h, r.hashed, r.gone, r.err = worktreeHash(dir, es[i], indexMtime)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // statMatches is git's ie_match_stat without the racy check: size, mtime,

@@ -97,7 +97,7 @@ func (r *Repo) mergeBase(a, b string) (base string, known bool) {
 // rewritesHistory reports whether git would read other parents than the
 // commits hold: replace refs or grafts.
 func (r *Repo) rewritesHistory() bool {
-	if os.Getenv("GIT_NO_REPLACE_OBJECTS") == "" {
+	if r.git == nil || r.git.getenv("GIT_NO_REPLACE_OBJECTS") == "" {
 		ents, err := os.ReadDir(filepath.Join(r.Layout.CommonDir, "refs", "replace"))
 		if len(ents) > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return true

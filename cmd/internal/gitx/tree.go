@@ -82,9 +82,9 @@ func (r *Repo) diffTree(from, to, filter string) ([]Change, error) {
 		return nil, err
 	}
 	var out []Change
-	add := func(status byte, path string) {
-		if filter == "" || strings.IndexByte(filter, status) >= 0 {
-			out = append(out, Change{Status: status, Path: path})
+	add := func(c TreeChange) {
+		if filter == "" || strings.IndexByte(filter, c.Status) >= 0 {
+			out = append(out, Change{Status: c.Status, Path: c.Path})
 		}
 	}
 	if err := r.diffTrees(ft, tt, "", add); err != nil {
@@ -94,7 +94,30 @@ func (r *Repo) diffTree(from, to, filter string) ([]Change, error) {
 	return out, nil
 }
 
-func (r *Repo) diffTrees(from, to plumbing.Hash, prefix string, add func(byte, string)) error {
+// TreeChange is one path that differs between two trees, with its
+// entry on each side (a zero Hash where the path is absent there).
+type TreeChange struct {
+	Status   byte // A, D, M or T, as in Change
+	Path     string
+	From, To object.TreeEntry
+}
+
+// DiffTrees compares two trees by id (the zero hash is the empty tree)
+// as `git diff-tree -r --no-renames` does, without a git process: entry
+// by entry, descending only where subtree ids differ, a file and a
+// directory of one name being a deletion and additions. Every blob, link
+// and submodule that differs is returned, sorted by path. It is the one
+// tree diff mcupdate has.
+func (r *Repo) DiffTrees(from, to plumbing.Hash) ([]TreeChange, error) {
+	var out []TreeChange
+	if err := r.diffTrees(from, to, "", func(c TreeChange) { out = append(out, c) }); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func (r *Repo) diffTrees(from, to plumbing.Hash, prefix string, add func(TreeChange)) error {
 	if from == to {
 		return nil
 	}
@@ -135,12 +158,12 @@ func (r *Repo) diffTrees(from, to plumbing.Hash, prefix string, add func(byte, s
 				return err
 			}
 		case !had:
-			add('A', p)
+			add(TreeChange{Status: 'A', Path: p, To: e})
 		case o.Hash == e.Hash && o.Mode == e.Mode:
 		case kind(o.Mode) != kind(e.Mode):
-			add('T', p)
+			add(TreeChange{Status: 'T', Path: p, From: o, To: e})
 		default:
-			add('M', p)
+			add(TreeChange{Status: 'M', Path: p, From: o, To: e})
 		}
 	}
 	for _, o := range fe {
@@ -154,7 +177,7 @@ func (r *Repo) diffTrees(from, to plumbing.Hash, prefix string, add func(byte, s
 			}
 			continue
 		}
-		add('D', prefix+o.Name)
+		add(TreeChange{Status: 'D', Path: prefix + o.Name, From: o})
 	}
 	return nil
 }

@@ -2,10 +2,14 @@ package gitx
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/mcupdate/mcupdate/cmd/internal/gittest"
 )
@@ -64,5 +68,56 @@ func TestLocalQueries(t *testing.T) {
 	}
 	if got, err := r.Git().Blobs(ctx, []string{":a.txt"}, 100); err != nil || string(got[":a.txt"].Data) != "a\n" {
 		t.Errorf("an index spec, left to git: %+v %v", got, err)
+	}
+}
+
+// TestDiffTreesEntries: DiffTrees gives each side's id and mode as
+// `git diff-tree -r --raw` does (the risk diff and verify read the base's
+// blob from it), for additions, deletions, content, mode and type
+// changes and a file replaced by a directory.
+func TestDiffTreesEntries(t *testing.T) {
+	dir := t.TempDir()
+	gittest.Init(t, dir)
+	gittest.Commit(t, dir, "one", map[string]string{"a.txt": "a\n", "d/b.txt": "b\n", "x": "file\n", "run.sh": "echo\n", "link": "t\n", "gone/1": "1\n"})
+	for _, err := range []error{
+		os.Remove(filepath.Join(dir, "x")), os.RemoveAll(filepath.Join(dir, "gone")),
+		os.Remove(filepath.Join(dir, "link")), os.Symlink("a.txt", filepath.Join(dir, "link")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gittest.WriteFiles(t, dir, map[string]string{"x/inside": "dir\n", "d/b.txt": "B\n", "new.txt": "n\n"})
+	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "two")
+	r, err := Open(dir, Options{Env: gittest.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tree := func(rev string) plumbing.Hash {
+		h, err := r.treeOf(rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	got, err := r.DiffTrees(tree("HEAD~1"), tree("HEAD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range got {
+		lines = append(lines, fmt.Sprintf(":%06o %06o %s %s %c\t%s", uint32(c.From.Mode), uint32(c.To.Mode), c.From.Hash, c.To.Hash, c.Status, c.Path))
+	}
+	want := gittest.Git(t, dir, "diff-tree", "-r", "--no-renames", "--raw", "--no-abbrev", "HEAD~1", "HEAD")
+	if strings.Join(lines, "\n") != strings.TrimSpace(want) {
+		t.Errorf("DiffTrees:\n%s\ngit diff-tree --raw:\n%s", strings.Join(lines, "\n"), want)
+	}
+	if len(got) < 7 {
+		t.Errorf("only %d changes: the case proves little", len(got))
 	}
 }

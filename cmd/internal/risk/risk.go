@@ -382,7 +382,7 @@ func (a *analysis) run() error {
 	if a.baseTree, err = a.base.Tree(); err != nil {
 		return fmt.Errorf("tree of base %s: %w", a.base.Hash, err)
 	}
-	a.changes, err = diffTrees(a.repo, a.baseTree, a.headTree)
+	a.changes, err = diffTrees(a.gx, a.baseTree, a.headTree)
 	if err != nil {
 		return fmt.Errorf("diff %s..%s: %w", gitx.Short(a.base.Hash.String()), gitx.Short(a.head.Hash.String()), err)
 	}
@@ -425,86 +425,38 @@ func (a *analysis) run() error {
 	return a.attachDiffs()
 }
 
-// diffTrees lists the files that differ between two trees, sorted by
-// path. It descends only into subtrees whose hashes differ, and does no
-// rename detection: a rename is a deletion and an addition, which is what
-// the risk diff needs to see.
-func diffTrees(repo *git.Repository, from, to *object.Tree) ([]change, error) {
-	var out []change
-	if err := diffTree(repo, from, to, "", &out); err != nil {
+// diffTrees lists the files whose content or mode differs between two
+// trees, from gitx's tree diff; a submodule counts as absent, and a path
+// that is a file on one side and a directory on the other is a deleted
+// file and added files, or the reverse.
+func diffTrees(gx *gitx.Repo, from, to *object.Tree) ([]change, error) {
+	var fh, th plumbing.Hash
+	if from != nil {
+		fh = from.Hash
+	}
+	if to != nil {
+		th = to.Hash
+	}
+	tcs, err := gx.DiffTrees(fh, th)
+	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	out := make([]change, 0, len(tcs))
+	for _, c := range tcs {
+		f, t := blobOf(c.From), blobOf(c.To)
+		if f != t || (!f.IsZero() && !t.IsZero() && c.From.Mode != c.To.Mode) {
+			out = append(out, change{path: c.Path, from: f, to: t})
+		}
+	}
 	return out, nil
 }
 
-func diffTree(repo *git.Repository, from, to *object.Tree, prefix string, out *[]change) error {
-	var fromEntries, toEntries []object.TreeEntry
-	if from != nil {
-		fromEntries = from.Entries
+// blobOf is an entry's blob (or link), zero for a submodule or none.
+func blobOf(e object.TreeEntry) plumbing.Hash {
+	if e.Mode == filemode.Submodule {
+		return plumbing.ZeroHash
 	}
-	if to != nil {
-		toEntries = to.Entries
-	}
-	byName := make(map[string]object.TreeEntry, len(fromEntries))
-	for _, e := range fromEntries {
-		byName[e.Name] = e
-	}
-	seen := make(map[string]bool, len(toEntries))
-	for _, t := range toEntries {
-		seen[t.Name] = true
-		f, ok := byName[t.Name]
-		if ok && f.Hash == t.Hash && f.Mode == t.Mode {
-			continue
-		}
-		var fp *object.TreeEntry
-		if ok {
-			fp = &f
-		}
-		if err := diffEntry(repo, fp, &t, prefix+t.Name, out); err != nil {
-			return err
-		}
-	}
-	for _, f := range fromEntries {
-		if !seen[f.Name] {
-			if err := diffEntry(repo, &f, nil, prefix+f.Name, out); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// diffEntry compares one path's entries, either of which may be nil
-// (absent); a path that is a file on one side and a directory on the
-// other is a deleted file and added files, or the reverse.
-func diffEntry(repo *git.Repository, from, to *object.TreeEntry, p string, out *[]change) error {
-	var ftree, ttree *object.Tree
-	var fblob, tblob plumbing.Hash
-	for _, side := range []struct {
-		e    *object.TreeEntry
-		tree **object.Tree
-		blob *plumbing.Hash
-	}{{from, &ftree, &fblob}, {to, &ttree, &tblob}} {
-		switch {
-		case side.e == nil, side.e.Mode == filemode.Submodule:
-		case side.e.Mode == filemode.Dir:
-			t, err := repo.TreeObject(side.e.Hash)
-			if err != nil {
-				return fmt.Errorf("tree %s (%s): %w", p, side.e.Hash, err)
-			}
-			*side.tree = t
-		default:
-			*side.blob = side.e.Hash
-		}
-	}
-	if fblob != tblob || (from != nil && to != nil && from.Mode != to.Mode && !fblob.IsZero() && !tblob.IsZero()) {
-		*out = append(*out, change{path: p, from: fblob, to: tblob})
-	}
-	if ftree != nil || ttree != nil {
-		return diffTree(repo, ftree, ttree, p+"/", out)
-	}
-	return nil
+	return e.Hash
 }
 
 func (a *analysis) resolveBase() error {

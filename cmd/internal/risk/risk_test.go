@@ -638,7 +638,7 @@ func TestDiffTrees(t *testing.T) {
 			}
 			t1, _ := one.Tree()
 			t2, _ := two.Tree()
-			chs, err := diffTrees(repo, t1, t2)
+			chs, err := diffTrees(gx, t1, t2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -98,7 +99,7 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: HEAD: %w", dir, err)
 	}
-	base, src, err := findBase(repo, head.Hash(), branch)
+	base, src, err := findBase(gx, head.Hash(), branch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: find the upstream base of HEAD: %w", dir, err)
 	}
@@ -138,7 +139,7 @@ func FindCustomizations(dir, branch string) (*Customizations, error) {
 	}
 	committed := map[string]baseEntry{}
 	if head.Hash() != base {
-		if err := diffCommits(repo, base, head.Hash(), committed); err != nil {
+		if err := diffCommits(gx, base, head.Hash(), committed); err != nil {
 			return nil, fmt.Errorf("%s: compare %s with HEAD: %w", dir, base, err)
 		}
 	}
@@ -219,7 +220,8 @@ func (out *Customizations) compare(dir string, idx *index.Index, indexMtime time
 }
 
 // findBase returns the newest upstream commit in head's history.
-func findBase(repo *git.Repository, head plumbing.Hash, branch string) (plumbing.Hash, string, error) {
+func findBase(gx *gitx.Repo, head plumbing.Hash, branch string) (plumbing.Hash, string, error) {
+	repo := gx.Repository
 	hc, err := repo.CommitObject(head)
 	if err != nil {
 		return plumbing.ZeroHash, "", err
@@ -258,18 +260,17 @@ func findBase(repo *git.Repository, head plumbing.Hash, branch string) (plumbing
 			return plumbing.ZeroHash, "", err
 		}
 	}
-	uc, err := repo.CommitObject(up)
+	// As git merge-base answers (go-git's answer can differ where there
+	// are several bases).
+	mb, err := gx.MergeBase(context.Background(), head.String(), up.String())
+	var le *gitx.LayoutError
+	if errors.Is(err, gitx.ErrNoMergeBase) && !errors.As(err, &le) {
+		return head, BaseHead, nil // unrelated histories
+	}
 	if err != nil {
 		return plumbing.ZeroHash, "", err
 	}
-	bases, err := hc.MergeBase(uc)
-	if err != nil {
-		return plumbing.ZeroHash, "", err
-	}
-	if len(bases) == 0 {
-		return head, BaseHead, nil
-	}
-	return bases[0].Hash, BaseMergeBase, nil
+	return plumbing.NewHash(mb), BaseMergeBase, nil
 }
 
 func isAfterUpdate(c *object.Commit) bool {
@@ -293,83 +294,28 @@ type baseEntry struct {
 }
 
 // diffCommits records in out every file path where the trees of base and
-// head differ, with base's blob. Equal subtrees are skipped by hash, so
-// only the trees along changed paths are read.
-func diffCommits(repo *git.Repository, base, head plumbing.Hash, out map[string]baseEntry) error {
-	bc, err := repo.CommitObject(base)
+// head differ, with base's blob (gitx's tree diff: equal subtrees are
+// skipped by id, so only the trees along changed paths are read).
+// Submodules are left out.
+func diffCommits(gx *gitx.Repo, base, head plumbing.Hash, out map[string]baseEntry) error {
+	bc, err := gx.CommitObject(base)
 	if err != nil {
 		return err
 	}
-	hc, err := repo.CommitObject(head)
+	hc, err := gx.CommitObject(head)
 	if err != nil {
 		return err
 	}
-	return diffTrees(repo, "", bc.TreeHash, hc.TreeHash, out)
-}
-
-func diffTrees(repo *git.Repository, prefix string, a, b plumbing.Hash, out map[string]baseEntry) error {
-	if a == b {
-		return nil
-	}
-	load := func(h plumbing.Hash) (map[string]object.TreeEntry, error) {
-		m := map[string]object.TreeEntry{}
-		if h.IsZero() {
-			return m, nil
-		}
-		t, err := repo.TreeObject(h)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range t.Entries {
-			m[e.Name] = e
-		}
-		return m, nil
-	}
-	ta, err := load(a)
+	tcs, err := gx.DiffTrees(bc.TreeHash, hc.TreeHash)
 	if err != nil {
 		return err
 	}
-	tb, err := load(b)
-	if err != nil {
-		return err
-	}
-	isTree := func(e object.TreeEntry) bool { return e.Mode == filemode.Dir }
-	visit := func(name string) error {
-		ea, inA := ta[name]
-		eb, inB := tb[name]
-		if inA && inB && ea.Hash == eb.Hash && ea.Mode == eb.Mode {
-			return nil
-		}
-		p := prefix + name
-		var sa, sb plumbing.Hash
-		if inA && isTree(ea) {
-			sa = ea.Hash
-		}
-		if inB && isTree(eb) {
-			sb = eb.Hash
-		}
-		if !sa.IsZero() || !sb.IsZero() {
-			if err := diffTrees(repo, p+"/", sa, sb, out); err != nil {
-				return err
-			}
-		}
-		if inA && !isTree(ea) && ea.Mode != filemode.Submodule {
-			out[p] = baseEntry{hash: ea.Hash, present: true}
-		} else if inB && !isTree(eb) && eb.Mode != filemode.Submodule {
-			out[p] = baseEntry{}
-		}
-		return nil
-	}
-	for name := range ta {
-		if err := visit(name); err != nil {
-			return err
-		}
-	}
-	for name := range tb {
-		if _, ok := ta[name]; !ok {
-			if err := visit(name); err != nil {
-				return err
-			}
+	for _, c := range tcs {
+		switch {
+		case !c.From.Hash.IsZero() && c.From.Mode != filemode.Submodule:
+			out[c.Path] = baseEntry{hash: c.From.Hash, present: true}
+		case !c.To.Hash.IsZero() && c.To.Mode != filemode.Submodule:
+			out[c.Path] = baseEntry{}
 		}
 	}
 	return nil

@@ -111,7 +111,7 @@ func (env *Env) stepValidate(ctx context.Context, rep *Report, plan, base restar
 			continue
 		}
 		rejected = append(rejected, svc)
-		s.Details = append(s.Details, rejectedLines(r)...)
+		s.Details = append(s.Details, r.RejectionLines()...)
 		if env.DryRun {
 			errs = append(errs, &RejectedError{Service: svc})
 			continue
@@ -225,7 +225,7 @@ func recheckAfterRollback(check func(string) validate.Result, plan restart.Plan,
 			lines = append(lines, fmt.Sprintf("%s: could not run the check again after the rollback (%s): restarted as without the check", svc, r.Reason))
 		default:
 			rejected = append(rejected, svc)
-			lines = append(lines, rejectedLines(r)...)
+			lines = append(lines, r.RejectionLines()...)
 			lines = append(lines, fmt.Sprintf("%s: NOT restarted: rejected after another service's rollback put back its files", svc))
 			errs = append(errs, &RejectedError{Service: svc})
 			delete(plan, svc)
@@ -294,18 +294,6 @@ func unseenFiles(res *patch.Result, svc string, c validate.Checker) []string {
 
 // errSkipStep says a step has nothing to report and is left out.
 var errSkipStep = errors.New("step skipped")
-
-// rejectedLines reports a rejection: the checker and its output, a line
-// each.
-func rejectedLines(r validate.Result) []string {
-	out := []string{fmt.Sprintf("%s: REJECTED by %s (exit %d):", r.Service, r.Command, r.Exit)}
-	for _, l := range strings.Split(r.Output, "\n") {
-		if l = strings.TrimRight(l, " \t\r"); l != "" {
-			out = append(out, "  "+l)
-		}
-	}
-	return out
-}
 
 func patchesOf(res *patch.Result) []patch.PatchResult {
 	if res == nil {

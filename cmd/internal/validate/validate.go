@@ -295,6 +295,19 @@ type Result struct {
 	Millis int64  `json:"ms"`
 }
 
+// RejectionLines says what a rejection is for people, a line each: the
+// service, the checker and its exit code, then the checker's output
+// (secrets already hidden), indented.
+func (r Result) RejectionLines() []string {
+	out := []string{fmt.Sprintf("%s: REJECTED by %s (exit %d):", r.Service, r.Command, r.Exit)}
+	for _, l := range strings.Split(r.Output, "\n") {
+		if l = strings.TrimRight(l, " \t\r"); l != "" {
+			out = append(out, "  "+l)
+		}
+	}
+	return out
+}
+
 // MaxOutput bounds the output kept of one check: postfix check can
 // print a warning per map for every service of master.cf.
 const MaxOutput = 4000

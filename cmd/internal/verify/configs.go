@@ -36,12 +36,7 @@ func checkConfigs(ctx context.Context, opt Options, red *secret.Redactor) Check 
 			c.Items = append(c.Items, fmt.Sprintf("%s: could not run %s: %s", svc, r.Command, r.Reason))
 		default:
 			rejected = append(rejected, svc)
-			c.Items = append(c.Items, fmt.Sprintf("%s: REJECTED by %s (exit %d)", svc, r.Command, r.Exit))
-			for _, l := range strings.Split(r.Output, "\n") {
-				if l = strings.TrimRight(l, " \t\r"); l != "" {
-					c.Items = append(c.Items, "  "+l)
-				}
-			}
+			c.Items = append(c.Items, r.RejectionLines()...)
 		}
 	}
 	var parts []string

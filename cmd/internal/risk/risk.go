@@ -851,29 +851,11 @@ func (a *analysis) composeChecks() error {
 	var oldF, newF *compose.File
 	var newb []byte
 	if changed {
-		oldb, err := a.blob(c.from)
-		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.base.Hash.String()), err)
-		}
-		newb, err = a.blob(c.to)
-		if err != nil {
-			return fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.head.Hash.String()), err)
-		}
-		// A compose file git holds but compose cannot read is itself the
-		// finding; the other checks then have nothing to stand on.
-		if oldF, err = a.parse(ComposeFile+" (base)", oldb); err != nil {
-			a.add(Finding{Risk: Medium, File: ComposeFile, Reason: "cannot compare services: " + err.Error()})
-			oldF = nil
-		}
-		if newF, err = a.parse(ComposeFile+" (HEAD)", newb); err != nil {
-			a.add(Finding{Risk: High, File: ComposeFile, DiffFile: ComposeFile, Reason: "compose file at HEAD does not parse: " + err.Error()})
-			newF = nil
-		}
-		if oldF != nil && newF != nil {
-			a.serviceChanges(oldF, newF)
+		var err error
+		if oldF, newF, newb, err = a.composeVersions(c); err != nil {
+			return err
 		}
 	}
-
 	ovrb, err := os.ReadFile(filepath.Join(a.opt.Dir, OverrideFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -905,57 +887,93 @@ func (a *analysis) composeChecks() error {
 		return nil
 	}
 	for _, name := range ovr.Names() {
-		o := ovr.Services[name]
-		base := cur.Services[name]
-		if base == nil {
-			if o.HasImage {
-				continue // a service of the admin's own, complete in itself
-			}
-			why := "is not in " + ComposeFile
-			if oldF != nil && oldF.Services[name] != nil {
-				why = "was removed or renamed in " + ComposeFile + " by this update"
-			}
-			a.add(Finding{Risk: High, File: OverrideFile, DiffFile: diffFileIf(changed, ComposeFile),
-				Reason: fmt.Sprintf("service %s (line %d) %s: the override now defines a broken partial service", name, o.Line, why)})
-			continue
-		}
-		if compose.AppendsDNS(base, o) {
-			a.add(Finding{Risk: Medium, File: OverrideFile,
-				Reason: fmt.Sprintf("service %s (line %d) sets dns, and %s does too: compose concatenates the lists, it does not replace them", name, o.Line, ComposeFile)})
-		}
-		if oldF == nil || newF == nil {
-			continue
-		}
-		was, now := oldF.Services[name], newF.Services[name]
-		if was == nil || now == nil {
-			continue
-		}
-		var keys []string
-		for k := range o.Keys {
-			if was.Keys[k] != now.Keys[k] {
-				keys = append(keys, k)
-			}
-		}
-		if len(keys) > 0 {
-			// The override's keys still win (compose merges them over
-			// the base): upstream changed the defaults under them.
-			sort.Strings(keys)
-			var vals []string
-			for _, k := range keys {
-				switch k {
-				case "image":
-					vals = append(vals, fmt.Sprintf("image upstream %s → %s, yours %s", orNone(was.Image), orNone(now.Image), orNone(o.Image)))
-				case "mem_limit":
-					vals = append(vals, fmt.Sprintf("mem_limit upstream %s → %s, yours %s", orNone(was.MemLimit), orNone(now.MemLimit), orNone(o.MemLimit)))
-				default:
-					vals = append(vals, k+" changed upstream")
-				}
-			}
-			a.add(Finding{Risk: Medium, File: OverrideFile,
-				Reason: fmt.Sprintf("service %s: %s; the override sets it", name, strings.Join(vals, "; "))})
-		}
+		a.overrideService(name, ovr.Services[name], cur, oldF, newF, changed)
 	}
 	return nil
+}
+
+// composeVersions reads and parses the compose file before and after the
+// update, and adds the findings of its service changes. A version that
+// does not parse is itself the finding and comes back nil: the other
+// checks then have nothing to stand on.
+func (a *analysis) composeVersions(c change) (oldF, newF *compose.File, newb []byte, err error) {
+	oldb, err := a.blob(c.from)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.base.Hash.String()), err)
+	}
+	if newb, err = a.blob(c.to); err != nil {
+		return nil, nil, nil, fmt.Errorf("read %s at %s: %w", ComposeFile, gitx.Short(a.head.Hash.String()), err)
+	}
+	if oldF, err = a.parse(ComposeFile+" (base)", oldb); err != nil {
+		a.add(Finding{Risk: Medium, File: ComposeFile, Reason: "cannot compare services: " + err.Error()})
+		oldF = nil
+	}
+	if newF, err = a.parse(ComposeFile+" (HEAD)", newb); err != nil {
+		a.add(Finding{Risk: High, File: ComposeFile, DiffFile: ComposeFile, Reason: "compose file at HEAD does not parse: " + err.Error()})
+		newF = nil
+	}
+	if oldF != nil && newF != nil {
+		a.serviceChanges(oldF, newF)
+	}
+	return oldF, newF, newb, nil
+}
+
+// overrideService judges one service of the override against the compose
+// file compose merges it with (cur) and what the update changed under it
+// (oldF → newF; nil when not known).
+func (a *analysis) overrideService(name string, o *compose.Service, cur, oldF, newF *compose.File, changed bool) {
+	base := cur.Services[name]
+	if base == nil {
+		if o.HasImage {
+			return // a service of the admin's own, complete in itself
+		}
+		why := "is not in " + ComposeFile
+		if oldF != nil && oldF.Services[name] != nil {
+			why = "was removed or renamed in " + ComposeFile + " by this update"
+		}
+		a.add(Finding{Risk: High, File: OverrideFile, DiffFile: diffFileIf(changed, ComposeFile),
+			Reason: fmt.Sprintf("service %s (line %d) %s: the override now defines a broken partial service", name, o.Line, why)})
+		return
+	}
+	if compose.AppendsDNS(base, o) {
+		a.add(Finding{Risk: Medium, File: OverrideFile,
+			Reason: fmt.Sprintf("service %s (line %d) sets dns, and %s does too: compose concatenates the lists, it does not replace them", name, o.Line, ComposeFile)})
+	}
+	if oldF == nil || newF == nil {
+		return
+	}
+	if was, now := oldF.Services[name], newF.Services[name]; was != nil && now != nil {
+		a.shadowedDefaults(name, o, was, now)
+	}
+}
+
+// shadowedDefaults adds a finding when upstream changed defaults of a
+// service under keys the override sets: the override's keys still win
+// (compose merges them over the base), the new defaults are not used.
+func (a *analysis) shadowedDefaults(name string, o, was, now *compose.Service) {
+	var keys []string
+	for k := range o.Keys {
+		if was.Keys[k] != now.Keys[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	sort.Strings(keys)
+	var vals []string
+	for _, k := range keys {
+		switch k {
+		case "image":
+			vals = append(vals, fmt.Sprintf("image upstream %s → %s, yours %s", orNone(was.Image), orNone(now.Image), orNone(o.Image)))
+		case "mem_limit":
+			vals = append(vals, fmt.Sprintf("mem_limit upstream %s → %s, yours %s", orNone(was.MemLimit), orNone(now.MemLimit), orNone(o.MemLimit)))
+		default:
+			vals = append(vals, k+" changed upstream")
+		}
+	}
+	a.add(Finding{Risk: Medium, File: OverrideFile,
+		Reason: fmt.Sprintf("service %s: %s; the override sets it", name, strings.Join(vals, "; "))})
 }
 
 func diffFileIf(ok bool, p string) string {

@@ -3,6 +3,8 @@ package patch
 import (
 	"os"
 	"testing"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/upstreamtest"
 )
 
 // benchParams are realistic values for every shipped patch.
@@ -19,7 +21,7 @@ func benchParams() map[string]map[string]string {
 // already applied, which is what the post hook meets on most updates.
 func BenchmarkApplyAll(b *testing.B) {
 	up := upstreamDir(b)
-	tags := upstreamTags(b, up)
+	tags := upstreamtest.Tags(b, up)
 	dir := b.TempDir()
 	stageTag(b, up, tags[len(tags)-1], dir)
 	lib, err := Library()

@@ -16,24 +16,6 @@ import (
 // upstreamDir finds <repo>/../shared/upstream, or skips.
 func upstreamDir(t testing.TB) string { t.Helper(); return upstreamtest.Dir(t) }
 
-func upstreamTags(t testing.TB, up string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(up)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tags []string
-	for _, e := range ents {
-		if e.IsDir() {
-			tags = append(tags, e.Name())
-		}
-	}
-	if len(tags) == 0 {
-		t.Skipf("%s holds no tag directories", up)
-	}
-	return tags
-}
-
 // testMailcowConf is a trimmed mailcow.conf in the real one's shape.
 const testMailcowConf = `# ------------------------------
 # mailcow web ui configuration
@@ -165,7 +147,7 @@ func TestConformance(t *testing.T) {
 			t.Errorf("shipped patch %s has no conformance case", n)
 		}
 	}
-	for _, tag := range upstreamTags(t, up) {
+	for _, tag := range upstreamtest.Tags(t, up) {
 		for _, name := range Names(lib) {
 			c := conformance[name]
 			t.Run(tag+"/"+name, func(t *testing.T) {

@@ -68,25 +68,6 @@ func stageRelease(t testing.TB, src, dir string) {
 	}
 }
 
-func releases(t testing.TB, up string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(up)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tags []string
-	for _, e := range ents {
-		if e.IsDir() {
-			tags = append(tags, e.Name())
-		}
-	}
-	sort.Strings(tags)
-	if len(tags) == 0 {
-		t.Skipf("%s holds no release directories", up)
-	}
-	return tags
-}
-
 // verdicts runs each checker once per content of the files it reads:
 // patches and parameter sets that leave those files alike (the unpatched
 // release above all) share one run.
@@ -166,7 +147,7 @@ func (c *tally) add(m map[string]int, k string) {
 // file broken on purpose is rejected.
 func TestShippedPatchesDifferential(t *testing.T) {
 	up := upstreamtest.Dir(t)
-	tags := releases(t, up)
+	tags := upstreamtest.Tags(t, up)
 	lib, err := patch.Library()
 	if err != nil {
 		t.Fatal(err)

@@ -3,12 +3,13 @@
 //
 // # Patches
 //
-// A patch is a small INI file (see README.md beside this file for the
-// format) naming edits to files under the mailcow directory, the parameters
-// it takes and the compose services to restart when it changed something.
-// [Parse] reads one, [Library] returns the shipped ones, [LoadDir] an
-// admin's own, [Resolve] binds the enabled ones to their parameters and
-// [Apply] runs them.
+// A patch is a small INI file (the module's patches/README.md documents
+// the format; patches/ holds the shipped ones) naming edits to files under
+// the mailcow directory, the parameters it takes and the compose services
+// to restart when it changed something. [Parse] reads one, [Library]
+// returns the shipped ones, [LoadDir] an admin's own, [Resolve] binds the
+// enabled ones to their parameters ([Load] does all three, as every
+// command does) and [Apply] runs them.
 //
 // # Edit kinds
 //

@@ -351,38 +351,52 @@ func exempt(v string) bool {
 // <file), a variable ($NAME, ${NAME…}, dovecot's %{…} and %w).
 var reference = regexp.MustCompile(`^(?:/[^\s]*|<\s*/[^\s]*|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|%[A-Za-z]|%\{[^}]*\})$`)
 
-// secretWordIn reports whether s holds, in any case, PASS, SECRET, KEY,
-// TOKEN or DBROOT, one of which every secret name holds (secretWords): a
-// line without one sets no secret but in a URL. It allocates nothing: the redactor asks it for every
-// line of every file it reads.
+// secretWordIn reports whether s holds, in any case, a word one of which
+// every secret name holds (nameWords): a line without one sets no secret
+// but in a URL. It allocates nothing: the redactor asks it for every line
+// of every file it reads.
 func secretWordIn(s string) bool {
-	for i := 0; i+3 <= len(s); i++ {
-		k := wordAt[s[i]]
-		if k == 0 {
-			continue
-		}
-		w := nameWords[k-1]
-		if len(s)-i < len(w) {
-			continue
-		}
-		j := 1
-		for j < len(w) && s[i+j]|0x20 == w[j] {
-			j++
-		}
-		if j == len(w) {
-			return true
+	for i := 0; i < len(s); i++ {
+		for _, w := range wordsAt[s[i]] {
+			if len(s)-i < len(w) {
+				continue
+			}
+			j := 1
+			for j < len(w) && s[i+j]|0x20 == w[j] {
+				j++
+			}
+			if j == len(w) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// nameWords are the words secretWordIn looks for, lower case; wordAt maps
-// a first letter, in either case, to its word (1-based).
+// nameWords are the words secretWordIn looks for, lower case, made from
+// the rule's own secretWords (a word holding a shorter one left out:
+// password holds pass) and DBROOT; wordsAt maps a first letter, in either
+// case, to its words.
 var (
-	nameWords = [...]string{"pass", "secret", "key", "token", "dbroot"}
-	wordAt    = func() (t [256]byte) {
-		for i, w := range nameWords {
-			t[w[0]], t[w[0]-'a'+'A'] = byte(i+1), byte(i+1)
+	nameWords = func() []string {
+		out := []string{"dbroot"}
+		for _, w := range secretWords {
+			w = strings.ToLower(w)
+			shorter := false
+			for _, o := range secretWords {
+				o = strings.ToLower(o)
+				shorter = shorter || (len(o) < len(w) && strings.Contains(w, o))
+			}
+			if !shorter {
+				out = append(out, w)
+			}
+		}
+		return out
+	}()
+	wordsAt = func() (t [256][]string) {
+		for _, w := range nameWords {
+			t[w[0]] = append(t[w[0]], w)
+			t[w[0]-'a'+'A'] = append(t[w[0]-'a'+'A'], w)
 		}
 		return t
 	}()

@@ -95,8 +95,14 @@ func (r *Repo) mergeBase(a, b string) (base string, known bool) {
 }
 
 // rewritesHistory reports whether git would read other parents than the
-// commits hold: replace refs or grafts.
+// commits hold: replace refs or grafts. It looks once per Repo (the
+// hooks ask for several merge bases).
 func (r *Repo) rewritesHistory() bool {
+	r.rewrites.Do(func() { r.rewritesSeen = r.findRewrites() })
+	return r.rewritesSeen
+}
+
+func (r *Repo) findRewrites() bool {
 	if r.git == nil || r.git.getenv("GIT_NO_REPLACE_OBJECTS") == "" {
 		ents, err := os.ReadDir(filepath.Join(r.Layout.CommonDir, "refs", "replace"))
 		if len(ents) > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -68,6 +68,9 @@ type Repo struct {
 	batch   *catFile
 	cut     map[plumbing.Hash]bool // parents of the shallow boundary, once computed
 	cutDone bool
+
+	rewrites     sync.Once // replace refs or grafts, looked for once
+	rewritesSeen bool
 }
 
 // Open opens the repository of the checkout in dir. It fails with a

@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/mcupdate/mcupdate/cmd/internal/jsonedit"
 )
 
 // DefaultCIDR is the IPv6 range update.sh proposes for "fixed-cidr-v6".
@@ -104,8 +106,8 @@ var (
 	ErrEmpty        = errors.New("empty file")
 	ErrInvalid      = errors.New("invalid JSON")
 	ErrNotObject    = errors.New("top level is not a JSON object")
-	ErrBOM          = errors.New("UTF-8 byte order mark")
-	ErrNUL          = errors.New("NUL byte")
+	ErrBOM          = jsonedit.ErrBOM // the JSON reader's own
+	ErrNUL          = jsonedit.ErrNUL
 	ErrDuplicateKey = errors.New("duplicate key")
 	ErrAmbiguousKey = errors.New("key differs from a required key only in case")
 )

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"container/list"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -369,4 +370,20 @@ func (c *baseCache) put(p *pack, off int64, t plumbing.ObjectType, data []byte) 
 		delete(c.items, it.key)
 		c.size -= len(it.data)
 	}
+}
+
+// ObjectID is the id git gives data as an object of type t (`git
+// hash-object -t T`): the SHA-1 of "T LEN\0" and data. Plain SHA-1, not
+// go-git's collision-detecting one: mcupdate hashes work-tree files and
+// the objects it writes itself, whose content it already has.
+func ObjectID(t plumbing.ObjectType, data []byte) plumbing.Hash {
+	h := sha1.New()
+	h.Write([]byte(t.String()))
+	h.Write([]byte{' '})
+	h.Write(strconv.AppendInt(nil, int64(len(data)), 10))
+	h.Write([]byte{0})
+	h.Write(data)
+	var id plumbing.Hash
+	copy(id[:], h.Sum(nil))
+	return id
 }

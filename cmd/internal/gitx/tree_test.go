@@ -121,3 +121,21 @@ func TestDiffTreesEntries(t *testing.T) {
 		t.Errorf("only %d changes: the case proves little", len(got))
 	}
 }
+
+// TestObjectID: the id git hash-object gives a blob, and the empty blob.
+func TestObjectID(t *testing.T) {
+	dir := t.TempDir()
+	gittest.Init(t, dir)
+	data := []byte("hello\x00world\n")
+	f := filepath.Join(dir, "f")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSpace(gittest.Git(t, dir, "hash-object", "f"))
+	if got := ObjectID(plumbing.BlobObject, data).String(); got != want {
+		t.Errorf("blob: %s, git says %s", got, want)
+	}
+	if got := ObjectID(plumbing.BlobObject, nil).String(); got != "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391" {
+		t.Errorf("empty blob: %s", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -201,12 +200,7 @@ func (w objectWriter) tree(repo *gitx.Repo, h plumbing.Hash, prefix string, chan
 
 // write stores an object loose, as git does, and returns its id.
 func (w objectWriter) write(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
-	hdr := fmt.Sprintf("%s %d\x00", t, len(data))
-	sum := sha1.New()
-	sum.Write([]byte(hdr))
-	sum.Write(data)
-	var h plumbing.Hash
-	copy(h[:], sum.Sum(nil))
+	h := gitx.ObjectID(t, data)
 	hx := h.String()
 	p := filepath.Join(w.dir, hx[:2], hx[2:])
 	if _, err := os.Stat(p); err == nil {
@@ -216,7 +210,7 @@ func (w objectWriter) write(t plumbing.ObjectType, data []byte) (plumbing.Hash, 
 	}
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
-	zw.Write([]byte(hdr))
+	fmt.Fprintf(zw, "%s %d\x00", t, len(data))
 	zw.Write(data)
 	if err := zw.Close(); err != nil {
 		return h, err

@@ -2,9 +2,7 @@ package predict
 
 import (
 	"context"
-	"crypto/sha1"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -253,7 +251,7 @@ func uncommitted(repo *gitx.Repo, opt Options, ours map[string]byte, head []gitx
 		if err != nil {
 			return false, false
 		}
-		if blobID(data) != h {
+		if gitx.ObjectID(plumbing.BlobObject, data) != h {
 			return true, true
 		}
 	}
@@ -422,16 +420,6 @@ func gitBool(v string) (value, ok bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// blobID is the id git gives data as a blob.
-func blobID(data []byte) plumbing.Hash {
-	h := sha1.New()
-	fmt.Fprintf(h, "blob %d\x00", len(data))
-	h.Write(data)
-	var id plumbing.Hash
-	copy(id[:], h.Sum(nil))
-	return id
 }
 
 func keysOf(m map[string]byte) []string {

@@ -1,9 +1,7 @@
 package verify
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,7 +379,7 @@ func worktreeHash(dir string, e *index.Entry, indexMtime time.Time) (h plumbing.
 	} else if data, err = os.ReadFile(p); err != nil {
 		return plumbing.ZeroHash, true, false, fmt.Errorf("%s: %w", p, err)
 	}
-	return blobHash(data), true, false, nil
+	return gitx.ObjectID(plumbing.BlobObject, data), true, false, nil
 }
 
 // worktreeHashed is worktreeHash's answer for one entry.
@@ -437,18 +434,4 @@ func statMatches(fi fs.FileInfo, e *index.Entry) bool {
 	}
 	ctime := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
 	return ctime.Equal(e.CreatedAt)
-}
-
-// blobHash is the git object id of data as a blob.
-func blobHash(data []byte) plumbing.Hash {
-	h := sha1.New()
-	var hdr bytes.Buffer
-	hdr.WriteString("blob ")
-	hdr.WriteString(strconv.Itoa(len(data)))
-	hdr.WriteByte(0)
-	h.Write(hdr.Bytes())
-	h.Write(data)
-	var out plumbing.Hash
-	copy(out[:], h.Sum(nil))
-	return out
 }
